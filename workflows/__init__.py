@@ -1,0 +1,38 @@
+"""Pure workflow definitions (no I/O): one module per workflow, plus the runner.
+
+Every version of every workflow stays importable so that old cases replay under the version they
+were pinned to: ``get(name, version)``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from workflows import close_port, meter_swap, nore_open
+from workflows.definition import Workflow
+from workflows.runner import Runner
+
+_ALL: tuple[Workflow, ...] = (nore_open.WORKFLOW, meter_swap.WORKFLOW, close_port.WORKFLOW)
+WORKFLOWS: dict[tuple[str, int], Workflow] = {(w.name, w.version): w for w in _ALL}
+LATEST: dict[str, Workflow] = {}
+for _w in _ALL:
+    if _w.version >= LATEST.get(_w.name, _w).version:
+        LATEST[_w.name] = _w
+
+
+def canonical_name(name: str) -> str:
+    """Accept ``nore-open`` as well as ``nore_open``."""
+    return name.strip().replace("-", "_")
+
+
+def get(name: str, version: int | None = None) -> Workflow:
+    name = canonical_name(name)
+    if version is None:
+        return LATEST[name]
+    return WORKFLOWS[(name, version)]
+
+
+@cache
+def runner(name: str, version: int) -> Runner:
+    """The one runner (one ``Machine``) for a workflow version, built on first use."""
+    return Runner(WORKFLOWS[(name, version)])

@@ -1,0 +1,143 @@
+"""Closing the port: on the customer's request (meter number required, e-mail confirmation), and
+automatically when the customer moves, ends the contract, a newcomer moves in, or the meter is
+replaced (opened by the nightly batch or a registry import)."""
+
+from __future__ import annotations
+
+from workflows.definition import (
+    Field,
+    FieldKind,
+    Notice,
+    Role,
+    State,
+    Timer,
+    TimerKind,
+    Transition,
+    Workflow,
+)
+from workflows.fragments import cancel_transition, common_transitions, hes_fragment
+
+AUTO_REASONS = ("move_out", "end_of_supply", "move_in", "meter_replaced")
+IDENTITY_METHODS = ("callback_registered_phone", "bankid", "in_person", "registered_email")
+
+_hes_states, _hes_transitions, _hes_timers = hes_fragment(
+    direction="close",
+    done_state="closed",
+    done_notices=(
+        Notice("port_closed", unless=("is_auto_close",)),
+        Notice("auto_closed", when=("is_auto_close",)),
+    ),
+)
+
+STATES: tuple[State, ...] = (
+    State("requested", "The customer asked to close the port; identity not yet verified"),
+    State(
+        "scheduled",
+        "An automatic close waits for its effective time",
+        holds_port=False,
+    ),
+    *_hes_states,
+    State("closed", "The port is closed", final=True),
+    State("rejected", "The request was refused", final=True),
+    State("cancelled", "The case was cancelled", final=True),
+)
+
+# Entering ``closing`` takes over the point: in-flight openings are cancelled and the consent
+# ends (``withdrawn`` for a request, the auto-close reason otherwise) before the close is sent.
+_CLOSING_EFFECTS = ("take_over_point", "end_consent")
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(
+        "reject_request",
+        ("requested",),
+        "rejected",
+        "The meter number belongs to another customer's metering point",
+        role=Role.SYSTEM,
+        guards=("meter_of_other_customer",),
+        notices=(Notice("close_rejected"),),
+    ),
+    Transition(
+        "accept_email",
+        ("requested",),
+        "closing",
+        "The request came by e-mail from the registered address: close at once",
+        role=Role.SYSTEM,
+        guards=("email_from_registered",),
+        effects=_CLOSING_EFFECTS,
+    ),
+    Transition(
+        "verify_identity",
+        ("requested",),
+        "closing",
+        "The caseworker verified who asked (recorded as the actor)",
+        fields=(
+            Field(
+                "method",
+                FieldKind.CHOICE,
+                "How the identity was verified",
+                choices=IDENTITY_METHODS,
+            ),
+        ),
+        effects=_CLOSING_EFFECTS,
+    ),
+    Transition(
+        "schedule",
+        ("requested",),
+        "scheduled",
+        "An automatic close: wait for its effective time",
+        role=Role.SYSTEM,
+        guards=("is_auto_close",),
+    ),
+    Transition(
+        "start_close",
+        ("scheduled",),
+        "closing",
+        "The effective time has come: end the consent and close the port",
+        role=Role.SYSTEM,
+        guards=("effective_reached",),
+        effects=_CLOSING_EFFECTS,
+    ),
+    Transition(
+        "rollback",
+        ("scheduled",),
+        "cancelled",
+        "Elhub rolled the move or termination back before it took effect",
+        role=Role.SYSTEM,
+        notices=(Notice("close_cancelled_rollback"),),
+    ),
+    *_hes_transitions,
+    cancel_transition(
+        STATES,
+        effects=(),
+        unless=("is_auto_close",),
+        help="Cancel the close request (reason required)",
+    ),
+    cancel_transition(
+        STATES,
+        effects=(),
+        guards=("is_auto_close",),
+        role=Role.SUPERVISOR,
+        help="Cancel an automatic close (supervisor, reason required)",
+    ),
+    *common_transitions(STATES),
+)
+
+AUTO_CLOSE_DUE = Timer(
+    "auto_close_due",
+    TimerKind.ABSOLUTE,
+    "start_close",
+    "Close at the move's or termination's effective time",
+    state="scheduled",
+    at_field="effective_at",
+)
+
+WORKFLOW = Workflow(
+    name="close_port",
+    version=1,
+    title="Close the HAN port: on request, or automatically on a move or contract end",
+    initial="requested",
+    states=STATES,
+    transitions=TRANSITIONS,
+    timers=(AUTO_CLOSE_DUE, *_hes_timers),
+    auto_triggers=("reject_request", "accept_email", "schedule", "start_close"),
+)
