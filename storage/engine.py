@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import create_engine as _create_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
-
-from sqlalchemy import create_engine as _create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 

@@ -141,7 +141,8 @@ class CaseEvent(SQLModel, table=True):
     __tablename__ = "case_events"
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),)
     id: int | None = Field(
-        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     )
     case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False))
     seq: int
@@ -257,7 +258,9 @@ class HesCommand(SQLModel, table=True):
     case_id: int = Field(
         sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
     )
-    point_id: int = Field(sa_column=Column(Integer, ForeignKey("metering_points.id"), nullable=False))
+    point_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("metering_points.id"), nullable=False)
+    )
     action: str  # open | close
     status: str = Field(sa_column=Column(String(12), nullable=False, index=True))
     attempt: int

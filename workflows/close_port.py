@@ -30,7 +30,12 @@ _hes_states, _hes_transitions, _hes_timers = hes_fragment(
 )
 
 STATES: tuple[State, ...] = (
-    State("requested", "The customer asked to close the port; identity not yet verified"),
+    # Not holding the point yet: an unverified request must not cancel someone's opening.
+    State(
+        "requested",
+        "The customer asked to close the port; identity not yet verified",
+        holds_port=False,
+    ),
     State(
         "scheduled",
         "An automatic close waits for its effective time",

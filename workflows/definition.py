@@ -139,7 +139,9 @@ class Workflow:
     # System triggers tried in order right after a case is opened; each fires if it is allowed
     # from the state reached and its guards hold (e.g. a due auto-close skips ``scheduled``).
     auto_triggers: tuple[str, ...] = ()
-    _state_index: dict[str, State] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _state_index: dict[str, State] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.states]
@@ -151,7 +153,9 @@ class Workflow:
         for t in self.transitions:
             for s in (*t.source, *([t.dest] if t.dest else [])):
                 if s not in self._state_index:
-                    raise ValueError(f"{self.name}: transition {t.trigger} names unknown state {s!r}")
+                    raise ValueError(
+                        f"{self.name}: transition {t.trigger} names unknown state {s!r}"
+                    )
         for trig in self.auto_triggers:
             if trig not in self.triggers:
                 raise ValueError(f"{self.name}: auto trigger {trig} is not declared")

@@ -38,7 +38,9 @@ CONSENT_FIELDS: tuple[Field, ...] = (
         "Signed by the subscriber or under a power of attorney (fullmakt)",
         choices=SIGNER_ROLES,
     ),
-    Field("address", FieldKind.TEXT, "Installation address as written on the consent", personal=True),
+    Field(
+        "address", FieldKind.TEXT, "Installation address as written on the consent", personal=True
+    ),
     Field("postal_code", FieldKind.POSTAL_CODE, "Postal code as written on the consent (4 digits)"),
     Field(
         "security",

@@ -46,11 +46,15 @@ def address_matches(consent_address: str | None, installation_address: str | Non
 
 
 @guard("channel", "from_email", "registered_email")
-def sender_verified(channel: str | None, from_email: str | None, registered_email: str | None) -> bool:
+def sender_verified(
+    channel: str | None, from_email: str | None, registered_email: str | None
+) -> bool:
     """Not an e-mail, or an e-mail sent from the customer's registered address."""
     if channel != "email":
         return True
-    return from_email is not None and registered_email is not None and from_email == registered_email
+    return (
+        from_email is not None and registered_email is not None and from_email == registered_email
+    )
 
 
 @guard("channel", "from_email", "registered_email")

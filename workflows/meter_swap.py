@@ -42,7 +42,9 @@ STATES: tuple[State, ...] = (
         "In the swap queue (about 1–2 months)",
         notices=(Notice("swap_queued"),),
     ),
-    State("visit_scheduled", "An installer's visit is booked", notices=(Notice("visit_scheduled"),)),
+    State(
+        "visit_scheduled", "An installer's visit is booked", notices=(Notice("visit_scheduled"),)
+    ),
     *_consent_states,
     *_hes_states,
     State("confirmed", "The new meter's port is open", final=True),

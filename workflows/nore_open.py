@@ -6,7 +6,7 @@ consent together, so ``record_consent`` is accepted straight from ``requested``.
 
 from __future__ import annotations
 
-from workflows.definition import Notice, State, Workflow
+from workflows.definition import Notice, State, Transition, Workflow
 from workflows.fragments import (
     SLA_TIMER,
     cancel_transition,
@@ -14,7 +14,6 @@ from workflows.fragments import (
     consent_fragment,
     hes_fragment,
 )
-from workflows.definition import Transition
 
 _consent_states, _consent_transitions, _consent_timers = consent_fragment(
     from_states=("requested",), next_state="opening", entry_notice="consent_needed"

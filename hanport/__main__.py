@@ -1,0 +1,3 @@
+from hanport.cli.main import main
+
+main()

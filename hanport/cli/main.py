@@ -1,0 +1,71 @@
+"""``hanport``: the command line. Errors go to stderr in plain words; exit codes:
+0 success · 1 unexpected · 2 usage · 3 not found · 4 refused · 5 conflict · 6 rejected rows ·
+7 audit problem."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hanport.cli.context import CliState
+from hanport.errors import HanportError
+
+EXIT_CODES = """Exit codes: 0 success (also "already applied") · 1 unexpected error · 2 usage ·
+3 not found · 4 refused (nothing changed) · 5 conflict (retry) · 6 done with rejected rows ·
+7 audit found a problem."""
+
+
+@click.group(
+    help="hanport: HAN-port cases for a grid company — opening, meter swaps, closing, audits.\n\n"
+    + EXIT_CODES,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--db",
+    metavar="URL",
+    help="Database URL (default: HANPORT_DATABASE_URL or sqlite:///hanport.db).",
+)
+@click.option(
+    "--as", "user", metavar="USER", help="Act as USER (default: HANPORT_USER or the login name)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of tables.")
+@click.option(
+    "--now", metavar="ISO", help="Simulated time (only on a database with a simulated clock)."
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, db: str | None, user: str | None, as_json: bool, now: str | None
+) -> None:
+    ctx.obj = CliState(db=db, user=user, json=as_json, now=now)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _register() -> None:
+    from hanport.cli import case, customer, db, demo, imports, workflow
+
+    for module in (case, customer, db, demo, imports, workflow):
+        cli.add_command(module.group)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = cli.main(args=argv, prog_name="hanport", standalone_mode=False)
+    except HanportError as exc:
+        click.echo(f"hanport: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("hanport: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the last resort: say what happened, exit 1
+        click.echo(f"hanport: unexpected error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,238 @@
+"""Configuration, read in one place: ``HANPORT_*`` environment variables over an optional
+``hanport.toml`` (``HANPORT_CONFIG`` names it; else ``./hanport.toml`` if present) over defaults.
+
+Environment variables:
+
+==============================  =============================================================
+``HANPORT_DATABASE_URL``        ``sqlite:///hanport.db`` (default) or ``postgresql://…``
+``HANPORT_CONFIG``              path of a TOML file with the same keys (see ``Settings``)
+``HANPORT_USER``                who is acting (default: the login name); ``--as`` overrides
+``HANPORT_ROLES``               ``alice=caseworker,bob=supervisor,eve=auditor``
+``HANPORT_CLOCK``               ``system`` (default) or ``simulated`` (demo and test databases)
+``HANPORT_NOW``                 the simulated time (only with a simulated clock)
+``HANPORT_WORKING_DAYS``        ``mon-fri`` (default) or ``mon-sat``
+``HANPORT_TIMERS``              overrides, e.g. ``remind_consent=7d,hes_timeout=24h,sla=3wd``
+``HANPORT_HES_MAX_ATTEMPTS``    failures before ``needs_attention`` (default 3)
+``HANPORT_HES_BACKOFF_MINUTES`` first retry delay, doubled per failure (default 15)
+``HANPORT_SMTP_HOST`` …         SMTP delivery (see the notices); unset: a Maildir folder
+``HANPORT_MAILDIR``             the Maildir folder (default beside the database)
+``HANPORT_SENDER_NAME``         sender's display name
+``HANPORT_SENDER_ADDRESS``      sender's address (also the contact address in notices)
+==============================  =============================================================
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workflows.definition import Duration, Role
+
+DEFAULT_DATABASE_URL = "sqlite:///hanport.db"
+
+
+@dataclass(frozen=True)
+class Area:
+    """A municipality's process: which workflow, which meter vendor, which HES adapter."""
+
+    name: str
+    workflow: str
+    vendor: str
+    hes_adapter: str = "manual"
+
+
+def _default_areas() -> dict[str, Area]:
+    nore = Area("Nore og Uvdal", "nore_open", "aidon")
+    ringerike = Area("Ringerike", "meter_swap", "kamstrup")
+    hole = Area("Hole", "meter_swap", "kamstrup")
+    # Municipality numbers changed in the 2020 and 2024 county reforms; all occur in data.
+    return {
+        "3338": nore,
+        "3050": nore,
+        "0633": nore,
+        "3305": ringerike,
+        "3007": ringerike,
+        "0605": ringerike,
+        "3310": hole,
+        "3038": hole,
+        "0612": hole,
+    }
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None = None
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = True
+    implicit_tls: bool = False
+    verify: bool = True
+    ca_file: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    user: str = field(default_factory=getpass.getuser)
+    roles: Mapping[str, Role] = field(default_factory=dict)
+    clock: str = "system"
+    now: str | None = None
+    saturday_is_working_day: bool = False
+    timer_overrides: Mapping[str, Duration] = field(default_factory=dict)
+    hes_max_attempts: int = 3
+    hes_backoff_minutes: int = 15
+    areas: Mapping[str, Area] = field(default_factory=_default_areas)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    maildir: str | None = None
+    sender_name: str = "Føie kundesenter"
+    sender_address: str = "kontakt@foie.no"
+    swap_wait_months: tuple[int, int] = (1, 2)
+
+    def area(self, municipality: str) -> Area | None:
+        return self.areas.get(municipality)
+
+    def timer_duration(self, key: str | None, default: Duration) -> Duration:
+        if key and key in self.timer_overrides:
+            return self.timer_overrides[key]
+        return default
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def parse_duration(text: str) -> Duration:
+    """``24h``, ``7d``, ``3wd`` (working days)."""
+    t = text.strip().lower()
+    for suffix, kw in (("wd", "working_days"), ("d", "days"), ("h", "hours")):
+        if t.endswith(suffix) and t[: -len(suffix)].isdigit():
+            return Duration(**{kw: int(t[: -len(suffix)])})
+    raise ConfigError(f"duration {text!r}: use a number and h, d or wd (e.g. 24h, 7d, 3wd)")
+
+
+def _parse_roles(value: Any) -> dict[str, Role]:
+    pairs: dict[str, str]
+    if isinstance(value, str):
+        pairs = {}
+        for item in filter(None, (p.strip() for p in value.split(","))):
+            if "=" not in item:
+                raise ConfigError(f"roles: {item!r} is not user=role")
+            user, role = item.split("=", 1)
+            pairs[user.strip()] = role.strip()
+    else:
+        pairs = dict(value)
+    out = {}
+    for user, role in pairs.items():
+        try:
+            out[user] = Role(role)
+        except ValueError:
+            raise ConfigError(f"roles: {user} has unknown role {role!r}") from None
+    return out
+
+
+def _parse_timers(value: Any) -> dict[str, Duration]:
+    if isinstance(value, str):
+        items = dict(p.split("=", 1) for p in value.split(",") if "=" in p)
+    else:
+        items = dict(value)
+    return {k.strip(): parse_duration(str(v)) for k, v in items.items()}
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _areas(value: Mapping[str, Any]) -> dict[str, Area]:
+    areas = {}
+    for code, spec in value.items():
+        codes = [code, *spec.get("former_codes", [])]
+        area = Area(
+            spec["name"],
+            spec["workflow"],
+            spec.get("vendor", ""),
+            spec.get("hes_adapter", "manual"),
+        )
+        for c in codes:
+            areas[str(c)] = area
+    return areas
+
+
+def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the TOML file, the environment, then explicit overrides."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    path = env.get("HANPORT_CONFIG")
+    if path or Path("hanport.toml").exists():
+        p = Path(path or "hanport.toml")
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"configuration file {p}: {exc}") from exc
+    smtp_raw = dict(raw.pop("smtp", {}))
+    kw: dict[str, Any] = {}
+    mapping = {
+        "database_url": "HANPORT_DATABASE_URL",
+        "user": "HANPORT_USER",
+        "clock": "HANPORT_CLOCK",
+        "now": "HANPORT_NOW",
+        "maildir": "HANPORT_MAILDIR",
+        "sender_name": "HANPORT_SENDER_NAME",
+        "sender_address": "HANPORT_SENDER_ADDRESS",
+        "hes_max_attempts": "HANPORT_HES_MAX_ATTEMPTS",
+        "hes_backoff_minutes": "HANPORT_HES_BACKOFF_MINUTES",
+    }
+    for key, var in mapping.items():
+        if key in raw:
+            kw[key] = raw[key]
+        if env.get(var):
+            kw[key] = env[var]
+    for key in ("hes_max_attempts", "hes_backoff_minutes"):
+        if key in kw:
+            kw[key] = int(kw[key])
+    roles = env.get("HANPORT_ROLES") or raw.get("roles")
+    if roles:
+        kw["roles"] = _parse_roles(roles)
+    timers = env.get("HANPORT_TIMERS") or raw.get("timers")
+    if timers:
+        kw["timer_overrides"] = _parse_timers(timers)
+    days = env.get("HANPORT_WORKING_DAYS") or raw.get("working_days")
+    if days:
+        if days not in ("mon-fri", "mon-sat"):
+            raise ConfigError(f"working_days: {days!r} must be mon-fri or mon-sat")
+        kw["saturday_is_working_day"] = days == "mon-sat"
+    if "areas" in raw:
+        kw["areas"] = _areas(raw["areas"])
+    if kw.get("clock", "system") not in ("system", "simulated"):
+        raise ConfigError(f"clock: {kw['clock']!r} must be system or simulated")
+    smtp_env = {
+        "host": env.get("HANPORT_SMTP_HOST"),
+        "port": env.get("HANPORT_SMTP_PORT"),
+        "username": env.get("HANPORT_SMTP_USERNAME"),
+        "password": env.get("HANPORT_SMTP_PASSWORD"),
+        "starttls": env.get("HANPORT_SMTP_STARTTLS"),
+        "implicit_tls": env.get("HANPORT_SMTP_TLS"),
+        "verify": env.get("HANPORT_SMTP_VERIFY"),
+        "ca_file": env.get("HANPORT_SMTP_CA_FILE"),
+        "timeout": env.get("HANPORT_SMTP_TIMEOUT"),
+    }
+    smtp_raw.update({k: v for k, v in smtp_env.items() if v})
+    if smtp_raw:
+        for k in ("starttls", "implicit_tls", "verify"):
+            if k in smtp_raw:
+                smtp_raw[k] = _bool(smtp_raw[k])
+        if "port" in smtp_raw:
+            smtp_raw["port"] = int(smtp_raw["port"])
+        if "timeout" in smtp_raw:
+            smtp_raw["timeout"] = float(smtp_raw["timeout"])
+        kw["smtp"] = SmtpSettings(**smtp_raw)
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**kw)

@@ -1,0 +1,274 @@
+"""Queries on a held connection, in SQLAlchemy Core: the hot path of every command.
+
+Rows come back as plain dicts. Nothing here commits: the unit of work does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from storage import tables as t
+from storage.hashing import canonical_json
+
+CASES: Table = t.Case.__table__  # type: ignore[assignment]
+EVENTS: Table = t.CaseEvent.__table__  # type: ignore[assignment]
+NOTES: Table = t.CaseNote.__table__  # type: ignore[assignment]
+TIMERS: Table = t.Timer.__table__  # type: ignore[assignment]
+CONSENTS: Table = t.Consent.__table__  # type: ignore[assignment]
+MAIL: Table = t.MailOutbox.__table__  # type: ignore[assignment]
+HES: Table = t.HesCommand.__table__  # type: ignore[assignment]
+POINTS: Table = t.MeteringPoint.__table__  # type: ignore[assignment]
+METERS: Table = t.MeterHistory.__table__  # type: ignore[assignment]
+CUSTOMERS: Table = t.Customer.__table__  # type: ignore[assignment]
+CUSTOMER_HISTORY: Table = t.CustomerHistory.__table__  # type: ignore[assignment]
+IDEMPOTENCY: Table = t.IdempotencyKey.__table__  # type: ignore[assignment]
+META: Table = t.Meta.__table__  # type: ignore[assignment]
+
+
+def _one(conn: Connection, stmt: Any) -> dict[str, Any] | None:
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row is not None else None
+
+
+# --- meta -------------------------------------------------------------------------------------
+
+
+def meta_get(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(META.c.value).where(META.c.key == key)).scalar_one_or_none()
+
+
+def meta_set(conn: Connection, key: str, value: str) -> None:
+    if conn.execute(update(META).where(META.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(insert(META).values(key=key, value=value))
+
+
+def meta_setdefault(conn: Connection, key: str, value: str) -> str:
+    """Insert ``value`` unless a row exists; return the stored value (first writer wins)."""
+    current = meta_get(conn, key)
+    if current is not None:
+        return current
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(META).values(key=key, value=value))
+    except IntegrityError:
+        pass
+    stored = meta_get(conn, key)
+    assert stored is not None
+    return stored
+
+
+# --- customers and metering points ------------------------------------------------------------
+
+
+def customer_by_id(conn: Connection, customer_id: str) -> dict[str, Any] | None:
+    return _one(conn, select(CUSTOMERS).where(CUSTOMERS.c.customer_id == customer_id))
+
+
+def customer_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
+    return _one(conn, select(CUSTOMERS).where(CUSTOMERS.c.id == pk))
+
+
+def point_by_gsrn(conn: Connection, gsrn: str) -> dict[str, Any] | None:
+    return _one(conn, select(POINTS).where(POINTS.c.gsrn == gsrn))
+
+
+def point_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
+    return _one(conn, select(POINTS).where(POINTS.c.id == pk))
+
+
+def points_with_meter(conn: Connection, meter_number: str) -> list[dict[str, Any]]:
+    """Every time this meter number sat on a point, newest first."""
+    stmt = (
+        select(METERS, POINTS.c.gsrn)
+        .join(POINTS, POINTS.c.id == METERS.c.point_id)
+        .where(METERS.c.meter_number == meter_number)
+        .order_by(METERS.c.valid_from.desc(), METERS.c.id.desc())
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def update_point(conn: Connection, pk: int, **values: Any) -> None:
+    conn.execute(update(POINTS).where(POINTS.c.id == pk).values(**values))
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+
+def case_by_ref(conn: Connection, ref: str) -> dict[str, Any] | None:
+    return _one(conn, select(CASES).where(CASES.c.ref == ref))
+
+
+def case_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
+    return _one(conn, select(CASES).where(CASES.c.id == pk))
+
+
+def holding_case(conn: Connection, point_id: int) -> dict[str, Any] | None:
+    return _one(conn, select(CASES).where(and_(CASES.c.point_id == point_id, CASES.c.holds_port)))
+
+
+def active_cases_for_point(conn: Connection, point_id: int) -> list[dict[str, Any]]:
+    stmt = select(CASES).where(and_(CASES.c.point_id == point_id, CASES.c.active))
+    return [dict(r) for r in conn.execute(stmt.order_by(CASES.c.id)).mappings()]
+
+
+def insert_case(conn: Connection, values: Mapping[str, Any]) -> int:
+    return int(conn.execute(insert(CASES).values(**values)).inserted_primary_key[0])
+
+
+def cas_update_case(
+    conn: Connection, pk: int, expected_version: int, values: Mapping[str, Any]
+) -> bool:
+    """Compare-and-swap on ``version``: False when someone else changed the case first."""
+    stmt = (
+        update(CASES)
+        .where(and_(CASES.c.id == pk, CASES.c.version == expected_version))
+        .values(**values)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(EVENTS), rows)
+
+
+def events_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:
+    stmt = select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.seq)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def insert_note(conn: Connection, values: Mapping[str, Any]) -> int:
+    return int(conn.execute(insert(NOTES).values(**values)).inserted_primary_key[0])
+
+
+# --- timers -----------------------------------------------------------------------------------
+
+
+def insert_timer(conn: Connection, values: Mapping[str, Any]) -> int:
+    return int(conn.execute(insert(TIMERS).values(**values)).inserted_primary_key[0])
+
+
+def timer_started(conn: Connection, case_id: int, name: str) -> bool:
+    stmt = select(func.count()).where(and_(TIMERS.c.case_id == case_id, TIMERS.c.name == name))
+    return bool(conn.execute(stmt).scalar_one())
+
+
+def cancel_timers(
+    conn: Connection, case_id: int, names: Iterable[str] | None, when: datetime, outcome: str
+) -> int:
+    cond = [TIMERS.c.case_id == case_id, TIMERS.c.status == "pending"]
+    if names is not None:
+        names = list(names)
+        if not names:
+            return 0
+        cond.append(TIMERS.c.name.in_(names))
+    stmt = (
+        update(TIMERS).where(and_(*cond)).values(status="cancelled", ended_at=when, outcome=outcome)
+    )
+    return int(conn.execute(stmt).rowcount)
+
+
+def pending_timers(conn: Connection, case_id: int) -> list[dict[str, Any]]:
+    stmt = (
+        select(TIMERS)
+        .where(and_(TIMERS.c.case_id == case_id, TIMERS.c.status == "pending"))
+        .order_by(TIMERS.c.due_at)
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+# --- consents, mail, HES ----------------------------------------------------------------------
+
+
+def insert_consent(conn: Connection, values: Mapping[str, Any]) -> int:
+    return int(conn.execute(insert(CONSENTS).values(**values)).inserted_primary_key[0])
+
+
+def consent_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
+    return _one(conn, select(CONSENTS).where(CONSENTS.c.id == pk))
+
+
+def update_consent(conn: Connection, pk: int, **values: Any) -> None:
+    conn.execute(update(CONSENTS).where(CONSENTS.c.id == pk).values(**values))
+
+
+def end_consent(conn: Connection, pk: int, when: datetime, reason: str) -> bool:
+    """End a live consent; False if it had already ended."""
+    stmt = (
+        update(CONSENTS)
+        .where(and_(CONSENTS.c.id == pk, CONSENTS.c.ended_at.is_(None)))
+        .values(ended_at=when, end_reason=reason)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def insert_mail(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(MAIL), rows)
+
+
+def mail_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:
+    stmt = select(MAIL).where(MAIL.c.case_id == case_id).order_by(MAIL.c.id)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def insert_hes(conn: Connection, values: Mapping[str, Any]) -> int:
+    return int(conn.execute(insert(HES).values(**values)).inserted_primary_key[0])
+
+
+def latest_hes(conn: Connection, case_id: int, action: str) -> dict[str, Any] | None:
+    stmt = (
+        select(HES)
+        .where(and_(HES.c.case_id == case_id, HES.c.action == action))
+        .order_by(HES.c.id.desc())
+        .limit(1)
+    )
+    return _one(conn, stmt)
+
+
+def update_hes(conn: Connection, pk: int, **values: Any) -> None:
+    conn.execute(update(HES).where(HES.c.id == pk).values(**values))
+
+
+def hes_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:
+    stmt = select(HES).where(HES.c.case_id == case_id).order_by(HES.c.id)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+# --- idempotency ------------------------------------------------------------------------------
+
+
+def idempotency_get(conn: Connection, kind: str, key: str) -> dict[str, Any] | None:
+    stmt = select(IDEMPOTENCY).where(and_(IDEMPOTENCY.c.kind == kind, IDEMPOTENCY.c.key == key))
+    row = _one(conn, stmt)
+    if row is not None:
+        row["result"] = json.loads(row["result"])
+    return row
+
+
+def idempotency_put(
+    conn: Connection,
+    kind: str,
+    key: str,
+    request_hash: str,
+    case_id: int | None,
+    result: Mapping[str, Any],
+    when: datetime,
+) -> None:
+    conn.execute(
+        insert(IDEMPOTENCY).values(
+            kind=kind,
+            key=key,
+            request_hash=request_hash,
+            case_id=case_id,
+            result=canonical_json(dict(result)),
+            created_at=when,
+        )
+    )
