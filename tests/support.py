@@ -1,0 +1,84 @@
+"""Shared test data and helpers: a small registry in the three areas, consent fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hanport.bootstrap import App, bootstrap
+from hanport.casework import Actor
+from hanport.config import Settings, load
+from hanport.registry import import_customers, import_points
+from hanport.roles import resolve
+
+START = "2026-03-02T09:00:00+01:00"  # a Monday
+ROLES = "cw=caseworker,cw2=caseworker,sup=supervisor,aud=auditor"
+
+# Valid GSRNs (GS1 check digit) and meter numbers.
+NORE_POINT = "707057500000000018"  # Nore og Uvdal 3338, Aidon, port closed, customer 1001
+RINGERIKE_POINT = "707057500000000025"  # Ringerike 3305, no HAN port, customer 1002 (ENERGIPILOT)
+HOLE_POINT = "707057500000000032"  # Hole 0612 (old number), no HAN port, customer 1003
+NORE_OPEN_POINT = "707057500000000049"  # Nore 0633 (oldest number), port open (legacy), 1004
+NORE_POINT_2 = "707057500000000056"  # Nore 3050, port closed, customer 1005 (no e-mail)
+NORE_METER = "7359992905160861"
+RINGERIKE_METER = "5706567316639529"
+HOLE_METER = "5706567316639536"
+NORE_OPEN_METER = "6970631401582127"
+NORE_METER_2 = "7359992905160878"
+
+CUSTOMERS_CSV = """customer_id;name;email;phone;street;postal_code;city;language;energipilot
+1001;Kari Nordmann;kari@example.no;91234567;Sentrumsvegen 5;3630;Rødberg;nb;no
+1002;Ola Hansen;ola@example.no;+47 41234567;Storgata 12B;3510;Hønefoss;en;yes
+1003;Per Åsen;per@example.no;;Vikveien 3;3530;Røyse;nb;no
+1004;Siri Berg;siri@example.no;;Uvdalsvegen 40;3632;Uvdal;nb;no
+1005;Nils Li;;;Postboks 7;3631;Rødberg;nb;no
+"""
+
+POINTS_CSV = f"""metering_point_id;customer_id;meter_number;municipality;street;postal_code;city;han_port
+{NORE_POINT};1001;{NORE_METER};3338;Sentrumsvegen 5;3630;Rødberg;closed
+{RINGERIKE_POINT};1002;{RINGERIKE_METER};3305;Storgata 12B;3510;Hønefoss;none
+{HOLE_POINT};1003;{HOLE_METER};0612;Vikveien 3;3530;Røyse;none
+{NORE_OPEN_POINT};1004;{NORE_OPEN_METER};0633;Uvdalsvegen 40;3632;Uvdal;open
+{NORE_POINT_2};1005;{NORE_METER_2};3050;Nedre Dal 2;3631;Rødberg;closed
+"""
+
+
+def consent(**over: str) -> dict[str, str]:
+    """A valid consent for NORE_POINT (customer 1001)."""
+    base = {
+        "signer_name": "Kari Nordmann",
+        "signer_role": "subscriber",
+        "address": "Sentrumsvegen 5",
+        "postal_code": "3630",
+        "security": "inside_dwelling",
+        "channel": "form",
+        "declaration_version": "v1",
+        "received_at": "2026-03-02T08:30:00+01:00",
+    }
+    base.update(over)
+    return base
+
+
+def settings_for(url: str, **over: Any) -> Settings:
+    env = {"HANPORT_DATABASE_URL": url, "HANPORT_ROLES": ROLES, "HANPORT_CLOCK": "simulated"}
+    return load(env, user="cw", **over)
+
+
+def make_app(url: str, now: str = START, **over: Any) -> App:
+    return bootstrap(settings_for(url, **over), now=now, simulated=True)
+
+
+def seed(app: App, folder: Path) -> None:
+    """Import the test registry through the real import code."""
+    folder.mkdir(parents=True, exist_ok=True)
+    c, p = folder / "customers.csv", folder / "points.csv"
+    c.write_text(CUSTOMERS_CSV, encoding="utf-8")
+    p.write_text(POINTS_CSV, encoding="utf-8")
+    actor = resolve(app, "cw")
+    rc = import_customers(app, actor, c)
+    rp = import_points(app, actor, p)
+    assert not rc.rejected and not rp.rejected, (rc.rejected, rp.rejected)
+
+
+def actor(app: App, name: str = "cw") -> Actor:
+    return resolve(app, name)
