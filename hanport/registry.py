@@ -135,11 +135,9 @@ def save_customer(
     ``inserted``, ``updated`` or ``unchanged``."""
     current = repo.customer_by_id(conn, customer_id)
     if current is None:
-        pk = conn.execute(
-            insert(repo.CUSTOMERS).values(
-                customer_id=customer_id, version=1, updated_at=now, **values
-            )
-        ).inserted_primary_key[0]
+        pk = repo.insert_row(
+            conn, repo.CUSTOMERS, customer_id=customer_id, version=1, updated_at=now, **values
+        )
         version, outcome = 1, "inserted"
     else:
         if all(current[k] == values[k] for k in values):
@@ -378,16 +376,16 @@ def _save_point(app: App, conn: Connection, p: dict[str, Any], now: datetime, ac
                     f"meter_number: meter {meter} is registered on metering point {seen['gsrn']}"
                 )
     if current is None:
-        pk = conn.execute(
-            insert(repo.POINTS).values(
-                gsrn=p["gsrn"],
-                meter_number=meter,
-                han_port=p["han_port"],
-                port_since=now,
-                updated_at=now,
-                **fields,
-            )
-        ).inserted_primary_key[0]
+        pk = repo.insert_row(
+            conn,
+            repo.POINTS,
+            gsrn=p["gsrn"],
+            meter_number=meter,
+            han_port=p["han_port"],
+            port_since=now,
+            updated_at=now,
+            **fields,
+        )
         if meter:
             replace_meter(conn, pk, meter, now, source="import")
         if p["han_port"] == "open":

@@ -17,19 +17,30 @@ from sqlalchemy.exc import IntegrityError
 from storage import tables as t
 from storage.hashing import canonical_json
 
-CASES: Table = t.Case.__table__  # type: ignore[assignment]
-EVENTS: Table = t.CaseEvent.__table__  # type: ignore[assignment]
-NOTES: Table = t.CaseNote.__table__  # type: ignore[assignment]
-TIMERS: Table = t.Timer.__table__  # type: ignore[assignment]
-CONSENTS: Table = t.Consent.__table__  # type: ignore[assignment]
-MAIL: Table = t.MailOutbox.__table__  # type: ignore[assignment]
-HES: Table = t.HesCommand.__table__  # type: ignore[assignment]
-POINTS: Table = t.MeteringPoint.__table__  # type: ignore[assignment]
-METERS: Table = t.MeterHistory.__table__  # type: ignore[assignment]
-CUSTOMERS: Table = t.Customer.__table__  # type: ignore[assignment]
-CUSTOMER_HISTORY: Table = t.CustomerHistory.__table__  # type: ignore[assignment]
-IDEMPOTENCY: Table = t.IdempotencyKey.__table__  # type: ignore[assignment]
-META: Table = t.Meta.__table__  # type: ignore[assignment]
+CASES: Table = t.Case.__table__  # type: ignore[attr-defined]
+EVENTS: Table = t.CaseEvent.__table__  # type: ignore[attr-defined]
+NOTES: Table = t.CaseNote.__table__  # type: ignore[attr-defined]
+TIMERS: Table = t.Timer.__table__  # type: ignore[attr-defined]
+CONSENTS: Table = t.Consent.__table__  # type: ignore[attr-defined]
+MAIL: Table = t.MailOutbox.__table__  # type: ignore[attr-defined]
+HES: Table = t.HesCommand.__table__  # type: ignore[attr-defined]
+POINTS: Table = t.MeteringPoint.__table__  # type: ignore[attr-defined]
+METERS: Table = t.MeterHistory.__table__  # type: ignore[attr-defined]
+CUSTOMERS: Table = t.Customer.__table__  # type: ignore[attr-defined]
+CUSTOMER_HISTORY: Table = t.CustomerHistory.__table__  # type: ignore[attr-defined]
+IDEMPOTENCY: Table = t.IdempotencyKey.__table__  # type: ignore[attr-defined]
+META: Table = t.Meta.__table__  # type: ignore[attr-defined]
+
+
+def _pk(result: Any) -> int:
+    """The primary key of the row an INSERT just wrote."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def insert_row(conn: Connection, table: Table, **values: Any) -> int:
+    return _pk(conn.execute(insert(table).values(**values)))
 
 
 def _one(conn: Connection, stmt: Any) -> dict[str, Any] | None:
@@ -119,7 +130,7 @@ def active_cases_for_point(conn: Connection, point_id: int) -> list[dict[str, An
 
 
 def insert_case(conn: Connection, values: Mapping[str, Any]) -> int:
-    return int(conn.execute(insert(CASES).values(**values)).inserted_primary_key[0])
+    return _pk(conn.execute(insert(CASES).values(**values)))
 
 
 def cas_update_case(
@@ -145,14 +156,14 @@ def events_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:
 
 
 def insert_note(conn: Connection, values: Mapping[str, Any]) -> int:
-    return int(conn.execute(insert(NOTES).values(**values)).inserted_primary_key[0])
+    return _pk(conn.execute(insert(NOTES).values(**values)))
 
 
 # --- timers -----------------------------------------------------------------------------------
 
 
 def insert_timer(conn: Connection, values: Mapping[str, Any]) -> int:
-    return int(conn.execute(insert(TIMERS).values(**values)).inserted_primary_key[0])
+    return _pk(conn.execute(insert(TIMERS).values(**values)))
 
 
 def timer_started(conn: Connection, case_id: int, name: str) -> bool:
@@ -188,7 +199,7 @@ def pending_timers(conn: Connection, case_id: int) -> list[dict[str, Any]]:
 
 
 def insert_consent(conn: Connection, values: Mapping[str, Any]) -> int:
-    return int(conn.execute(insert(CONSENTS).values(**values)).inserted_primary_key[0])
+    return _pk(conn.execute(insert(CONSENTS).values(**values)))
 
 
 def consent_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
@@ -220,7 +231,7 @@ def mail_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:
 
 
 def insert_hes(conn: Connection, values: Mapping[str, Any]) -> int:
-    return int(conn.execute(insert(HES).values(**values)).inserted_primary_key[0])
+    return _pk(conn.execute(insert(HES).values(**values)))
 
 
 def latest_hes(conn: Connection, case_id: int, action: str) -> dict[str, Any] | None:

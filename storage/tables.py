@@ -25,7 +25,7 @@ from sqlmodel import Field, SQLModel
 from storage.types import UTCDateTime
 
 
-def _ts(nullable: bool = False, index: bool = False) -> Column:  # type: ignore[type-arg]
+def _ts(nullable: bool = False, index: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 

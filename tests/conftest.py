@@ -52,7 +52,9 @@ def _pg_available() -> str | None:
         tmpl.dispose()
         _pg_state["error"] = ""
     except Exception as exc:  # no server, no rights: say so once
-        _pg_state["error"] = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}: {exc}"
+        _pg_state["error"] = (
+            f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}: {exc}"
+        )
     return str(_pg_state["error"]) or None
 
 

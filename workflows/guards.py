@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 
@@ -91,8 +92,10 @@ def meter_of_other_customer(meter_holder: str | None, customer: str | None) -> b
 
 @guard("effective_at", "now")
 def effective_reached(effective_at: str | None, now: str | None) -> bool:
-    """The auto-close's effective instant has come (ISO instants in UTC compare as text)."""
-    return effective_at is not None and now is not None and now >= effective_at
+    """The auto-close's effective instant has come (ISO instants with offsets)."""
+    if effective_at is None or now is None:
+        return False
+    return datetime.fromisoformat(now) >= datetime.fromisoformat(effective_at)
 
 
 def evaluate(names: tuple[str, ...], facts: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

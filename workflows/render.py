@@ -20,9 +20,9 @@ def mermaid(wf: Workflow, highlight: list[tuple[str, str]] | None = None) -> str
             guard = f" [{' and '.join(t.guards)}]" if t.guards else ""
             lines.append(f"    {s} --> {t.dest}: {t.trigger}{guard}")
     lines.append(f"    note right of {wf.initial}: cancel from every non-final state")
-    for s in wf.states:
-        if s.final:
-            lines.append(f"    {s.name} --> [*]")
+    for st in wf.states:
+        if st.final:
+            lines.append(f"    {st.name} --> [*]")
     if highlight:
         lines.append("    classDef taken fill:#fde68a,stroke:#b45309")
         for name in sorted({n for pair in highlight for n in pair}):

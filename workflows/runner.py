@@ -62,7 +62,8 @@ class Runner:
 
     def _spec(self, t: Transition) -> dict[str, Any]:
         def chosen(ev: EventData, t: Transition = t) -> None:
-            ev.model.chosen = t
+            model: _Model = ev.model  # type: ignore[assignment]
+            model.chosen = t
 
         return {
             "trigger": t.trigger,
@@ -78,7 +79,7 @@ class Runner:
         g = GUARDS[name]
 
         def check(ev: EventData) -> bool:
-            model: _Model = ev.model
+            model: _Model = ev.model  # type: ignore[assignment]
             if name not in model.log:
                 model.log[name] = {"inputs": g.inputs(model.facts), "result": g(model.facts)}
             return bool(model.log[name]["result"])

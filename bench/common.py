@@ -1,0 +1,93 @@
+"""Shared bench helpers: fresh databases, a generated registry, medians."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from hanport.bootstrap import App, bootstrap
+from hanport.config import load
+from hanport.identifiers import gsrn_with_check_digit
+from hanport.registry import import_customers, import_points
+from hanport.roles import resolve
+
+PG_ADMIN = os.environ.get("HANPORT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+@contextmanager
+def database(backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as d:
+            yield f"sqlite:///{Path(d) / 'bench.db'}"
+        return
+    name = f"hanport_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        make_url(PG_ADMIN).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+        from storage import migrate
+        from storage.engine import create_engine as hp_engine
+
+        eng = hp_engine(url)
+        migrate.upgrade(eng)
+        eng.dispose()
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def app_for(url: str) -> App:
+    settings = load(
+        {
+            "HANPORT_DATABASE_URL": url,
+            "HANPORT_ROLES": "bench=caseworker",
+            "HANPORT_CLOCK": "simulated",
+        },
+        user="bench",
+    )
+    return bootstrap(settings, now="2026-03-02T09:00:00+01:00", simulated=True)
+
+
+def nore_registry(app: App, folder: Path, n: int) -> list[tuple[str, str]]:
+    """``n`` Nore customers with one closed-port point each; returns (customer, gsrn) pairs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cust = ["customer_id;name;email;phone;street;postal_code;city;language;energipilot"]
+    pts = [
+        "metering_point_id;customer_id;meter_number;municipality;street;postal_code;city;han_port"
+    ]
+    pairs = []
+    for i in range(n):
+        cid = str(500000 + i)
+        gsrn = gsrn_with_check_digit(f"70705750{i:09d}")
+        meter = f"73{i:014d}"
+        cust.append(f"{cid};Kunde {i};k{i}@example.no;;Bjørkeveien {i};3630;Rødberg;nb;no")
+        pts.append(f"{gsrn};{cid};{meter};3338;Bjørkeveien {i};3630;Rødberg;closed")
+        pairs.append((cid, gsrn))
+    (folder / "c.csv").write_text("\n".join(cust) + "\n", encoding="utf-8")
+    (folder / "p.csv").write_text("\n".join(pts) + "\n", encoding="utf-8")
+    actor = resolve(app, "bench")
+    import_customers(app, actor, folder / "c.csv")
+    import_points(app, actor, folder / "p.csv")
+    return pairs
