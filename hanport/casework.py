@@ -103,10 +103,11 @@ class Work:
 
     @classmethod
     def load(cls, app: App, conn: Connection, actor: Actor, now: datetime, ref: str) -> Work:
-        row = repo.case_by_ref(conn, ref)
-        if row is None:
+        found = repo.case_full_by_ref(conn, ref)
+        if found is None:
             raise NotFound(f"case {ref} not found")
-        return cls.for_row(app, conn, actor, now, row)
+        row, point, customer = found
+        return cls(app, conn, actor, now, CaseRow.from_row(row), point, customer)
 
     @classmethod
     def for_row(
@@ -671,9 +672,7 @@ class Effects:
 
     def _ack(self, action: str, result: str) -> None:
         w = self.work
-        cmd = repo.latest_hes(w.conn, w.case.id, action)
-        if cmd is not None and cmd["status"] in ("pending", "sent"):
-            repo.update_hes(w.conn, cmd["id"], status="acked", done_at=w.now, result=result)
+        repo.ack_latest_hes(w.conn, w.case.id, action, "acked", w.now, result)
 
     def fx_port_opened(self, _: str | None) -> None:
         w = self.work

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import Insert, Update
 
 from storage import tables as t
 from storage.hashing import canonical_json
@@ -39,13 +41,83 @@ def _pk(result: Any) -> int:
     return int(key[0])
 
 
+# Statements are built once and executed with parameters: building them per call (``.values(**kw)``)
+# cost more than the database work on the hot path.
+
+
+@cache
+def _insert(table: Table) -> Insert:
+    return insert(table)
+
+
+@cache
+def _update_by_id(table: Table, keys: tuple[str, ...]) -> Update:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("pk_"))
+        .values({k: bindparam(f"v_{k}") for k in keys})
+    )
+
+
+def _set_by_id(conn: Connection, table: Table, pk: int, values: Mapping[str, Any]) -> int:
+    params = {f"v_{k}": v for k, v in values.items()}
+    params["pk_"] = pk
+    return int(conn.execute(_update_by_id(table, tuple(values)), params).rowcount)
+
+
 def insert_row(conn: Connection, table: Table, **values: Any) -> int:
-    return _pk(conn.execute(insert(table).values(**values)))
+    return _pk(conn.execute(_insert(table), values))
 
 
-def _one(conn: Connection, stmt: Any) -> dict[str, Any] | None:
-    row = conn.execute(stmt).mappings().first()
+def _one(conn: Connection, stmt: Any, **params: Any) -> dict[str, Any] | None:
+    row = conn.execute(stmt, params).mappings().first()
     return dict(row) if row is not None else None
+
+
+_CUSTOMER_BY_ID = select(CUSTOMERS).where(CUSTOMERS.c.customer_id == bindparam("customer_id"))
+_CUSTOMER_BY_PK = select(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("pk"))
+_POINT_BY_GSRN = select(POINTS).where(POINTS.c.gsrn == bindparam("gsrn"))
+_POINT_BY_PK = select(POINTS).where(POINTS.c.id == bindparam("pk"))
+_CASE_BY_REF = select(CASES).where(CASES.c.ref == bindparam("ref"))
+# A case with its metering point and customer in one round trip: (case, point, customer) columns
+# are labelled ``c_*``, ``p_*``, ``u_*``.
+_CASE_FULL_BY_REF = (
+    select(
+        *(col.label(f"c_{col.name}") for col in CASES.c),
+        *(col.label(f"p_{col.name}") for col in POINTS.c),
+        *(col.label(f"u_{col.name}") for col in CUSTOMERS.c),
+    )
+    .join(POINTS, POINTS.c.id == CASES.c.point_id)
+    .join(CUSTOMERS, CUSTOMERS.c.id == CASES.c.customer_pk)
+    .where(CASES.c.ref == bindparam("ref"))
+)
+_CASE_BY_PK = select(CASES).where(CASES.c.id == bindparam("pk"))
+_HOLDING_CASE = select(CASES).where(
+    and_(CASES.c.point_id == bindparam("point_id"), CASES.c.holds_port)
+)
+_CONSENT_BY_PK = select(CONSENTS).where(CONSENTS.c.id == bindparam("pk"))
+_CAS_CASE: dict[tuple[str, ...], Update] = {}
+_TIMER_STARTED = select(func.count()).where(
+    and_(TIMERS.c.case_id == bindparam("case_id"), TIMERS.c.name == bindparam("name"))
+)
+_END_CONSENT = (
+    update(CONSENTS)
+    .where(and_(CONSENTS.c.id == bindparam("pk"), CONSENTS.c.ended_at.is_(None)))
+    .values(ended_at=bindparam("v_ended_at"), end_reason=bindparam("v_end_reason"))
+)
+_ACK_LATEST_HES = (
+    update(HES)
+    .where(
+        HES.c.id
+        == select(func.max(HES.c.id))
+        .where(and_(HES.c.case_id == bindparam("w_case"), HES.c.action == bindparam("w_action")))
+        .scalar_subquery(),
+        HES.c.status.in_(("pending", "sent")),
+    )
+    .values(
+        status=bindparam("v_status"), done_at=bindparam("v_done_at"), result=bindparam("v_result")
+    )
+)
 
 
 # --- meta -------------------------------------------------------------------------------------
@@ -79,19 +151,19 @@ def meta_setdefault(conn: Connection, key: str, value: str) -> str:
 
 
 def customer_by_id(conn: Connection, customer_id: str) -> dict[str, Any] | None:
-    return _one(conn, select(CUSTOMERS).where(CUSTOMERS.c.customer_id == customer_id))
+    return _one(conn, _CUSTOMER_BY_ID, customer_id=customer_id)
 
 
 def customer_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
-    return _one(conn, select(CUSTOMERS).where(CUSTOMERS.c.id == pk))
+    return _one(conn, _CUSTOMER_BY_PK, pk=pk)
 
 
 def point_by_gsrn(conn: Connection, gsrn: str) -> dict[str, Any] | None:
-    return _one(conn, select(POINTS).where(POINTS.c.gsrn == gsrn))
+    return _one(conn, _POINT_BY_GSRN, gsrn=gsrn)
 
 
 def point_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
-    return _one(conn, select(POINTS).where(POINTS.c.id == pk))
+    return _one(conn, _POINT_BY_PK, pk=pk)
 
 
 def points_with_meter(conn: Connection, meter_number: str) -> list[dict[str, Any]]:
@@ -106,22 +178,35 @@ def points_with_meter(conn: Connection, meter_number: str) -> list[dict[str, Any
 
 
 def update_point(conn: Connection, pk: int, **values: Any) -> None:
-    conn.execute(update(POINTS).where(POINTS.c.id == pk).values(**values))
+    _set_by_id(conn, POINTS, pk, values)
 
 
 # --- cases ------------------------------------------------------------------------------------
 
 
 def case_by_ref(conn: Connection, ref: str) -> dict[str, Any] | None:
-    return _one(conn, select(CASES).where(CASES.c.ref == ref))
+    return _one(conn, _CASE_BY_REF, ref=ref)
+
+
+def case_full_by_ref(
+    conn: Connection, ref: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """The case, its metering point and its customer."""
+    row = _one(conn, _CASE_FULL_BY_REF, ref=ref)
+    if row is None:
+        return None
+    parts: dict[str, dict[str, Any]] = {"c": {}, "p": {}, "u": {}}
+    for key, value in row.items():
+        parts[key[0]][key[2:]] = value
+    return parts["c"], parts["p"], parts["u"]
 
 
 def case_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
-    return _one(conn, select(CASES).where(CASES.c.id == pk))
+    return _one(conn, _CASE_BY_PK, pk=pk)
 
 
 def holding_case(conn: Connection, point_id: int) -> dict[str, Any] | None:
-    return _one(conn, select(CASES).where(and_(CASES.c.point_id == point_id, CASES.c.holds_port)))
+    return _one(conn, _HOLDING_CASE, point_id=point_id)
 
 
 def active_cases_for_point(conn: Connection, point_id: int) -> list[dict[str, Any]]:
@@ -130,24 +215,29 @@ def active_cases_for_point(conn: Connection, point_id: int) -> list[dict[str, An
 
 
 def insert_case(conn: Connection, values: Mapping[str, Any]) -> int:
-    return _pk(conn.execute(insert(CASES).values(**values)))
+    return _pk(conn.execute(_insert(CASES), dict(values)))
 
 
 def cas_update_case(
     conn: Connection, pk: int, expected_version: int, values: Mapping[str, Any]
 ) -> bool:
     """Compare-and-swap on ``version``: False when someone else changed the case first."""
-    stmt = (
-        update(CASES)
-        .where(and_(CASES.c.id == pk, CASES.c.version == expected_version))
-        .values(**values)
-    )
-    return conn.execute(stmt).rowcount == 1
+    keys = tuple(values)
+    stmt = _CAS_CASE.get(keys)
+    if stmt is None:
+        stmt = _CAS_CASE[keys] = (
+            update(CASES)
+            .where(and_(CASES.c.id == bindparam("pk_"), CASES.c.version == bindparam("expected_")))
+            .values({k: bindparam(f"v_{k}") for k in keys})
+        )
+    params = {f"v_{k}": v for k, v in values.items()}
+    params.update(pk_=pk, expected_=expected_version)
+    return conn.execute(stmt, params).rowcount == 1
 
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(insert(EVENTS), rows)
+        conn.execute(_insert(EVENTS), rows)
 
 
 def events_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:
@@ -156,19 +246,18 @@ def events_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:
 
 
 def insert_note(conn: Connection, values: Mapping[str, Any]) -> int:
-    return _pk(conn.execute(insert(NOTES).values(**values)))
+    return _pk(conn.execute(_insert(NOTES), dict(values)))
 
 
 # --- timers -----------------------------------------------------------------------------------
 
 
 def insert_timer(conn: Connection, values: Mapping[str, Any]) -> int:
-    return _pk(conn.execute(insert(TIMERS).values(**values)))
+    return _pk(conn.execute(_insert(TIMERS), dict(values)))
 
 
 def timer_started(conn: Connection, case_id: int, name: str) -> bool:
-    stmt = select(func.count()).where(and_(TIMERS.c.case_id == case_id, TIMERS.c.name == name))
-    return bool(conn.execute(stmt).scalar_one())
+    return bool(conn.execute(_TIMER_STARTED, {"case_id": case_id, "name": name}).scalar_one())
 
 
 def cancel_timers(
@@ -199,30 +288,26 @@ def pending_timers(conn: Connection, case_id: int) -> list[dict[str, Any]]:
 
 
 def insert_consent(conn: Connection, values: Mapping[str, Any]) -> int:
-    return _pk(conn.execute(insert(CONSENTS).values(**values)))
+    return _pk(conn.execute(_insert(CONSENTS), dict(values)))
 
 
 def consent_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
-    return _one(conn, select(CONSENTS).where(CONSENTS.c.id == pk))
+    return _one(conn, _CONSENT_BY_PK, pk=pk)
 
 
 def update_consent(conn: Connection, pk: int, **values: Any) -> None:
-    conn.execute(update(CONSENTS).where(CONSENTS.c.id == pk).values(**values))
+    _set_by_id(conn, CONSENTS, pk, values)
 
 
 def end_consent(conn: Connection, pk: int, when: datetime, reason: str) -> bool:
     """End a live consent; False if it had already ended."""
-    stmt = (
-        update(CONSENTS)
-        .where(and_(CONSENTS.c.id == pk, CONSENTS.c.ended_at.is_(None)))
-        .values(ended_at=when, end_reason=reason)
-    )
-    return conn.execute(stmt).rowcount == 1
+    params = {"pk": pk, "v_ended_at": when, "v_end_reason": reason}
+    return conn.execute(_END_CONSENT, params).rowcount == 1
 
 
 def insert_mail(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(insert(MAIL), rows)
+        conn.execute(_insert(MAIL), rows)
 
 
 def mail_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:
@@ -231,7 +316,7 @@ def mail_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:
 
 
 def insert_hes(conn: Connection, values: Mapping[str, Any]) -> int:
-    return _pk(conn.execute(insert(HES).values(**values)))
+    return _pk(conn.execute(_insert(HES), dict(values)))
 
 
 def latest_hes(conn: Connection, case_id: int, action: str) -> dict[str, Any] | None:
@@ -244,8 +329,22 @@ def latest_hes(conn: Connection, case_id: int, action: str) -> dict[str, Any] | 
     return _one(conn, stmt)
 
 
+def ack_latest_hes(
+    conn: Connection, case_id: int, action: str, status: str, when: datetime, result: str | None
+) -> bool:
+    """Settle the case's newest ``action`` command if it is still pending or sent."""
+    params = {
+        "w_case": case_id,
+        "w_action": action,
+        "v_status": status,
+        "v_done_at": when,
+        "v_result": result,
+    }
+    return conn.execute(_ACK_LATEST_HES, params).rowcount == 1
+
+
 def update_hes(conn: Connection, pk: int, **values: Any) -> None:
-    conn.execute(update(HES).where(HES.c.id == pk).values(**values))
+    _set_by_id(conn, HES, pk, values)
 
 
 def hes_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:
