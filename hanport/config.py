@@ -14,6 +14,11 @@ Environment variables:
 ``HANPORT_TIMERS``              overrides, e.g. ``remind_consent=7d,hes_timeout=24h,sla=3wd``
 ``HANPORT_HES_MAX_ATTEMPTS``    failures before ``needs_attention`` (default 3)
 ``HANPORT_HES_BACKOFF_MINUTES`` first retry delay, doubled per failure (default 15)
+``HANPORT_HES_ADAPTER``         ``manual`` or ``simulated`` for every area (else per area)
+``HANPORT_HES_SIM_*``           simulated HES: ``DELAY_MINUTES`` (10), ``FAILURE_SHARE`` (0),
+                                ``SEED`` (0), ``SCRIPT`` (``GSRN=fail,ok;…`` per point)
+``HANPORT_NIGHTLY_AT``          the scheduler's nightly slot, local time (04:15; not 02:xx)
+``HANPORT_BATCH_INBOX``         folder the nightly slot takes termination files from
 ``HANPORT_SMTP_HOST`` …         SMTP delivery (see the notices); unset: a Maildir folder
 ``HANPORT_MAILDIR``             the Maildir folder (default beside the database)
 ``HANPORT_SENDER_NAME``         sender's display name
@@ -27,7 +32,7 @@ import getpass
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +93,13 @@ class Settings:
     timer_overrides: Mapping[str, Duration] = field(default_factory=dict)
     hes_max_attempts: int = 3
     hes_backoff_minutes: int = 15
+    hes_sim_delay_minutes: int = 10
+    hes_sim_failure_share: float = 0.0
+    hes_sim_seed: int = 0
+    # Per metering point, the outcomes ("ok"/"fail") of its successive commands (demos, tests).
+    hes_sim_script: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    nightly_at: str = "04:15"  # local Oslo time; never 02:00–03:00 (DST)
+    batch_inbox: str | None = None
     areas: Mapping[str, Area] = field(default_factory=_default_areas)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     maildir: str | None = None
@@ -151,6 +163,37 @@ def _bool(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+def _parse_script(value: Any) -> dict[str, tuple[str, ...]]:
+    """``GSRN=fail,ok;GSRN=fail`` or a TOML table of lists."""
+    items = (
+        dict(p.split("=", 1) for p in value.split(";") if "=" in p)
+        if isinstance(value, str)
+        else dict(value)
+    )
+    out = {}
+    for gsrn, outcomes in items.items():
+        seq = outcomes.split(",") if isinstance(outcomes, str) else list(outcomes)
+        seq = [o.strip() for o in seq]
+        if any(o not in ("ok", "fail") for o in seq):
+            raise ConfigError(f"hes_sim_script: outcomes for {gsrn} must be ok or fail")
+        out[gsrn.strip()] = tuple(seq)
+    return out
+
+
+def _nightly(value: str) -> str:
+    """HH:MM local time, outside 02:00–03:00 (which does not exist, or happens twice, on DST
+    days)."""
+    try:
+        hh, mm = (int(x) for x in value.split(":"))
+    except ValueError:
+        raise ConfigError(f"nightly_at: {value!r} is not HH:MM") from None
+    if not (0 <= hh < 24 and 0 <= mm < 60):
+        raise ConfigError(f"nightly_at: {value!r} is not a time of day")
+    if hh == 2:
+        raise ConfigError(f"nightly_at: {value} falls in 02:00–03:00, which DST skips or repeats")
+    return f"{hh:02d}:{mm:02d}"
+
+
 def _areas(value: Mapping[str, Any]) -> dict[str, Area]:
     areas = {}
     for code, spec in value.items():
@@ -189,15 +232,24 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         "sender_address": "HANPORT_SENDER_ADDRESS",
         "hes_max_attempts": "HANPORT_HES_MAX_ATTEMPTS",
         "hes_backoff_minutes": "HANPORT_HES_BACKOFF_MINUTES",
+        "hes_sim_delay_minutes": "HANPORT_HES_SIM_DELAY_MINUTES",
+        "hes_sim_failure_share": "HANPORT_HES_SIM_FAILURE_SHARE",
+        "hes_sim_seed": "HANPORT_HES_SIM_SEED",
+        "nightly_at": "HANPORT_NIGHTLY_AT",
+        "batch_inbox": "HANPORT_BATCH_INBOX",
     }
     for key, var in mapping.items():
         if key in raw:
             kw[key] = raw[key]
         if env.get(var):
             kw[key] = env[var]
-    for key in ("hes_max_attempts", "hes_backoff_minutes"):
+    for key in ("hes_max_attempts", "hes_backoff_minutes", "hes_sim_delay_minutes", "hes_sim_seed"):
         if key in kw:
             kw[key] = int(kw[key])
+    if "hes_sim_failure_share" in kw:
+        kw["hes_sim_failure_share"] = float(kw["hes_sim_failure_share"])
+    if "nightly_at" in kw:
+        kw["nightly_at"] = _nightly(str(kw["nightly_at"]))
     roles = env.get("HANPORT_ROLES") or raw.get("roles")
     if roles:
         kw["roles"] = _parse_roles(roles)
@@ -209,8 +261,16 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         if days not in ("mon-fri", "mon-sat"):
             raise ConfigError(f"working_days: {days!r} must be mon-fri or mon-sat")
         kw["saturday_is_working_day"] = days == "mon-sat"
-    if "areas" in raw:
-        kw["areas"] = _areas(raw["areas"])
+    script = env.get("HANPORT_HES_SIM_SCRIPT") or raw.get("hes_sim_script")
+    if script:
+        kw["hes_sim_script"] = _parse_script(script)
+    areas = {**_default_areas(), **_areas(raw.get("areas", {}))}
+    adapter = env.get("HANPORT_HES_ADAPTER") or raw.get("hes_adapter")
+    if adapter:
+        if adapter not in ("manual", "simulated"):
+            raise ConfigError(f"hes_adapter: {adapter!r} must be manual or simulated")
+        areas = {code: replace(a, hes_adapter=adapter) for code, a in areas.items()}
+    kw["areas"] = areas
     if kw.get("clock", "system") not in ("system", "simulated"):
         raise ConfigError(f"clock: {kw['clock']!r} must be system or simulated")
     smtp_env = {

@@ -35,6 +35,7 @@ CUSTOMERS = """customer_id;name;email;phone;street;postal_code;city;language;ene
 20004;Siri Berg;siri.berg@example.no;;Uvdalsvegen 40;3632;Uvdal;nb;no
 20005;Nils Li;nils.li@example.no;;Nedre Dal 2;3631;Rødberg;nb;no
 20006;Marit Dahl;marit.dahl@example.no;;Hønengata 7;3513;Hønefoss;nb;no
+20007;Eva Moen;eva.moen@example.no;;Fjellvegen 21;3632;Uvdal;en;no
 """
 
 POINTS = """metering_point_id;customer_id;meter_number;municipality;street;postal_code;city;han_port
@@ -44,6 +45,7 @@ POINTS = """metering_point_id;customer_id;meter_number;municipality;street;posta
 707057500000000049;20004;6970631401582127;0633;Uvdalsvegen 40;3632;Uvdal;open
 707057500000000056;20005;7359992905160878;3050;Nedre Dal 2;3631;Rødberg;closed
 707057500000000063;20006;5706567316639543;3007;Hønengata 7;3513;Hønefoss;none
+707057500000000070;20007;7359992905160915;3338;Fjellvegen 21;3632;Uvdal;closed
 """
 
 
@@ -91,6 +93,38 @@ class Story:
         self.say(f"{text} → {result.case} {result.state}")
         return result
 
+    def tick(self, **delta: float) -> None:
+        """Move the clock, then run one tick and tell what it did."""
+        from hanport.tick import tick
+
+        self.wait(**delta)
+        report = tick(self.app)
+        for line in report.details:
+            self.say(f"  [tick] {line}")
+
+    def check_flag(self, ref: str, flag: str) -> None:
+        flags = commands.case_view(self.app, ref)["flags"]
+        if flag not in flags:
+            self.problems.append(f"{ref} should carry the flag {flag} (has {flags})")
+        else:
+            self.say(f"  {ref} is flagged {flag}")
+
+    def check_event(self, ref: str, trigger: str) -> None:
+        if not any(e["trigger"] == trigger for e in commands.case_view(self.app, ref)["history"]):
+            self.problems.append(f"{ref} should have a {trigger} event")
+
+    def check_port(self, gsrn: str, port: str) -> None:
+        from storage import repository as repo
+
+        with self.app.engine.connect() as conn:
+            point = repo.point_by_gsrn(conn, gsrn)
+        if point is None or point["han_port"] != port:
+            self.problems.append(
+                f"port of {gsrn} should be {port}, is {point and point['han_port']}"
+            )
+        else:
+            self.say(f"  the port of {gsrn} is {port}")
+
     def refused(self, text: str, fn: Callable[[], Any]) -> None:
         try:
             fn()
@@ -110,7 +144,7 @@ def _scenarios(s: Story) -> None:
     app = s.app
     advance, open_case = commands.advance, commands.open_case
 
-    # Nore: the form carries order and consent together; the address matches.
+    # Day 0 — Nore: the form carries order and consent together; the address matches.
     s.say("Nore: Kari Nordmann sends the order and consent form for her meter in Rødberg")
     kari = s.step(
         "  caseworker registers the form",
@@ -124,12 +158,9 @@ def _scenarios(s: Story) -> None:
             fields=_consent("Kari Nordmann", "sentrumsvegen  5", "3630", received_at=s.now_iso()),
         ),
     )
-    s.wait(hours=2)
-    s.step(
-        "  the vendor confirms the port was opened remotely",
-        lambda: advance(app, cw, kari.case, "confirm_open"),
-    )
-    s.expect(kari.case, "confirmed", "Nore opening, address matches")
+    s.tick(minutes=1)  # the open command leaves for the head-end system
+    s.tick(minutes=15)  # its acknowledgement comes back
+    s.expect(kari.case, "confirmed", "Nore opening, address matches, opened by the HES")
     s.refused(
         "  a second opening order for the same meter",
         lambda: open_case(
@@ -137,11 +168,11 @@ def _scenarios(s: Story) -> None:
         ),
     )
 
-    # Nore: the address on the form is the postal address, not the installation.
-    s.wait(hours=1)
-    s.say("Nore: Nils Li writes 'Postboks 7' on the form; the installation is Nedre Dal 2")
+    # Day 0 — three requests that will wait: a consent that comes late and wrong, one that never
+    # comes, and an ENERGIPILOT swap that waits too long in the queue.
+    s.say("Nore: Nils Li phones to order an opening; the consent form is sent to him")
     nils = s.step(
-        "  caseworker asks for the consent first",
+        "  caseworker registers the order",
         lambda: open_case(
             app,
             cw,
@@ -155,31 +186,22 @@ def _scenarios(s: Story) -> None:
         "  caseworker sends the consent request",
         lambda: advance(app, cw, nils.case, "request_consent"),
     )
-    s.wait(days=2)
-    s.step(
-        "  the consent arrives with another address",
-        lambda: advance(
+    s.say("Nore: Eva Moen orders an opening by e-mail but never returns the consent")
+    eva = s.step(
+        "  caseworker registers the order",
+        lambda: open_case(
             app,
             cw,
-            nils.case,
-            "record_consent",
-            _consent("Nils Li", "Postboks 7", "3631", received_at=s.now_iso()),
+            "nore_open",
+            customer="20007",
+            metering_point="707057500000000070",
+            channel="email",
         ),
-    )
-    s.refused(
-        "  the caseworker tries to approve the address herself",
-        lambda: advance(app, cw, nils.case, "approve_address", note="looks fine"),
     )
     s.step(
-        "  the supervisor rejects it: another dwelling is possible",
-        lambda: advance(
-            app, sup, nils.case, "reject", {"reason": "Address does not match the installation"}
-        ),
+        "  caseworker sends the consent request",
+        lambda: advance(app, cw, eva.case, "request_consent"),
     )
-    s.expect(nils.case, "rejected", "Nore opening, address mismatch rejected")
-
-    # Ringerike: ENERGIPILOT customer; warned first, then the swap.
-    s.wait(hours=3)
     s.say("Ringerike: Ola Hansen (ENERGIPILOT) orders a meter with a HAN port")
     ola = s.step(
         "  caseworker registers the swap order",
@@ -196,43 +218,10 @@ def _scenarios(s: Story) -> None:
         "  queueing before the warning was acknowledged",
         lambda: advance(app, cw, ola.case, "enqueue"),
     )
-    s.wait(days=1)
     s.step(
         "  Ola accepts that his old real-time unit will stop working",
         lambda: advance(app, cw, ola.case, "acknowledge_energipilot"),
     )
-    s.wait(days=20)
-    s.step(
-        "  the installer's visit is booked",
-        lambda: advance(app, cw, ola.case, "schedule_visit", {"visit_date": "2026-04-14"}),
-    )
-    s.wait(days=20)
-    s.step(
-        "  the new meter is installed",
-        lambda: advance(
-            app,
-            cw,
-            ola.case,
-            "record_installation",
-            {"meter_number": "7359992905160885", "installed_at": s.now_iso()},
-        ),
-    )
-    s.wait(days=1)
-    s.step(
-        "  Ola's consent arrives",
-        lambda: advance(
-            app,
-            cw,
-            ola.case,
-            "record_consent",
-            _consent("Ola Hansen", "Storgata 12 b", "3510", received_at=s.now_iso()),
-        ),
-    )
-    s.wait(hours=5)
-    s.step("  the HES acknowledges the opening", lambda: advance(app, cw, ola.case, "confirm_open"))
-    s.expect(ola.case, "confirmed", "Ringerike swap (ENERGIPILOT), then opening")
-
-    # Hole: a swap whose first open command fails.
     s.say("Hole: Per Åsen orders a meter swap")
     per = s.step(
         "  caseworker registers the swap order",
@@ -245,9 +234,11 @@ def _scenarios(s: Story) -> None:
             channel="phone",
         ),
     )
-    s.wait(days=35)
+
+    # Day 3 — Per's new meter, his consent, and a head-end system that cannot reach the meter.
+    s.wait(days=3)
     s.step(
-        "  the new meter is installed",
+        "  Per's new meter is installed",
         lambda: advance(
             app,
             cw,
@@ -273,16 +264,90 @@ def _scenarios(s: Story) -> None:
             ),
         ),
     )
-    s.wait(hours=24)
+    s.tick(minutes=1)
+    s.tick(minutes=15)  # failure 1, retried after 15 min
+    s.tick(minutes=16)
+    s.tick(minutes=15)  # failure 2, retried after 30 min
+    s.tick(minutes=31)
+    s.tick(minutes=15)  # failure 3: needs attention
+    s.check_flag(per.case, "hes_attention")
+
+    # Day 8–9 — timers: Nils's reminder, Per's SLA.
+    s.wait(days=5)
+    s.tick(minutes=1)
+    s.check_flag(per.case, "sla_breached")
+    s.check_event(nils.case, "remind_consent")
     s.step(
-        "  the HES reports the meter unreachable",
-        lambda: advance(app, cw, per.case, "report_failure", {"error": "meter unreachable"}),
+        "  caseworker has the vendor check Per's meter and retries",
+        lambda: advance(app, cw, per.case, "retry"),
     )
-    s.wait(hours=1)
+    s.tick(minutes=1)
+    s.tick(minutes=15)
+    s.expect(per.case, "confirmed", "Hole swap; three HES failures, SLA breached, retried, opened")
+
+    # Day 10 — Nils's consent arrives with the postal address, not the installation's.
+    s.wait(days=1)
     s.step(
-        "  the retried command is acknowledged", lambda: advance(app, cw, per.case, "confirm_open")
+        "  Nils's consent arrives with 'Postboks 7'",
+        lambda: advance(
+            app,
+            cw,
+            nils.case,
+            "record_consent",
+            _consent("Nils Li", "Postboks 7", "3631", received_at=s.now_iso()),
+        ),
     )
-    s.expect(per.case, "confirmed", "Hole swap, one HES failure, then opening")
+    s.refused(
+        "  the caseworker tries to approve the address herself",
+        lambda: advance(app, cw, nils.case, "approve_address", note="looks fine"),
+    )
+    s.step(
+        "  the supervisor rejects it: it may be another dwelling",
+        lambda: advance(
+            app, sup, nils.case, "reject", {"reason": "Address does not match the installation"}
+        ),
+    )
+    s.expect(nils.case, "rejected", "Nore opening, reminder sent, address mismatch rejected")
+
+    # Day 31 — Eva's request expires.
+    s.wait(days=21)
+    s.tick(minutes=1)
+    s.expect(eva.case, "expired", "Nore opening, consent never came: expired after 30 days")
+
+    # Day 61 — Ola's swap is overdue; then it happens.
+    s.wait(days=30)
+    s.tick(minutes=1)
+    s.check_flag(ola.case, "swap_overdue")
+    s.step(
+        "  the installer's visit is booked",
+        lambda: advance(app, cw, ola.case, "schedule_visit", {"visit_date": "2026-05-06"}),
+    )
+    s.wait(days=3)
+    s.step(
+        "  the new meter is installed (the overdue flag clears)",
+        lambda: advance(
+            app,
+            cw,
+            ola.case,
+            "record_installation",
+            {"meter_number": "7359992905160885", "installed_at": s.now_iso()},
+        ),
+    )
+    s.step(
+        "  Ola's consent arrives",
+        lambda: advance(
+            app,
+            cw,
+            ola.case,
+            "record_consent",
+            _consent("Ola Hansen", "Storgata 12 b", "3510", received_at=s.now_iso()),
+        ),
+    )
+    s.tick(minutes=1)
+    s.tick(minutes=15)
+    s.expect(
+        ola.case, "confirmed", "Ringerike swap (ENERGIPILOT), overdue in the queue, then opened"
+    )
 
     # Closing on request, by e-mail from the registered address.
     s.wait(days=3)
@@ -299,11 +364,9 @@ def _scenarios(s: Story) -> None:
             from_email="kari.nordmann@example.no",
         ),
     )
-    s.wait(hours=1)
-    s.step(
-        "  the HES confirms the close", lambda: advance(app, cw, close_kari.case, "confirm_close")
-    )
-    s.expect(close_kari.case, "closed", "Close on request (e-mail)")
+    s.tick(minutes=1)
+    s.tick(minutes=15)
+    s.expect(close_kari.case, "closed", "Close on request (e-mail), closed by the HES")
     s.refused(
         "  she asks again the next day",
         lambda: open_case(
@@ -335,11 +398,14 @@ def _scenarios(s: Story) -> None:
             app, cw, siri.case, "verify_identity", {"method": "callback_registered_phone"}
         ),
     )
-    s.step("  the HES confirms the close", lambda: advance(app, cw, siri.case, "confirm_close"))
+    s.tick(minutes=1)
+    s.tick(minutes=15)
     s.expect(siri.case, "closed", "Close on request (phone), legacy consent")
 
     # A close request overtakes an opening in flight.
-    s.say("Marit Dahl (Ringerike) has a swap queued, then asks to close the stream instead")
+    s.say(
+        "Marit Dahl (Ringerike) gets her new meter, consents, then asks to close the stream instead"
+    )
     marit = s.step(
         "  caseworker registers the swap order",
         lambda: open_case(
@@ -366,6 +432,7 @@ def _scenarios(s: Story) -> None:
             _consent("Marit Dahl", "Hønengata 7", "3513", received_at=s.now_iso()),
         ),
     )
+    s.tick(minutes=1)  # the open command has left
     close_marit = s.step(
         "  she phones: close it after all",
         lambda: open_case(
@@ -378,15 +445,15 @@ def _scenarios(s: Story) -> None:
         ),
     )
     s.step(
-        "  identity verified",
+        "  identity verified (BankID)",
         lambda: advance(app, cw, close_marit.case, "verify_identity", {"method": "bankid"}),
     )
     s.say(f"  {marit.case} is now {commands.case_view(app, marit.case)['state']}")
-    s.step(
-        "  the HES confirms the close", lambda: advance(app, cw, close_marit.case, "confirm_close")
-    )
+    s.tick(minutes=15)  # the late 'opened' acknowledgement, then the close leaves
+    s.tick(minutes=15)  # the close is acknowledged
     s.expect(marit.case, "cancelled", "Swap overtaken by a close request")
-    s.expect(close_marit.case, "closed", "Close request overtaking an opening")
+    s.expect(close_marit.case, "closed", "Close request overtaking an opening: port ends closed")
+    s.check_port("707057500000000063", "closed")
 
     # Refusals a caseworker meets.
     s.say("Refusals")
@@ -427,7 +494,7 @@ def _scenarios(s: Story) -> None:
     s.expect(wrong.case, "rejected", "Close request for another customer's meter")
     s.refused(
         "  the auditor tries to cancel a case",
-        lambda: advance(app, s.actor(AUDITOR), nils.case, "cancel", {"reason": "test"}),
+        lambda: advance(app, s.actor(AUDITOR), ola.case, "cancel", {"reason": "test"}),
     )
 
 
@@ -471,9 +538,11 @@ def run(folder: Path, now: str, *, as_json: bool = False) -> bool:
             "HANPORT_DATABASE_URL": f"sqlite:///{db}",
             "HANPORT_ROLES": f"{CASEWORKER}=caseworker,{SUPERVISOR}=supervisor,{AUDITOR}=auditor",
             "HANPORT_CLOCK": "simulated",
+            "HANPORT_HES_ADAPTER": "simulated",
         },
         user=CASEWORKER,
         maildir=str(folder / "maildir"),
+        hes_sim_script={"707057500042745649": ("fail", "fail", "fail")},
     )
     app = bootstrap(settings, now=now, simulated=True)
     try:

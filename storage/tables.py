@@ -271,6 +271,10 @@ class HesCommand(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     result: str | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
+    # What the gateway will report, and when (the simulated adapter stores its acknowledgement
+    # here at dispatch; a later tick applies it once the clock has reached ``ack_due_at``).
+    ack_due_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    ack_outcome: str | None = None  # opened | closed | failed
 
 
 class IdempotencyKey(SQLModel, table=True):

@@ -329,6 +329,8 @@ def upgrade() -> None:
             ["point_id"],
             ["metering_points.id"],
         ),
+        sa.Column("ack_due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ack_outcome", sa.String(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("hes_commands", schema=None) as batch_op:

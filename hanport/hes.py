@@ -1,0 +1,261 @@
+"""The head-end system (HES) gateway: one interface, an adapter per area.
+
+Commands leave only from ``hes_commands``, after the command that enqueued them committed: in
+order per metering point, one at a time (a point's next command waits until the previous one is
+settled). Adapters:
+
+- ``simulated``: answers after a configurable delay and fails a configurable share, deterministic
+  with a seed. The answer is stored on the command row at dispatch and applied by a later tick
+  when the (injected) clock has reached it — never inside the dispatch call.
+- ``manual``: a caseworker sends the request to the vendor and records the answer with
+  ``hanport case advance CASE confirm_open|confirm_close|report_failure``.
+
+Vendor HES protocols are not public; a real adapter implements ``Gateway.send``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import aliased
+
+from hanport.bootstrap import App
+from hanport.casework import Actor, Work, apply, finish
+from hanport.errors import Conflict, Refused
+from storage import repository as repo
+
+HES_ACTOR = Actor.system("hes")
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What dispatching a command produced: an answer to apply later, or none (manual)."""
+
+    ack_due_at: datetime | None = None
+    outcome: str | None = None  # opened | closed | failed
+    error: str | None = None
+
+
+class Gateway(Protocol):
+    name: str
+
+    def send(self, command: dict[str, Any], now: datetime) -> Sent: ...
+
+
+class ManualGateway:
+    name = "manual"
+
+    def send(self, command: dict[str, Any], now: datetime) -> Sent:
+        return Sent()
+
+
+@dataclass
+class SimulatedGateway:
+    """Deterministic: the outcome of a command depends only on the seed, its id and attempt —
+    or on a script per metering point (outcomes of its 1st, 2nd, … command), for demos."""
+
+    delay: timedelta = timedelta(minutes=10)
+    failure_share: float = 0.0
+    seed: int = 0
+    script: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    name: str = "simulated"
+
+    def send(self, command: dict[str, Any], now: datetime) -> Sent:
+        planned = self.script.get(command.get("gsrn", ""), ())
+        n = int(command.get("sequence", 0))
+        if n < len(planned):
+            if planned[n] == "fail":
+                return Sent(now + self.delay, "failed", "simulated: meter unreachable (scripted)")
+            return Sent(now + self.delay, "opened" if command["action"] == "open" else "closed")
+        digest = hashlib.sha256(
+            f"{self.seed}:{command['id']}:{command['attempt']}".encode()
+        ).digest()
+        draw = int.from_bytes(digest[:8], "big") / 2**64
+        if draw < self.failure_share:
+            return Sent(now + self.delay, "failed", "simulated: meter unreachable")
+        return Sent(now + self.delay, "opened" if command["action"] == "open" else "closed")
+
+
+def gateways(app: App) -> dict[str, Gateway]:
+    s = app.settings
+    return {
+        "manual": ManualGateway(),
+        "simulated": SimulatedGateway(
+            timedelta(minutes=s.hes_sim_delay_minutes),
+            s.hes_sim_failure_share,
+            s.hes_sim_seed,
+            s.hes_sim_script,
+        ),
+    }
+
+
+@dataclass
+class HesReport:
+    dispatched: int = 0
+    acknowledged: int = 0
+    failed: int = 0
+    conflicts: int = 0
+    details: list[str] = field(default_factory=list)
+
+
+def _dispatchable(now: datetime, limit: int) -> Any:
+    """Pending commands that are due and first in line for their point, nothing outstanding."""
+    H = repo.HES
+    earlier, sent = aliased(H), aliased(H)
+    return (
+        select(H)
+        .where(
+            H.c.status == "pending",
+            H.c.not_before <= now,
+            ~exists().where(and_(sent.c.point_id == H.c.point_id, sent.c.status == "sent")),
+            ~exists().where(
+                and_(
+                    earlier.c.point_id == H.c.point_id,
+                    earlier.c.status == "pending",
+                    earlier.c.id < H.c.id,
+                )
+            ),
+        )
+        .order_by(H.c.id)
+        .limit(limit)
+    )
+
+
+def dispatch(app: App, *, limit: int = 100) -> HesReport:
+    """Send every command that is first in line for its point (one transaction per batch)."""
+    from hanport.commands import transaction
+
+    report = HesReport()
+    gws = gateways(app)
+    now = app.clock.now()
+    with transaction(app, immediate=True) as uow:
+        stmt = _dispatchable(now, limit)
+        if app.backend == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=repo.HES)
+        rows = [dict(r) for r in uow.conn.execute(stmt).mappings()]
+        seen_points: set[int] = set()
+        for cmd in rows:
+            if cmd["point_id"] in seen_points:
+                continue  # one at a time per point
+            seen_points.add(cmd["point_id"])
+            gw = gws.get(cmd["adapter"] or "manual", gws["manual"])
+            H = repo.HES
+            cmd["sequence"] = uow.conn.execute(
+                select(func.count()).where(
+                    H.c.point_id == cmd["point_id"], H.c.action == cmd["action"], H.c.id < cmd["id"]
+                )
+            ).scalar_one()
+            cmd["gsrn"] = uow.conn.execute(
+                select(repo.POINTS.c.gsrn).where(repo.POINTS.c.id == cmd["point_id"])
+            ).scalar_one()
+            sent = gw.send(cmd, now)
+            repo.update_hes(
+                uow.conn,
+                cmd["id"],
+                status="sent",
+                sent_at=now,
+                ack_due_at=sent.ack_due_at,
+                ack_outcome=sent.outcome,
+                error=sent.error,
+            )
+            report.dispatched += 1
+            report.details.append(f"sent {cmd['action']} #{cmd['id']} via {gw.name}")
+        uow.commit()
+    return report
+
+
+def apply_acks(app: App, *, limit: int = 100) -> HesReport:
+    """Apply stored acknowledgements whose time has come, as actor ``hes``."""
+    from hanport.commands import transaction
+
+    report = HesReport()
+    now = app.clock.now()
+    H = repo.HES
+    stmt = (
+        select(H)
+        .where(H.c.status == "sent", H.c.ack_due_at.is_not(None), H.c.ack_due_at <= now)
+        .order_by(H.c.ack_due_at, H.c.id)
+        .limit(limit)
+    )
+    with app.engine.connect() as conn:
+        due = [dict(r) for r in conn.execute(stmt).mappings()]
+    for cmd in due:
+        try:
+            with transaction(app) as uow:
+                current = uow.conn.execute(
+                    select(H.c.status).where(H.c.id == cmd["id"])
+                ).scalar_one()
+                if current != "sent":
+                    continue
+                _apply_ack(app, uow.conn, cmd, now, report)
+                uow.commit()
+        except (Conflict, Refused) as exc:
+            report.conflicts += 1
+            report.details.append(f"ack #{cmd['id']} deferred: {exc}")
+    return report
+
+
+def _apply_ack(app: App, conn: Any, cmd: dict[str, Any], now: datetime, report: HesReport) -> None:
+    row = repo.case_by_pk(conn, cmd["case_id"])
+    assert row is not None
+    work = Work.for_row(app, conn, HES_ACTOR, now, row)
+    busy = "opening" if cmd["action"] == "open" else "closing"
+    latest = repo.latest_hes(conn, cmd["case_id"], cmd["action"])
+    is_current = work.case.state == busy and latest is not None and latest["id"] == cmd["id"]
+    late = int((now - cmd["ack_due_at"]).total_seconds())
+    extra = {"hes_command": cmd["id"], "late_seconds": late}
+    if cmd["ack_outcome"] == "failed":
+        report.failed += 1
+        if is_current:
+            apply(work, "report_failure", {"error": cmd["error"] or "failure"}, extra=extra)
+            finish(work)
+        else:
+            repo.update_hes(conn, cmd["id"], status="failed", done_at=now, error=cmd["error"])
+            if cmd["action"] == "close":
+                # A close behind a cancelled opening must not be lost: send it again.
+                backoff = timedelta(
+                    minutes=app.settings.hes_backoff_minutes * 2 ** min(cmd["attempt"], 6)
+                )
+                repo.insert_hes(
+                    conn,
+                    {
+                        "case_id": cmd["case_id"],
+                        "point_id": cmd["point_id"],
+                        "action": "close",
+                        "status": "pending",
+                        "attempt": cmd["attempt"] + 1,
+                        "adapter": cmd["adapter"],
+                        "not_before": now + backoff,
+                        "created_at": now,
+                    },
+                )
+        report.details.append(f"{work.case.ref}: {cmd['action']} #{cmd['id']} failed")
+        return
+    report.acknowledged += 1
+    if is_current:
+        apply(work, f"confirm_{cmd['action']}", {}, extra=extra)
+        finish(work)
+    else:
+        # The case moved on (cancelled or superseded) after the command left: the port did
+        # change, so record it on the point; a close queued behind follows.
+        port = "open" if cmd["action"] == "open" else "closed"
+        repo.update_hes(conn, cmd["id"], status="acked", done_at=now, result=cmd["ack_outcome"])
+        values: dict[str, Any] = {"han_port": port, "port_since": now, "updated_at": now}
+        if port == "closed":
+            values["consent_id"] = None
+        pending_close = conn.execute(
+            select(repo.HES.c.id).where(
+                repo.HES.c.point_id == cmd["point_id"],
+                repo.HES.c.status.in_(("pending", "sent")),
+                repo.HES.c.action == "close",
+            )
+        ).first()
+        if port == "open" and pending_close is not None:
+            values["han_port"] = "closing"
+        repo.update_point(conn, cmd["point_id"], **values)
+    report.details.append(f"{work.case.ref}: {cmd['action']} #{cmd['id']} acknowledged")

@@ -1,0 +1,38 @@
+"""One tick: fire due timers, dispatch HES commands, apply acknowledgements that are due, and
+(from the notices issue on) deliver pending mail. ``hanport tick`` runs it once; the scheduler
+service runs it every minute."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hanport import hes, timers
+from hanport.bootstrap import App
+
+
+@dataclass
+class TickReport:
+    timers_fired: int = 0
+    timers_skipped: int = 0
+    hes_dispatched: int = 0
+    hes_acknowledged: int = 0
+    hes_failed: int = 0
+    details: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def tick(app: App) -> TickReport:
+    report = TickReport()
+    fired = timers.fire_due(app)
+    report.timers_fired, report.timers_skipped = fired.fired, fired.skipped
+    report.details += fired.details
+    # Acknowledgements first (they may free a point for its next command), then dispatch.
+    acks = hes.apply_acks(app)
+    sent = hes.dispatch(app)
+    report.hes_acknowledged, report.hes_failed = acks.acknowledged, acks.failed
+    report.hes_dispatched = sent.dispatched
+    report.details += acks.details + sent.details
+    return report

@@ -1,0 +1,114 @@
+"""Firing due timers: each exactly once, however many schedulers run.
+
+The database, not APScheduler, guarantees exactly once: a timer is claimed in the transaction
+that fires it (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so another process skips it; SQLite has
+one writer at a time), the trigger runs as actor ``scheduler`` with the timer's ID as idempotency
+key, and the row is marked fired in the same transaction. A crash before the commit leaves the
+timer pending for the next tick; a crash after leaves it fired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+
+from hanport.bootstrap import App
+from hanport.calendar import isoformat_utc
+from hanport.casework import Actor, Work, apply, finish
+from hanport.errors import Refused
+from storage import repository as repo
+
+SCHEDULER = Actor.system("scheduler")
+
+
+@dataclass
+class FireReport:
+    fired: int = 0
+    skipped: int = 0
+    details: list[str] = field(default_factory=list)
+
+
+def _claim(app: App, conn: Any, now: datetime, limit: int) -> list[dict[str, Any]]:
+    T, C = repo.TIMERS, repo.CASES
+    stmt = (
+        select(T)
+        .where(and_(T.c.status == "pending", T.c.due_at <= now))
+        .order_by(T.c.due_at, T.c.id)
+        .limit(limit)
+    )
+    if app.backend == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    timers = [dict(r) for r in conn.execute(stmt).mappings()]
+    # One timer per case per batch: a firing may cancel the case's other timers.
+    first: dict[int, dict[str, Any]] = {}
+    for t in timers:
+        first.setdefault(t["case_id"], t)
+    if app.backend == "postgresql" and first:
+        # Lock the cases in id order so a caseworker's command waits instead of conflicting,
+        # and two schedulers never deadlock.
+        conn.execute(
+            select(C.c.id).where(C.c.id.in_(sorted(first))).order_by(C.c.id).with_for_update()
+        ).all()
+    return sorted(first.values(), key=lambda t: (t["due_at"], t["id"]))
+
+
+def _mark(conn: Any, timer_id: int, status: str, now: datetime, outcome: str) -> None:
+    T = repo.TIMERS
+    conn.execute(
+        update(T)
+        .where(and_(T.c.id == timer_id, T.c.status == "pending"))
+        .values(status=status, ended_at=now, outcome=outcome)
+    )
+
+
+def fire_batch(app: App, *, limit: int = 50) -> FireReport:
+    """Claim and fire up to ``limit`` due timers in one transaction."""
+    from hanport.commands import transaction
+
+    report = FireReport()
+    now = app.clock.now()
+    with transaction(app, immediate=True) as uow:
+        conn = uow.conn
+        for t in _claim(app, conn, now, limit):
+            row = repo.case_by_pk(conn, t["case_id"])
+            assert row is not None
+            work = Work.for_row(app, conn, SCHEDULER, now, row)
+            late = int((now - t["due_at"]).total_seconds())
+            extra = {
+                "timer": {"id": t["id"], "name": t["name"], "due_at": isoformat_utc(t["due_at"])},
+                "late_seconds": late,
+                "key": f"timer:{t['id']}",
+            }
+            try:
+                with conn.begin_nested():
+                    apply(work, t["trigger"], {}, extra=extra)
+                    finish(work)
+            except Refused as exc:
+                # The case moved on in a way the timer did not foresee: record why, never retry.
+                _mark(conn, t["id"], "skipped", now, str(exc)[:500])
+                report.skipped += 1
+                report.details.append(f"{row['ref']}: {t['name']} skipped ({exc})")
+                continue
+            _mark(conn, t["id"], "fired", now, f"{work.case.state}; late {late}s")
+            report.fired += 1
+            report.details.append(
+                f"{row['ref']}: {t['name']} fired → {work.case.state} (late {late}s)"
+            )
+        uow.commit()
+    return report
+
+
+def fire_due(app: App, *, batch: int = 50, max_batches: int = 10_000) -> FireReport:
+    """Fire every due timer, batch after batch, until none is left."""
+    total = FireReport()
+    for _ in range(max_batches):
+        r = fire_batch(app, limit=batch)
+        total.fired += r.fired
+        total.skipped += r.skipped
+        total.details.extend(r.details)
+        if r.fired + r.skipped == 0:
+            break
+    return total
