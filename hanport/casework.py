@@ -100,6 +100,9 @@ class Work:
     events: list[dict[str, Any]] = field(default_factory=list)
     # Set when another case takes the point over: the consent's end reason, no close behind.
     superseded_reason: str | None = None
+    # When set, events and mail rows are collected here and written by the caller in bulk
+    # (the timer batch); otherwise each command writes its own.
+    deferred: dict[str, list[dict[str, Any]]] | None = None
 
     @classmethod
     def load(cls, app: App, conn: Connection, actor: Actor, now: datetime, ref: str) -> Work:
@@ -393,7 +396,10 @@ def finish(work: Work) -> None:
         raise Conflict(
             f"case {case.ref} was changed by someone else meanwhile: nothing written; retry"
         )
-    repo.insert_events(work.conn, work.events)
+    if work.deferred is not None:
+        work.deferred["events"].extend(work.events)
+    else:
+        repo.insert_events(work.conn, work.events)
     case.original_version = case.version
     work.events = []
 
@@ -477,7 +483,10 @@ class Effects:
         if not templates:
             return
         rows = [self._mail(template) for template in templates]
-        repo.insert_mail(w.conn, rows)
+        if w.deferred is not None:
+            w.deferred["mail"].extend(rows)
+        else:
+            repo.insert_mail(w.conn, rows)
         self.data["notices"] = templates
         if any(r["status"] == "no_address" for r in rows):
             self.flag("no_email", True)

@@ -9,6 +9,7 @@ error rolls everything back.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -175,7 +176,7 @@ def _new_case(
     wf = workflows.get(wf_name)
     initial = wf.state(wf.initial)
     values = {
-        "ref": f"new-{now.timestamp()}-{point['id']}",
+        "ref": f"new-{uuid.uuid4().hex[:16]}",  # replaced by HAN-YYYY-NNNNNN below
         "workflow": wf.name,
         "workflow_version": wf.version,
         "state": wf.initial,

@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import and_, select, update
 
+import workflows
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
-from hanport.casework import Actor, Work, apply, finish
-from hanport.errors import Refused
+from hanport.casework import Actor, CaseRow, Facts, Work, apply, finish
+from hanport.errors import Conflict, Refused
 from storage import repository as repo
 
 SCHEDULER = Actor.system("scheduler")
@@ -55,48 +56,91 @@ def _claim(app: App, conn: Any, now: datetime, limit: int) -> list[dict[str, Any
     return sorted(first.values(), key=lambda t: (t["due_at"], t["id"]))
 
 
-def _mark(conn: Any, timer_id: int, status: str, now: datetime, outcome: str) -> None:
+def _mark(conn: Any, timer_ids: list[int], status: str, now: datetime, outcome: str) -> None:
+    if not timer_ids:
+        return
     T = repo.TIMERS
     conn.execute(
         update(T)
-        .where(and_(T.c.id == timer_id, T.c.status == "pending"))
+        .where(and_(T.c.id.in_(timer_ids), T.c.status == "pending"))
         .values(status=status, ended_at=now, outcome=outcome)
     )
 
 
 def fire_batch(app: App, *, limit: int = 50) -> FireReport:
-    """Claim and fire up to ``limit`` due timers in one transaction."""
+    """Claim and fire up to ``limit`` due timers in one transaction.
+
+    The fast path writes the batch's events and mail in bulk. If anything in it fails, the whole
+    transaction rolls back and the batch is redone one timer at a time, each in a savepoint, so a
+    timer that cannot fire is marked skipped instead of blocking the others forever.
+    """
+    try:
+        return _fire(app, limit, safe=False)
+    except (Refused, Conflict):
+        return _fire(app, limit, safe=True)
+
+
+def _fire(app: App, limit: int, *, safe: bool) -> FireReport:
     from hanport.commands import transaction
 
     report = FireReport()
     now = app.clock.now()
     with transaction(app, immediate=True) as uow:
         conn = uow.conn
-        for t in _claim(app, conn, now, limit):
-            row = repo.case_by_pk(conn, t["case_id"])
-            assert row is not None
-            work = Work.for_row(app, conn, SCHEDULER, now, row)
+        claimed = _claim(app, conn, now, limit)
+        loaded = repo.cases_full_by_pks(conn, [t["case_id"] for t in claimed])
+        deferred: dict[str, list[dict[str, Any]]] | None = (
+            None if safe else {"events": [], "mail": []}
+        )
+        fired: list[int] = []
+        for t in claimed:
+            case_row, point, customer = loaded[t["case_id"]]
+            work = Work(app, conn, SCHEDULER, now, CaseRow.from_row(case_row), point, customer)
+            work.deferred = deferred
             late = int((now - t["due_at"]).total_seconds())
             extra = {
                 "timer": {"id": t["id"], "name": t["name"], "due_at": isoformat_utc(t["due_at"])},
                 "late_seconds": late,
                 "key": f"timer:{t['id']}",
             }
+            wf = work.case.wf
+            if not workflows.runner(wf.name, wf.version).may(
+                work.case.state, t["trigger"], Facts(work, {})
+            ):
+                _mark(
+                    conn,
+                    [t["id"]],
+                    "skipped",
+                    now,
+                    f"{t['trigger']} not allowed in {work.case.state}",
+                )
+                report.skipped += 1
+                report.details.append(f"{case_row['ref']}: {t['name']} skipped ({work.case.state})")
+                continue
             try:
-                with conn.begin_nested():
+                if safe:
+                    with conn.begin_nested():
+                        apply(work, t["trigger"], {}, extra=extra)
+                        finish(work)
+                else:
                     apply(work, t["trigger"], {}, extra=extra)
                     finish(work)
             except Refused as exc:
-                # The case moved on in a way the timer did not foresee: record why, never retry.
-                _mark(conn, t["id"], "skipped", now, str(exc)[:500])
+                if not safe:
+                    raise
+                _mark(conn, [t["id"]], "skipped", now, str(exc)[:500])
                 report.skipped += 1
-                report.details.append(f"{row['ref']}: {t['name']} skipped ({exc})")
+                report.details.append(f"{case_row['ref']}: {t['name']} skipped ({exc})")
                 continue
-            _mark(conn, t["id"], "fired", now, f"{work.case.state}; late {late}s")
+            fired.append(t["id"])
             report.fired += 1
             report.details.append(
-                f"{row['ref']}: {t['name']} fired → {work.case.state} (late {late}s)"
+                f"{case_row['ref']}: {t['name']} fired → {work.case.state} (late {late}s)"
             )
+        if deferred is not None:
+            repo.insert_events(conn, deferred["events"])
+            repo.insert_mail(conn, deferred["mail"])
+        _mark(conn, fired, "fired", now, "fired")
         uow.commit()
     return report
 

@@ -201,6 +201,25 @@ def case_full_by_ref(
     return parts["c"], parts["p"], parts["u"]
 
 
+def cases_full_by_pks(
+    conn: Connection, pks: list[int]
+) -> dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """Several cases with their points and customers, by case id, in one round trip."""
+    stmt = (
+        select(*_CASE_FULL_BY_REF.selected_columns)
+        .join_from(CASES, POINTS, POINTS.c.id == CASES.c.point_id)
+        .join(CUSTOMERS, CUSTOMERS.c.id == CASES.c.customer_pk)
+        .where(CASES.c.id.in_(pks))
+    )
+    out = {}
+    for row in conn.execute(stmt).mappings():
+        parts: dict[str, dict[str, Any]] = {"c": {}, "p": {}, "u": {}}
+        for key, value in row.items():
+            parts[key[0]][key[2:]] = value
+        out[parts["c"]["id"]] = (parts["c"], parts["p"], parts["u"])
+    return out
+
+
 def case_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
     return _one(conn, _CASE_BY_PK, pk=pk)
 
