@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from hanport.calendar import WorkingCalendar, parse_instant
+from hanport.calendar import InvalidInstant, WorkingCalendar, parse_instant
 from hanport.clock import Clock, SimulatedClock, SystemClock
 from hanport.config import Settings
 from hanport.errors import HanportError, Refused
@@ -86,7 +86,11 @@ def bootstrap(
                 stored = repo.meta_get(conn, "sim_now")
                 start = parse_instant(stored) if stored else SystemClock().now()
             else:
-                start = given if isinstance(given, datetime) else parse_instant(given)
+                try:
+                    start = given if isinstance(given, datetime) else parse_instant(given)
+                except InvalidInstant as exc:
+                    engine.dispose()
+                    raise Refused(f"--now: {exc}", field="now") from None
                 repo.meta_set(conn, "sim_now", start.isoformat())
             clock = SimulatedClock(start)
         else:

@@ -103,6 +103,8 @@ class Work:
     # When set, events and mail rows are collected here and written by the caller in bulk
     # (the timer batch); otherwise each command writes its own.
     deferred: dict[str, list[dict[str, Any]]] | None = None
+    # Cases this command cancelled on the way (a close request taking over an opening).
+    cancelled: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, app: App, conn: Connection, actor: Actor, now: datetime, ref: str) -> Work:
@@ -220,6 +222,14 @@ def apply(
         )
     if not case.active and trigger not in wf.allowed(case.state):
         raise Refused(f"case {case.ref} is {case.state} (final): {trigger} is not allowed")
+    if not auto:
+        candidates = [t for t in wf.transitions_for(trigger) if case.state in t.source]
+        if candidates and not any(role_allows(work.actor, t) for t in candidates):
+            roles_needed = sorted({t.role.value for t in candidates})
+            who = "the system" if roles_needed == ["system"] else "a " + " or ".join(roles_needed)
+            raise Refused(
+                f"{trigger} on {case.ref} is for {who}; {work.actor.name} is {work.actor.role.value}"
+            )
     clean, personal = clean_fields(wf, trigger, payload or {}, case.state, strict=not auto)
     # An auto trigger's guards may read what the opening command carried (e.g. the sender).
     facts = Facts(work, {**payload, **clean} if auto and payload else clean)
@@ -647,6 +657,7 @@ class Effects:
         )
         finish(other)
         self._record("took_over", holder["ref"])
+        w.cancelled.append(holder["ref"])
 
     # HES commands
 

@@ -282,7 +282,12 @@ def open_case(
             _run_auto(work)
         finish(work)
         result = Result(
-            work.case.ref, wf.name, work.case.state, work.case.version, warnings=warnings
+            work.case.ref,
+            wf.name,
+            work.case.state,
+            work.case.version,
+            warnings=warnings,
+            cancelled=work.cancelled,
         )
         _store_key(uow, "open", key, request, result, now)
         uow.commit()
@@ -394,7 +399,9 @@ def advance(
         before = work.case.state
         apply(work, trigger, fields or {}, note=note)
         finish(work)
-        result = Result(ref, work.case.workflow, work.case.state, work.case.version)
+        result = Result(
+            ref, work.case.workflow, work.case.state, work.case.version, cancelled=work.cancelled
+        )
         if before == work.case.state and work.case.state in ("opening", "closing"):
             result.warnings.append("the command will be retried with backoff")
         _store_key(uow, "advance", key, request, result, now)

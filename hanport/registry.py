@@ -404,6 +404,12 @@ def _save_point(app: App, conn: Connection, p: dict[str, Any], now: datetime, ac
             repo.update_point(conn, pk, consent_id=consent)
         return "inserted"
     changed = {k: v for k, v in fields.items() if current[k] != v}
+    if "customer_pk" in changed and current["han_port"] in ("open", "opening", "closing"):
+        raise BadRow(
+            f"customer_id: the point's customer changed to {p['customer_id']} while its port is "
+            f"{current['han_port']}: not applied (a move-in closes the port through the nightly "
+            "Elhub batch; a new customer starts with a closed port)"
+        )
     if meter and meter != current["meter_number"]:
         busy = repo.holding_case(conn, current["id"])
         if current["han_port"] in ("open", "opening", "closing") or busy is not None:

@@ -23,7 +23,8 @@ from tests.support import make_app, seed
 
 PG_ADMIN_URL = os.environ.get("HANPORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("HANPORT_REQUIRE_POSTGRES") == "1"
-TEMPLATE = "hanport_test_template"
+# One template per test session, so concurrent sessions on one server do not clobber each other.
+TEMPLATE = f"hanport_test_template_{os.getpid()}"
 
 _pg_state: dict[str, object] = {}
 
@@ -83,6 +84,16 @@ def drop_pg_database(url: str) -> None:
     with eng.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     eng.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_template() -> Iterator[None]:
+    yield
+    if _pg_state.get("error") == "":
+        eng = _admin_engine()
+        with eng.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)'))
+        eng.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

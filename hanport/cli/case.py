@@ -190,10 +190,9 @@ def list_(
         attention=attention,
         overdue=overdue,
     )
-    for r in rows:
-        r["flags"] = ",".join(r["flags"])
+    human = [{**r, "flags": ",".join(r["flags"])} for r in rows]
     state.emit(
-        rows, table(rows, ["case", "workflow", "state", "flags", "metering_point", "customer"])
+        rows, table(human, ["case", "workflow", "state", "flags", "metering_point", "customer"])
     )
 
 

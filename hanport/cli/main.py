@@ -48,7 +48,30 @@ def _register() -> None:
         cli.add_command(module.group)
 
 
+def _json_everywhere(group: click.Group) -> None:
+    """Accept ``--json`` after the command too (``hanport case show X --json``)."""
+
+    def set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.find_object(CliState).json = True  # type: ignore[union-attr]
+
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _json_everywhere(command)
+        elif not any(p.name == "as_json_local" for p in command.params):
+            command.params.append(
+                click.Option(
+                    ["--json", "as_json_local"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=set_json,
+                    help="Print JSON on stdout (same as hanport --json).",
+                )
+            )
+
+
 _register()
+_json_everywhere(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

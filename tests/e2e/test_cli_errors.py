@@ -245,12 +245,6 @@ def test_system_trigger_with_a_guard_is_refused(hp: Hanport) -> None:
     hp.refused(4, "case", "advance", ref, "reject-request", says="reject_request", case=ref)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a system-only trigger whose guard fails is refused with 'guard failed "
-    "(email_from_registered)' instead of saying it is for the system: hanport/casework.py apply() "
-    "evaluates the guards before the role check (and so reveals guard outcomes to any user)",
-)
 def test_system_trigger_with_a_guard_says_it_is_for_the_system(hp: Hanport) -> None:
     ref = _close_request(hp)
     hp.refused(4, "case", "advance", ref, "accept-email", says=("accept_email", "system"), case=ref)
@@ -358,12 +352,6 @@ def test_now_refused_on_a_real_clock(tmp_path) -> None:
     assert real.call("customer", "show", "2001").ok().json["name"] == "Ny Kunde"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unreadable, non-existent or ambiguous --now exits 1 'unexpected error: "
-    "InvalidInstant' instead of being refused (exit 4): hanport/bootstrap.py calls parse_instant "
-    "without turning InvalidInstant into Refused",
-)
 @pytest.mark.parametrize("now", ["2026-03-29T02:30", "2026-10-25T02:30", "garbage"])
 def test_invalid_now_is_refused(hp: Hanport, now: str) -> None:
     hp.refused(4, "--now", now, "case", "list", says=now)

@@ -366,11 +366,6 @@ def test_close_request_takes_over_an_opening_in_flight(hp: Hanport) -> None:
     assert hp.show(close)["port"] == "closed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the result's `cancelled` list stays empty when verify_identity cancels the "
-    "opening it takes over (hanport/commands.py advance() never fills Result.cancelled)",
-)
 def test_close_request_reports_the_opening_it_cancelled(hp: Hanport) -> None:
     opening = hp.open_nore(*consent_sets())
     r = hp.call(
@@ -456,11 +451,6 @@ def test_case_list_filters(hp: Hanport, several: dict[str, str]) -> None:
     assert all(ref in human for ref in every)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `case list --json` prints flags as a comma-joined string ('address_review,no_email')"
-    " while `case show --json` gives a list; hanport/cli/case.py joins them before emit()",
-)
 def test_case_list_json_flags_are_a_list(hp: Hanport, several: dict[str, str]) -> None:
     rows = hp.call("case", "list", "--attention").ok().json
     assert sorted(rows[0]["flags"]) == ["address_review", "no_email"]

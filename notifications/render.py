@@ -1,0 +1,149 @@
+"""Rendering notices with Jinja2: subject, plain text and HTML from one content template per
+notice and language (``templates/mail/<lang>/<notice>.j2``).
+
+A content template defines the blocks ``subject`` and ``body`` (plain paragraphs separated by a
+blank line) and extends ``<lang>/_base.j2``, which adds the footer every notice carries (how to
+withdraw the consent or close the port, the security advice, the sender's contact) and extends
+the layout chosen at render time: ``_layout.txt.j2`` or ``_layout.html.j2``. The same blocks are
+rendered twice, by two environments built once: one without escaping for the text part, one with
+autoescaping for the HTML part, so neither part can carry the other's markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
+from markupsafe import Markup
+
+LANGUAGES = ("nb", "en")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class MissingTemplate(LookupError):
+    pass
+
+
+@cache
+def _env(html: bool) -> Environment:
+    env = Environment(
+        loader=PackageLoader("templates", "mail"),
+        autoescape=html,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["paragraphs"] = _paragraphs
+    env.filters["local_date"] = local_date
+    env.filters["local_datetime"] = local_datetime
+    return env
+
+
+MONTHS = {
+    "nb": (
+        "januar",
+        "februar",
+        "mars",
+        "april",
+        "mai",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "desember",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+
+
+def _oslo(value: str | date | datetime) -> date | datetime:
+    from zoneinfo import ZoneInfo
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.astimezone(ZoneInfo("Europe/Oslo"))
+    return value
+
+
+def local_date(value: str | date | datetime, lang: str = "nb") -> str:
+    """``14. april 2026`` / ``14 April 2026`` (Europe/Oslo)."""
+    d = _oslo(value)
+    month = MONTHS.get(lang, MONTHS["nb"])[d.month - 1]
+    return f"{d.day}. {month} {d.year}" if lang == "nb" else f"{d.day} {month} {d.year}"
+
+
+def local_datetime(value: str | datetime, lang: str = "nb") -> str:
+    """``29. mars 2026 kl. 01.00`` / ``29 March 2026 at 01:00`` (Europe/Oslo)."""
+    d = _oslo(value)
+    assert isinstance(d, datetime)
+    if lang == "nb":
+        return f"{local_date(d, lang)} kl. {d:%H.%M}"
+    return f"{local_date(d, lang)} at {d:%H:%M}"
+
+
+def _paragraphs(value: str) -> list[str]:
+    """Split a rendered body into paragraphs (blank-line separated), lines re-joined. Already
+    escaped HTML stays marked safe, so it is not escaped twice."""
+    text = str(value)
+    paras = [" ".join(line.strip() for line in p.strip().splitlines()) for p in text.split("\n\n")]
+    wrap = Markup if isinstance(value, Markup) else str
+    return [wrap(p) for p in paras if p]
+
+
+def _name(notice: str, language: str) -> str:
+    return f"{language if language in LANGUAGES else 'nb'}/{notice}.j2"
+
+
+def notices() -> tuple[str, ...]:
+    """Every notice that has a template in every language."""
+    env = _env(False)
+    names: dict[str, set[str]] = {}
+    for full in env.list_templates(extensions=["j2"]):
+        lang, _, file = full.partition("/")
+        if lang in LANGUAGES and not file.startswith("_"):
+            names.setdefault(file[: -len(".j2")], set()).add(lang)
+    return tuple(sorted(n for n, langs in names.items() if langs == set(LANGUAGES)))
+
+
+def render(notice: str, language: str, context: Mapping[str, Any]) -> Rendered:
+    """Render one notice; ``MissingTemplate`` when there is none for it."""
+    name = _name(notice, language)
+    out = {}
+    for kind, html in (("text", False), ("html", True)):
+        env = _env(html)
+        try:
+            tmpl = env.get_template(name)
+        except TemplateNotFound:
+            raise MissingTemplate(f"no template {name} for notice {notice!r}") from None
+        out[kind] = tmpl.render({**context, "layout": f"_layout.{'html' if html else 'txt'}.j2"})
+        if kind == "text":
+            ctx = tmpl.new_context({**context, "layout": "_layout.txt.j2"})
+            out["subject"] = " ".join("".join(tmpl.blocks["subject"](ctx)).split())
+    return Rendered(out["subject"], out["text"].strip() + "\n", out["html"])
