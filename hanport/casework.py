@@ -502,21 +502,32 @@ class Effects:
             self.flag("no_email", True)
 
     def _mail(self, template: str) -> dict[str, Any]:
+        """A mail intent, rendered now: the outbox holds exactly what will be sent."""
+        from notifications.render import render
+
         w = self.work
+        settings = w.app.settings
         meter = w.point["meter_number"] or ""
-        context = {
+        context: dict[str, Any] = {
             "case_ref": w.case.ref,
             "workflow": w.case.workflow,
-            "state": w.case.state,
-            "customer_name": w.customer["name"],
-            "customer_id": w.customer["customer_id"],
+            "customer_name": w.customer["name"] or w.customer["customer_id"],
             "meter_last4": meter[-4:],
-            "metering_point": w.point["gsrn"],
-            "municipality": w.point["municipality"],
-            "data": {k: v for k, v in w.case.data.items() if k in _MAIL_DATA},
+            "sender_name": settings.sender_name,
+            "contact_address": settings.sender_address,
+            **{k: v for k, v in w.case.data.items() if k in _MAIL_DATA},
+            **{k: v for k, v in self.fields.items() if k in _MAIL_FIELDS},
         }
-        domain = w.app.settings.sender_address.rpartition("@")[2] or "hanport.invalid"
-        return intent_row(
+        if template == "swap_queued":
+            from hanport.swapqueue import expected_wait_weeks
+
+            context["wait_weeks_min"], context["wait_weeks_max"] = expected_wait_weeks(
+                w.conn, settings, w.now
+            )
+        domain = settings.sender_address.rpartition("@")[2] or "hanport.invalid"
+        language = w.customer["language"] if w.customer["language"] in ("nb", "en") else "nb"
+        rendered = render(template, language, context)
+        row = intent_row(
             case_id=w.case.id,
             case_ref=w.case.ref,
             seq=self.seq,
@@ -527,6 +538,8 @@ class Effects:
             now=w.now,
             domain=domain,
         )
+        row.update(subject=rendered.subject, body_text=rendered.text, body_html=rendered.html)
+        return row
 
     def run(self, spec: str) -> None:
         name, _, arg = spec.partition(":")
@@ -778,7 +791,9 @@ class Effects:
 
 
 # Case data a notice may show (never personal values).
-_MAIL_DATA = ("close_reason", "effective_at", "visit_date", "energipilot_ack")
+_MAIL_DATA = ("close_reason", "effective_at")
+# Fields of the command a notice may show.
+_MAIL_FIELDS = ("visit_date",)
 
 
 def _notice_applies(n: Notice, facts: Mapping[str, Any]) -> bool:

@@ -21,6 +21,7 @@ Environment variables:
 ``HANPORT_BATCH_INBOX``         folder the nightly slot takes termination files from
 ``HANPORT_SMTP_HOST`` …         SMTP delivery (see the notices); unset: a Maildir folder
 ``HANPORT_MAILDIR``             the Maildir folder (default beside the database)
+``HANPORT_MAIL_MAX_ATTEMPTS``   delivery attempts before a mail is dead (default 8)
 ``HANPORT_SENDER_NAME``         sender's display name
 ``HANPORT_SENDER_ADDRESS``      sender's address (also the contact address in notices)
 ==============================  =============================================================
@@ -103,6 +104,7 @@ class Settings:
     areas: Mapping[str, Area] = field(default_factory=_default_areas)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     maildir: str | None = None
+    mail_max_attempts: int = 8
     sender_name: str = "Føie kundesenter"
     sender_address: str = "kontakt@foie.no"
     swap_wait_months: tuple[int, int] = (1, 2)
@@ -237,13 +239,20 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         "hes_sim_seed": "HANPORT_HES_SIM_SEED",
         "nightly_at": "HANPORT_NIGHTLY_AT",
         "batch_inbox": "HANPORT_BATCH_INBOX",
+        "mail_max_attempts": "HANPORT_MAIL_MAX_ATTEMPTS",
     }
     for key, var in mapping.items():
         if key in raw:
             kw[key] = raw[key]
         if env.get(var):
             kw[key] = env[var]
-    for key in ("hes_max_attempts", "hes_backoff_minutes", "hes_sim_delay_minutes", "hes_sim_seed"):
+    for key in (
+        "hes_max_attempts",
+        "hes_backoff_minutes",
+        "hes_sim_delay_minutes",
+        "hes_sim_seed",
+        "mail_max_attempts",
+    ):
         if key in kw:
             kw[key] = int(kw[key])
     if "hes_sim_failure_share" in kw:

@@ -555,6 +555,14 @@ def run(folder: Path, now: str, *, as_json: bool = False) -> bool:
             f"Registry imported: {rc.inserted} customers, {rp.inserted} metering points (Nore, Ringerike, Hole)"
         )
         _scenarios(s)
+        from hanport.mail import deliver, list_mail, maildir
+
+        deliver(app)
+        box = maildir(app)
+        delivered = len(list((box / "new").glob("*"))) if (box / "new").exists() else 0
+        unsent = [m for m in list_mail(app) if m["status"] not in ("sent", "no_address")]
+        if unsent:
+            s.problems.append(f"{len(unsent)} notices were not delivered")
         cases = _print_histories(s)
         ok = not s.problems
         if as_json:
@@ -576,6 +584,10 @@ def run(folder: Path, now: str, *, as_json: bool = False) -> bool:
             for p in s.problems:
                 click.echo(click.style(f"PROBLEM: {p}", fg="red"), err=True)
             click.echo(f"Demo database: {db}")
+            click.echo(
+                f"Notices: {delivered} e-mails delivered to the Maildir folder {box} "
+                f"(read them with any mail client, e.g. `mutt -f {box}`, or `hanport --db sqlite:///{db} mail list`)"
+            )
             click.echo(
                 click.style("Demo finished: every case reached its expected state.", fg="green")
                 if ok

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hanport import hes, timers
+from hanport import hes, mail, timers
 from hanport.bootstrap import App
 
 
@@ -18,6 +18,9 @@ class TickReport:
     hes_dispatched: int = 0
     hes_acknowledged: int = 0
     hes_failed: int = 0
+    mail_sent: int = 0
+    mail_retrying: int = 0
+    mail_dead: int = 0
     details: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -35,4 +38,8 @@ def tick(app: App) -> TickReport:
     report.hes_acknowledged, report.hes_failed = acks.acknowledged, acks.failed
     report.hes_dispatched = sent.dispatched
     report.details += acks.details + sent.details
+    delivered = mail.deliver(app)
+    report.mail_sent, report.mail_retrying = delivered.sent, delivered.retrying
+    report.mail_dead = delivered.dead
+    report.details += delivered.details
     return report

@@ -25,7 +25,8 @@ def group(state: CliState, now: str | None) -> None:
     human = (
         f"tick at {app.clock.now().isoformat()}: {report.timers_fired} timers fired"
         f" ({report.timers_skipped} skipped), {report.hes_dispatched} HES commands sent,"
-        f" {report.hes_acknowledged} acknowledged, {report.hes_failed} failed"
+        f" {report.hes_acknowledged} acknowledged, {report.hes_failed} failed;"
+        f" mail: {report.mail_sent} sent, {report.mail_retrying} to retry, {report.mail_dead} dead"
     )
     if report.details:
         human += "\n" + "\n".join(f"  {d}" for d in report.details)

@@ -51,7 +51,8 @@ def test_every_option_and_argument_has_help(path: tuple[str, ...], cmd: click.Co
             assert (param.help or "").strip(), f"{where} {param.opts[0]} has no help"
         else:
             assert isinstance(param, click.Argument)
-            name = (param.name or "").upper()
+            # The name the usage line shows: the metavar if one is set, else the upper-cased name.
+            name = param.metavar or (param.name or "").upper()
             assert re.search(rf"\b{re.escape(name)}\b", cmd.help or ""), (
                 f"{where}: the help text does not mention the argument {name}"
             )

@@ -199,6 +199,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("requested", "retry", NOTHING, REFUSED),
     ("requested", "cancel", NOTHING, "cancelled"),
     ("requested", "clear_flag", NOTHING, "requested"),
+    ("requested", "flag_mail_dead", NOTHING, "requested"),
     ("requested", "sla_breached", NOTHING, "requested"),
     # awaiting_consent
     ("awaiting_consent", "request_consent", NOTHING, REFUSED),
@@ -218,6 +219,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("awaiting_consent", "retry", NOTHING, REFUSED),
     ("awaiting_consent", "cancel", NOTHING, "cancelled"),
     ("awaiting_consent", "clear_flag", NOTHING, "awaiting_consent"),
+    ("awaiting_consent", "flag_mail_dead", NOTHING, "awaiting_consent"),
     ("awaiting_consent", "sla_breached", NOTHING, "awaiting_consent"),
     # address_review
     ("address_review", "request_consent", NOTHING, REFUSED),
@@ -232,6 +234,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("address_review", "retry", NOTHING, REFUSED),
     ("address_review", "cancel", NOTHING, "cancelled"),
     ("address_review", "clear_flag", NOTHING, "address_review"),
+    ("address_review", "flag_mail_dead", NOTHING, "address_review"),
     ("address_review", "sla_breached", NOTHING, "address_review"),
     # opening
     ("opening", "request_consent", NOTHING, REFUSED),
@@ -252,6 +255,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("opening", "retry", NOTHING, REFUSED),
     ("opening", "cancel", NOTHING, "cancelled"),
     ("opening", "clear_flag", NOTHING, "opening"),
+    ("opening", "flag_mail_dead", NOTHING, "opening"),
     ("opening", "sla_breached", NOTHING, "opening"),
     # needs_attention
     ("needs_attention", "request_consent", NOTHING, REFUSED),
@@ -266,6 +270,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("needs_attention", "retry", NOTHING, "opening"),
     ("needs_attention", "cancel", NOTHING, "cancelled"),
     ("needs_attention", "clear_flag", NOTHING, "needs_attention"),
+    ("needs_attention", "flag_mail_dead", NOTHING, "needs_attention"),
     ("needs_attention", "sla_breached", NOTHING, "needs_attention"),
     # confirmed (final)
     ("confirmed", "request_consent", NOTHING, REFUSED),
@@ -279,6 +284,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("confirmed", "retry", NOTHING, REFUSED),
     ("confirmed", "cancel", NOTHING, REFUSED),
     ("confirmed", "clear_flag", NOTHING, "confirmed"),
+    ("confirmed", "flag_mail_dead", NOTHING, "confirmed"),
     ("confirmed", "sla_breached", NOTHING, REFUSED),
     # rejected (final)
     ("rejected", "request_consent", NOTHING, REFUSED),
@@ -292,6 +298,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("rejected", "retry", NOTHING, REFUSED),
     ("rejected", "cancel", NOTHING, REFUSED),
     ("rejected", "clear_flag", NOTHING, "rejected"),
+    ("rejected", "flag_mail_dead", NOTHING, "rejected"),
     ("rejected", "sla_breached", NOTHING, REFUSED),
     # expired (final)
     ("expired", "request_consent", NOTHING, REFUSED),
@@ -305,6 +312,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("expired", "retry", NOTHING, REFUSED),
     ("expired", "cancel", NOTHING, REFUSED),
     ("expired", "clear_flag", NOTHING, "expired"),
+    ("expired", "flag_mail_dead", NOTHING, "expired"),
     ("expired", "sla_breached", NOTHING, REFUSED),
     # cancelled (final)
     ("cancelled", "request_consent", NOTHING, REFUSED),
@@ -318,6 +326,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("cancelled", "retry", NOTHING, REFUSED),
     ("cancelled", "cancel", NOTHING, REFUSED),
     ("cancelled", "clear_flag", NOTHING, "cancelled"),
+    ("cancelled", "flag_mail_dead", NOTHING, "cancelled"),
     ("cancelled", "sla_breached", NOTHING, REFUSED),
 ]
 
@@ -346,6 +355,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("requested", "retry", NOTHING, REFUSED),
     ("requested", "cancel", NOTHING, "cancelled"),
     ("requested", "clear_flag", NOTHING, "requested"),
+    ("requested", "flag_mail_dead", NOTHING, "requested"),
     ("requested", "sla_breached", NOTHING, "requested"),
     # queued
     ("queued", "enqueue", NO_PILOT, REFUSED),
@@ -364,6 +374,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("queued", "retry", NOTHING, REFUSED),
     ("queued", "cancel", NOTHING, "cancelled"),
     ("queued", "clear_flag", NOTHING, "queued"),
+    ("queued", "flag_mail_dead", NOTHING, "queued"),
     ("queued", "sla_breached", NOTHING, "queued"),
     # visit_scheduled: schedule_visit again reschedules
     ("visit_scheduled", "enqueue", NO_PILOT, REFUSED),
@@ -381,6 +392,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("visit_scheduled", "retry", NOTHING, REFUSED),
     ("visit_scheduled", "cancel", NOTHING, "cancelled"),
     ("visit_scheduled", "clear_flag", NOTHING, "visit_scheduled"),
+    ("visit_scheduled", "flag_mail_dead", NOTHING, "visit_scheduled"),
     ("visit_scheduled", "sla_breached", NOTHING, "visit_scheduled"),
     # awaiting_consent: the consent is ordered after the swap
     ("awaiting_consent", "enqueue", NO_PILOT, REFUSED),
@@ -404,6 +416,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("awaiting_consent", "retry", NOTHING, REFUSED),
     ("awaiting_consent", "cancel", NOTHING, "cancelled"),
     ("awaiting_consent", "clear_flag", NOTHING, "awaiting_consent"),
+    ("awaiting_consent", "flag_mail_dead", NOTHING, "awaiting_consent"),
     ("awaiting_consent", "sla_breached", NOTHING, "awaiting_consent"),
     # address_review
     ("address_review", "enqueue", NO_PILOT, REFUSED),
@@ -421,6 +434,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("address_review", "retry", NOTHING, REFUSED),
     ("address_review", "cancel", NOTHING, "cancelled"),
     ("address_review", "clear_flag", NOTHING, "address_review"),
+    ("address_review", "flag_mail_dead", NOTHING, "address_review"),
     ("address_review", "sla_breached", NOTHING, "address_review"),
     # opening
     ("opening", "enqueue", NO_PILOT, REFUSED),
@@ -443,6 +457,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("opening", "retry", NOTHING, REFUSED),
     ("opening", "cancel", NOTHING, "cancelled"),
     ("opening", "clear_flag", NOTHING, "opening"),
+    ("opening", "flag_mail_dead", NOTHING, "opening"),
     ("opening", "sla_breached", NOTHING, "opening"),
     # needs_attention
     ("needs_attention", "enqueue", NO_PILOT, REFUSED),
@@ -460,6 +475,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("needs_attention", "retry", NOTHING, "opening"),
     ("needs_attention", "cancel", NOTHING, "cancelled"),
     ("needs_attention", "clear_flag", NOTHING, "needs_attention"),
+    ("needs_attention", "flag_mail_dead", NOTHING, "needs_attention"),
     ("needs_attention", "sla_breached", NOTHING, "needs_attention"),
     # confirmed (final)
     ("confirmed", "enqueue", NO_PILOT, REFUSED),
@@ -477,6 +493,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("confirmed", "retry", NOTHING, REFUSED),
     ("confirmed", "cancel", NOTHING, REFUSED),
     ("confirmed", "clear_flag", NOTHING, "confirmed"),
+    ("confirmed", "flag_mail_dead", NOTHING, "confirmed"),
     ("confirmed", "sla_breached", NOTHING, REFUSED),
     # rejected (final)
     ("rejected", "enqueue", NO_PILOT, REFUSED),
@@ -494,6 +511,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("rejected", "retry", NOTHING, REFUSED),
     ("rejected", "cancel", NOTHING, REFUSED),
     ("rejected", "clear_flag", NOTHING, "rejected"),
+    ("rejected", "flag_mail_dead", NOTHING, "rejected"),
     ("rejected", "sla_breached", NOTHING, REFUSED),
     # expired (final)
     ("expired", "enqueue", NO_PILOT, REFUSED),
@@ -511,6 +529,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("expired", "retry", NOTHING, REFUSED),
     ("expired", "cancel", NOTHING, REFUSED),
     ("expired", "clear_flag", NOTHING, "expired"),
+    ("expired", "flag_mail_dead", NOTHING, "expired"),
     ("expired", "sla_breached", NOTHING, REFUSED),
     # cancelled (final)
     ("cancelled", "enqueue", NO_PILOT, REFUSED),
@@ -528,6 +547,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("cancelled", "retry", NOTHING, REFUSED),
     ("cancelled", "cancel", NOTHING, REFUSED),
     ("cancelled", "clear_flag", NOTHING, "cancelled"),
+    ("cancelled", "flag_mail_dead", NOTHING, "cancelled"),
     ("cancelled", "sla_breached", NOTHING, REFUSED),
 ]
 
@@ -562,6 +582,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("requested", "cancel", PHONE_REQUEST, "cancelled"),
     ("requested", "cancel", AUTO_PENDING, "cancelled"),
     ("requested", "clear_flag", NOTHING, "requested"),
+    ("requested", "flag_mail_dead", NOTHING, "requested"),
     ("requested", "sla_breached", NOTHING, "requested"),
     # scheduled: the absolute timer fires start_close at effective_at
     ("scheduled", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -583,6 +604,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("scheduled", "cancel", AUTO_PENDING, "cancelled"),
     ("scheduled", "cancel", PHONE_REQUEST, "cancelled"),
     ("scheduled", "clear_flag", NOTHING, "scheduled"),
+    ("scheduled", "flag_mail_dead", NOTHING, "scheduled"),
     ("scheduled", "sla_breached", NOTHING, "scheduled"),
     # closing
     ("closing", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -602,6 +624,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("closing", "cancel", PHONE_REQUEST, "cancelled"),
     ("closing", "cancel", AUTO_DUE, "cancelled"),
     ("closing", "clear_flag", NOTHING, "closing"),
+    ("closing", "flag_mail_dead", NOTHING, "closing"),
     ("closing", "sla_breached", NOTHING, "closing"),
     # needs_attention
     ("needs_attention", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -616,6 +639,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("needs_attention", "cancel", PHONE_REQUEST, "cancelled"),
     ("needs_attention", "cancel", AUTO_DUE, "cancelled"),
     ("needs_attention", "clear_flag", NOTHING, "needs_attention"),
+    ("needs_attention", "flag_mail_dead", NOTHING, "needs_attention"),
     ("needs_attention", "sla_breached", NOTHING, "needs_attention"),
     # closed (final)
     ("closed", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -630,6 +654,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("closed", "cancel", PHONE_REQUEST, REFUSED),
     ("closed", "cancel", AUTO_DUE, REFUSED),
     ("closed", "clear_flag", NOTHING, "closed"),
+    ("closed", "flag_mail_dead", NOTHING, "closed"),
     ("closed", "sla_breached", NOTHING, REFUSED),
     # rejected (final)
     ("rejected", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -644,6 +669,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("rejected", "cancel", PHONE_REQUEST, REFUSED),
     ("rejected", "cancel", AUTO_DUE, REFUSED),
     ("rejected", "clear_flag", NOTHING, "rejected"),
+    ("rejected", "flag_mail_dead", NOTHING, "rejected"),
     ("rejected", "sla_breached", NOTHING, REFUSED),
     # cancelled (final)
     ("cancelled", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -658,6 +684,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("cancelled", "cancel", PHONE_REQUEST, REFUSED),
     ("cancelled", "cancel", AUTO_DUE, REFUSED),
     ("cancelled", "clear_flag", NOTHING, "cancelled"),
+    ("cancelled", "flag_mail_dead", NOTHING, "cancelled"),
     ("cancelled", "sla_breached", NOTHING, REFUSED),
 ]
 
@@ -898,6 +925,7 @@ ROLES: dict[str, dict[str, set[tuple[Role, tuple[Role, ...]]]]] = {
         "retry": {_CW},
         "cancel": {_CW},
         "clear_flag": {_SUP},
+        "flag_mail_dead": {_SYS},
         "sla_breached": {_SYS},
     },
     "meter_swap": {
@@ -916,6 +944,7 @@ ROLES: dict[str, dict[str, set[tuple[Role, tuple[Role, ...]]]]] = {
         "retry": {_CW},
         "cancel": {_CW},
         "clear_flag": {_SUP},
+        "flag_mail_dead": {_SYS},
         "sla_breached": {_SYS},
     },
     "close_port": {
@@ -930,6 +959,7 @@ ROLES: dict[str, dict[str, set[tuple[Role, tuple[Role, ...]]]]] = {
         "retry": {_CW},
         "cancel": {_CW, _SUP},
         "clear_flag": {_SUP},
+        "flag_mail_dead": {_SYS},
         "sla_breached": {_SYS},
     },
 }
@@ -993,13 +1023,20 @@ def test_cancel_from_every_non_final_state_only(workflow: str) -> None:
 
 
 FLAG_EVENTS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
-    "nore_open": {"sla_breached": ((), ("sla_breached",))},
+    "nore_open": {
+        "sla_breached": ((), ("sla_breached",)),
+        "flag_mail_dead": ((), ("mail_dead",)),
+    },
     "meter_swap": {
         "sla_breached": ((), ("sla_breached",)),
+        "flag_mail_dead": ((), ("mail_dead",)),
         "swap_overdue": ((), ("swap_overdue",)),
         "record_installation": (("swap_overdue",), ()),
     },
-    "close_port": {"sla_breached": ((), ("sla_breached",))},
+    "close_port": {
+        "sla_breached": ((), ("sla_breached",)),
+        "flag_mail_dead": ((), ("mail_dead",)),
+    },
 }
 
 

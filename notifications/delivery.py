@@ -1,0 +1,133 @@
+"""Delivering messages: SMTP with aiosmtplib (several messages per connection), or a Maildir
+folder when no SMTP server is configured.
+
+A transport takes a batch of messages and says, per message, whether it was accepted, failed for
+now (retry later) or failed for good. It never touches the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mailbox
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+
+ACCEPTED, TEMPORARY, PERMANENT = "accepted", "temporary", "permanent"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # accepted | temporary | permanent
+    detail: str = ""
+
+
+class Transport(Protocol):
+    name: str
+
+    def send(self, messages: Sequence[EmailMessage]) -> list[Outcome]: ...
+
+
+class MaildirTransport:
+    """Writes each message into a Maildir folder (``new/``), created if missing."""
+
+    name = "maildir"
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+
+    def send(self, messages: Sequence[EmailMessage]) -> list[Outcome]:
+        box = mailbox.Maildir(self.folder, create=True)
+        out = []
+        for msg in messages:
+            try:
+                box.add(msg)
+                out.append(Outcome(ACCEPTED, f"maildir {self.folder}"))
+            except OSError as exc:
+                out.append(Outcome(TEMPORARY, f"maildir: {exc}"))
+        return out
+
+
+@dataclass
+class SmtpTransport:
+    """aiosmtplib over one connection per batch: STARTTLS or implicit TLS, authentication,
+    certificate checks on unless turned off, timeouts."""
+
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = True
+    implicit_tls: bool = False
+    verify: bool = True
+    ca_file: str | None = None
+    timeout: float = 30.0
+    name: str = "smtp"
+
+    def send(self, messages: Sequence[EmailMessage]) -> list[Outcome]:
+        return asyncio.run(self._send(messages))
+
+    def _client(self) -> Any:
+        import aiosmtplib
+
+        context = None
+        if self.ca_file:
+            context = ssl.create_default_context(cafile=self.ca_file)
+        return aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.implicit_tls,
+            start_tls=self.starttls and not self.implicit_tls,
+            validate_certs=self.verify,
+            tls_context=context,
+            timeout=self.timeout,
+        )
+
+    async def _send(self, messages: Sequence[EmailMessage]) -> list[Outcome]:
+        import aiosmtplib
+
+        outcomes: list[Outcome] = []
+        smtp = self._client()
+        try:
+            await smtp.connect()
+        except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            return [Outcome(TEMPORARY, f"cannot connect to {self.host}:{self.port}: {exc}")] * len(
+                messages
+            )
+        try:
+            for i, msg in enumerate(messages):
+                try:
+                    await smtp.send_message(msg)
+                    outcomes.append(Outcome(ACCEPTED, f"smtp {self.host}"))
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    codes = [r.code for r in exc.recipients]
+                    status = PERMANENT if codes and all(c >= 500 for c in codes) else TEMPORARY
+                    outcomes.append(Outcome(status, f"recipient refused: {codes} {exc}"))
+                    await _reset(smtp)
+                except aiosmtplib.SMTPResponseException as exc:
+                    status = PERMANENT if exc.code >= 500 else TEMPORARY
+                    outcomes.append(Outcome(status, f"{exc.code} {exc.message}"))
+                    await _reset(smtp)
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    # The connection is gone: this and the remaining messages wait for a retry.
+                    rest = len(messages) - i
+                    outcomes.extend([Outcome(TEMPORARY, f"connection lost: {exc}")] * rest)
+                    return outcomes
+        finally:
+            try:
+                await smtp.quit()
+            except Exception:
+                smtp.close()
+        return outcomes
+
+
+async def _reset(smtp: object) -> None:
+    """Clear a refused transaction so the next message can go on the same connection."""
+    with contextlib.suppress(Exception):
+        await smtp.rset()  # type: ignore[attr-defined]
