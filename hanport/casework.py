@@ -105,6 +105,17 @@ class Work:
     deferred: dict[str, list[dict[str, Any]]] | None = None
     # Cases this command cancelled on the way (a close request taking over an opening).
     cancelled: list[str] = field(default_factory=list)
+    # The case row is locked at the version loaded (a new case, a claimed timer batch, or after
+    # the first ``claim``).
+    claimed: bool = False
+
+    def claim(self) -> None:
+        if not self.claimed:
+            if not repo.claim_case(self.conn, self.case.id, self.case.original_version):
+                raise Conflict(
+                    f"case {self.case.ref} was changed by someone else meanwhile: nothing written; retry"
+                )
+            self.claimed = True
 
     @classmethod
     def load(cls, app: App, conn: Connection, actor: Actor, now: datetime, ref: str) -> Work:
@@ -249,6 +260,7 @@ def apply(
         if f.required and f.name not in clean:
             raise Refused(f"{trigger} needs the field {f.name}: {f.help}", field=f.name)
 
+    work.claim()
     seq = case.version + 1
     data: dict[str, Any] = {}
     if clean:

@@ -196,7 +196,7 @@ def _new_case(
     uow.conn.execute(update(repo.CASES).where(repo.CASES.c.id == pk).values(ref=ref))
     row = {**values, "id": pk, "ref": ref}
     case = CaseRow.from_row(row)
-    return Work(app, uow.conn, actor, now, case, point, customer)
+    return Work(app, uow.conn, actor, now, case, point, customer, claimed=True)
 
 
 def _run_auto(work: Work, payload: Mapping[str, str] | None = None) -> None:

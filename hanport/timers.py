@@ -97,6 +97,8 @@ def _fire(app: App, limit: int, *, safe: bool) -> FireReport:
             case_row, point, customer = loaded[t["case_id"]]
             work = Work(app, conn, SCHEDULER, now, CaseRow.from_row(case_row), point, customer)
             work.deferred = deferred
+            # Claimed above: FOR UPDATE on PostgreSQL, the one writer's lock on SQLite.
+            work.claimed = True
             late = int((now - t["due_at"]).total_seconds())
             extra = {
                 "timer": {"id": t["id"], "name": t["name"], "due_at": isoformat_utc(t["due_at"])},

@@ -13,7 +13,7 @@ import mailbox
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,7 +29,7 @@ class Outcome:
 class Transport(Protocol):
     name: str
 
-    def send(self, messages: Sequence[EmailMessage]) -> list[Outcome]: ...
+    def send(self, messages: Sequence[Message]) -> list[Outcome]: ...
 
 
 class MaildirTransport:
@@ -40,7 +40,7 @@ class MaildirTransport:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
 
-    def send(self, messages: Sequence[EmailMessage]) -> list[Outcome]:
+    def send(self, messages: Sequence[Message]) -> list[Outcome]:
         box = mailbox.Maildir(self.folder, create=True)
         out = []
         for msg in messages:
@@ -68,7 +68,7 @@ class SmtpTransport:
     timeout: float = 30.0
     name: str = "smtp"
 
-    def send(self, messages: Sequence[EmailMessage]) -> list[Outcome]:
+    def send(self, messages: Sequence[Message]) -> list[Outcome]:
         return asyncio.run(self._send(messages))
 
     def _client(self) -> Any:
@@ -89,7 +89,7 @@ class SmtpTransport:
             timeout=self.timeout,
         )
 
-    async def _send(self, messages: Sequence[EmailMessage]) -> list[Outcome]:
+    async def _send(self, messages: Sequence[Message]) -> list[Outcome]:
         import aiosmtplib
 
         outcomes: list[Outcome] = []

@@ -237,6 +237,19 @@ def insert_case(conn: Connection, values: Mapping[str, Any]) -> int:
     return _pk(conn.execute(_insert(CASES), dict(values)))
 
 
+_CLAIM_CASE = (
+    update(CASES)
+    .where(and_(CASES.c.id == bindparam("pk_"), CASES.c.version == bindparam("expected_")))
+    .values(version=CASES.c.version)
+)
+
+
+def claim_case(conn: Connection, pk: int, expected_version: int) -> bool:
+    """Lock the case row if it is still at ``expected_version`` (False: someone else changed it).
+    Done before a command's first write, so a loser writes nothing and waits for nothing more."""
+    return conn.execute(_CLAIM_CASE, {"pk_": pk, "expected_": expected_version}).rowcount == 1
+
+
 def cas_update_case(
     conn: Connection, pk: int, expected_version: int, values: Mapping[str, Any]
 ) -> bool:
@@ -327,6 +340,10 @@ def end_consent(conn: Connection, pk: int, when: datetime, reason: str) -> bool:
 def insert_mail(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
         conn.execute(_insert(MAIL), rows)
+
+
+def update_mail(conn: Connection, pk: int, **values: Any) -> None:
+    _set_by_id(conn, MAIL, pk, values)
 
 
 def mail_for_case(conn: Connection, case_id: int) -> list[dict[str, Any]]:

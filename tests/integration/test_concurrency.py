@@ -59,12 +59,6 @@ ONE_ADVANCE = {
     },
 }
 
-MAIL_BUG = (
-    "BUG: on PostgreSQL the loser's mail intent (same case, seq and template → same Message-ID) "
-    "hits the unique mail_outbox.message_id before the compare-and-swap; the IntegrityError is "
-    "not mapped to Conflict, so the loser fails with exit 1 instead of 5"
-)
-
 
 def _race(target: Any, argsets: list[tuple[Any, ...]]) -> dict[str, tuple[int, str]]:
     """Start one process per argument tuple (the name is the 4th argument) sharing a barrier;
@@ -152,8 +146,6 @@ def test_two_processes_advance_one_case(
     """Two caseworker processes, ROUNDS fresh cases: each round both load the case, meet at the
     barrier, then write; one wins, the other gets Conflict and writes nothing."""
     app = seeded
-    if trigger == "confirm_open" and app.backend == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=MAIL_BUG))
     barrier, results = SPAWN.Barrier(2), SPAWN.Queue()
     jobs = {user: SPAWN.Queue() for user in ("cw", "cw2")}
     workers = [
@@ -297,8 +289,6 @@ def test_cli_two_advances_at_once(
     PostgreSQL: overlap forced by holding the timers' row lock until both processes wait on it."""
     app = seeded
     pg = app.backend == "postgresql"
-    if pg:
-        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=MAIL_BUG))
     seen: list[list[int]] = []
     for _ in range(2 if pg else CLI_ROUNDS_SQLITE):
         ref = _opening_case(app)

@@ -471,15 +471,6 @@ def test_compare_and_swap_conflict_writes_nothing(
     seeded: App, db_url: str, request: pytest.FixtureRequest, setup, first, competing
 ) -> None:
     app = seeded
-    if setup == "opening" and app.backend == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=IntegrityError,
-                reason="BUG: on PostgreSQL the stale command's mail intent hits the unique "
-                "mail_outbox.message_id first and escapes as IntegrityError, not Conflict",
-            )
-        )
     ref = _open_nore(app) if setup == "requested" else _to_opening(app)
     seen: dict[str, object] = {}
 

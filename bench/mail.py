@@ -1,0 +1,114 @@
+"""Mail per second to a local aiosmtpd server over one connection per batch, rendering and
+outbox bookkeeping included: render N notices into the outbox (as commands do at enqueue),
+then deliver them (claim, build MIME, SMTP, mark sent).
+
+    python -m bench.mail [--messages N] [--runs R] [--backend sqlite|postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+from bench.common import app_for, database, machine, median, nore_registry
+from hanport.commands import open_case
+from hanport.config import SmtpSettings
+from hanport.mail import deliver
+from hanport.roles import resolve
+from notifications.outbox import intent_row
+from notifications.render import render
+from storage import repository as repo
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.count += 1
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def one_run(backend: str, n: int) -> tuple[float, float]:
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with database(backend) as url, tempfile.TemporaryDirectory() as d:
+            app = app_for(url)
+            pairs = nore_registry(app, Path(d), 1)
+            case = open_case(app, resolve(app, "bench"), "nore_open", customer=pairs[0][0], metering_point=pairs[0][1])
+            with app.engine.connect() as conn:
+                case_id = repo.case_by_ref(conn, case.case)["id"]  # type: ignore[index]
+            with app.engine.begin() as conn:  # clear the open's own notice
+                conn.execute(repo.MAIL.delete())
+            app.settings = dataclasses.replace(
+                app.settings, smtp=SmtpSettings(host="127.0.0.1", port=port, starttls=False)
+            )
+            ctx = {
+                "case_ref": case.case,
+                "workflow": "nore_open",
+                "customer_name": "Åse Ødegård",
+                "meter_last4": "0861",
+                "sender_name": "Føie kundesenter",
+                "contact_address": "kontakt@foie.no",
+            }
+            t0 = time.perf_counter()
+            rows = []
+            for i in range(n):
+                r = render("port_opened", "nb", ctx)
+                row = intent_row(
+                    case_id=case_id, case_ref=case.case, seq=1000 + i, template="port_opened",
+                    language="nb", recipient=f"k{i}@example.no", context=ctx,
+                    now=app.clock.now(), domain="foie.no",
+                )
+                row.update(subject=r.subject, body_text=r.text, body_html=r.html)
+                rows.append(row)
+                if len(rows) == 500:
+                    with app.engine.begin() as conn:
+                        repo.insert_mail(conn, rows)
+                    rows = []
+            if rows:
+                with app.engine.begin() as conn:
+                    repo.insert_mail(conn, rows)
+            t1 = time.perf_counter()
+            report = deliver(app, batch=200)
+            t2 = time.perf_counter()
+            app.close()
+            assert report.sent == n == sink.count, (report, sink.count)
+    finally:
+        controller.stop()
+    return n / (t2 - t0), n / (t2 - t1)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--messages", type=int, default=2000)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    a = p.parse_args()
+    print(f"machine: {machine()}")
+    results = [one_run(a.backend, a.messages) for _ in range(a.runs)]
+    total = [r[0] for r in results]
+    send = [r[1] for r in results]
+    print(
+        f"mail/s to local aiosmtpd ({a.backend}), render + outbox + SMTP: median {median(total):5.0f} "
+        f"(runs: {', '.join(f'{r:.0f}' for r in total)}); delivery alone: median {median(send):5.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
