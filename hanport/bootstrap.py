@@ -91,7 +91,8 @@ def bootstrap(
                 except InvalidInstant as exc:
                     engine.dispose()
                     raise Refused(f"--now: {exc}", field="now") from None
-                repo.meta_set(conn, "sim_now", start.isoformat())
+                if repo.meta_get(conn, "sim_now") != start.isoformat():
+                    repo.meta_set(conn, "sim_now", start.isoformat())
             clock = SimulatedClock(start)
         else:
             if given is not None:
@@ -109,5 +110,7 @@ def bootstrap(
 def save_clock(app: App) -> None:
     """Persist a simulated clock's time so the next command continues from it."""
     if isinstance(app.clock, SimulatedClock):
+        now = app.clock.now().isoformat()
         with app.engine.begin() as conn:
-            repo.meta_set(conn, "sim_now", app.clock.now().isoformat())
+            if repo.meta_get(conn, "sim_now") != now:
+                repo.meta_set(conn, "sim_now", now)

@@ -9,6 +9,7 @@ from typing import Any
 
 from hanport import hes, mail, timers
 from hanport.bootstrap import App
+from hanport.retry import on_conflict
 
 
 @dataclass
@@ -29,16 +30,16 @@ class TickReport:
 
 def tick(app: App) -> TickReport:
     report = TickReport()
-    fired = timers.fire_due(app)
+    fired = timers.fire_due(app)  # retries its batches itself
     report.timers_fired, report.timers_skipped = fired.fired, fired.skipped
     report.details += fired.details
     # Acknowledgements first (they may free a point for its next command), then dispatch.
-    acks = hes.apply_acks(app)
-    sent = hes.dispatch(app)
+    acks = on_conflict(lambda: hes.apply_acks(app))
+    sent = on_conflict(lambda: hes.dispatch(app))
     report.hes_acknowledged, report.hes_failed = acks.acknowledged, acks.failed
     report.hes_dispatched = sent.dispatched
     report.details += acks.details + sent.details
-    delivered = mail.deliver(app)
+    delivered = on_conflict(lambda: mail.deliver(app))
     report.mail_sent, report.mail_retrying = delivered.sent, delivered.retrying
     report.mail_dead = delivered.dead
     report.details += delivered.details

@@ -20,6 +20,7 @@ from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.casework import Actor, CaseRow, Facts, Work, apply, finish
 from hanport.errors import Conflict, Refused
+from hanport.retry import on_conflict
 from storage import repository as repo
 
 SCHEDULER = Actor.system("scheduler")
@@ -151,7 +152,7 @@ def fire_due(app: App, *, batch: int = 50, max_batches: int = 10_000) -> FireRep
     """Fire every due timer, batch after batch, until none is left."""
     total = FireReport()
     for _ in range(max_batches):
-        r = fire_batch(app, limit=batch)
+        r = on_conflict(lambda: fire_batch(app, limit=batch))
         total.fired += r.fired
         total.skipped += r.skipped
         total.details.extend(r.details)

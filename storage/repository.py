@@ -292,19 +292,27 @@ def timer_started(conn: Connection, case_id: int, name: str) -> bool:
     return bool(conn.execute(_TIMER_STARTED, {"case_id": case_id, "name": name}).scalar_one())
 
 
+_CANCEL_ALL_TIMERS = (
+    update(TIMERS)
+    .where(and_(TIMERS.c.case_id == bindparam("w_case"), TIMERS.c.status == "pending"))
+    .values(status="cancelled", ended_at=bindparam("v_when"), outcome=bindparam("v_outcome"))
+)
+_CANCEL_NAMED_TIMERS = _CANCEL_ALL_TIMERS.where(
+    TIMERS.c.name.in_(bindparam("w_names", expanding=True))
+)
+
+
 def cancel_timers(
     conn: Connection, case_id: int, names: Iterable[str] | None, when: datetime, outcome: str
 ) -> int:
-    cond = [TIMERS.c.case_id == case_id, TIMERS.c.status == "pending"]
-    if names is not None:
-        names = list(names)
-        if not names:
-            return 0
-        cond.append(TIMERS.c.name.in_(names))
-    stmt = (
-        update(TIMERS).where(and_(*cond)).values(status="cancelled", ended_at=when, outcome=outcome)
-    )
-    return int(conn.execute(stmt).rowcount)
+    """Cancel the case's pending timers (all, or those named)."""
+    params: dict[str, Any] = {"w_case": case_id, "v_when": when, "v_outcome": outcome}
+    if names is None:
+        return int(conn.execute(_CANCEL_ALL_TIMERS, params).rowcount)
+    params["w_names"] = list(names)
+    if not params["w_names"]:
+        return 0
+    return int(conn.execute(_CANCEL_NAMED_TIMERS, params).rowcount)
 
 
 def pending_timers(conn: Connection, case_id: int) -> list[dict[str, Any]]:
