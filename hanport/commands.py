@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 import workflows
@@ -163,9 +164,9 @@ def _check_opening(
         raise Refused(f"customer {customer['customer_id']} is not the current customer of {gsrn}")
 
 
-def _new_case(
+def new_case(
     app: App,
-    uow: UnitOfWork,
+    conn: Connection,
     actor: Actor,
     now: datetime,
     wf_name: str,
@@ -191,15 +192,15 @@ def _new_case(
         "created_at": now,
         "updated_at": now,
     }
-    pk = repo.insert_case(uow.conn, values)
+    pk = repo.insert_case(conn, values)
     ref = f"HAN-{now.astimezone(OSLO).year}-{pk:06d}"
-    uow.conn.execute(update(repo.CASES).where(repo.CASES.c.id == pk).values(ref=ref))
+    conn.execute(update(repo.CASES).where(repo.CASES.c.id == pk).values(ref=ref))
     row = {**values, "id": pk, "ref": ref}
     case = CaseRow.from_row(row)
-    return Work(app, uow.conn, actor, now, case, point, customer, claimed=True)
+    return Work(app, conn, actor, now, case, point, customer, claimed=True)
 
 
-def _run_auto(work: Work, payload: Mapping[str, str] | None = None) -> None:
+def run_auto(work: Work, payload: Mapping[str, str] | None = None) -> None:
     """Fire the workflow's auto triggers that are allowed and whose guards hold, in order."""
     wf = work.case.wf
     runner = workflows.runner(wf.name, wf.version)
@@ -263,7 +264,7 @@ def open_case(
             _check_opening(app, uow, wf.name, point, cust)
             if energipilot_ack:
                 data["energipilot_ack"] = True
-            work = _new_case(app, uow, actor, now, wf.name, point, cust, data)
+            work = new_case(app, uow.conn, actor, now, wf.name, point, cust, data)
             record_opened(
                 work,
                 wf.initial,
@@ -279,7 +280,7 @@ def open_case(
                 if wf.name != "nore_open":
                     raise Refused(f"{wf.name} takes no consent fields when opened", field="set")
                 apply(work, "record_consent", {"channel": channel or "form", **fields})
-            _run_auto(work)
+            run_auto(work)
         finish(work)
         result = Result(
             work.case.ref,
@@ -351,7 +352,7 @@ def _open_close_request(
                 f"the HAN port of meter {number} is already closed, with nothing in flight"
             )
     data = {"channel": channel, "close_reason": "withdrawn", "meter_holder": holder_id}
-    work = _new_case(app, uow, actor, now, "close_port", point, cust, data)
+    work = new_case(app, uow.conn, actor, now, "close_port", point, cust, data)
     record_opened(
         work,
         "requested",
@@ -364,7 +365,7 @@ def _open_close_request(
             ),
         },
     )
-    _run_auto(work, {"from_email": from_email} if from_email else None)
+    run_auto(work, {"from_email": from_email} if from_email else None)
     return work
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection
 
-from hanport import identifiers, roles
+from hanport import autoclose, identifiers, roles
 from hanport.bootstrap import App
 from hanport.casework import Actor
 from hanport.commands import transaction
@@ -354,7 +354,9 @@ def _point_values(app: App, v: dict[str, str], warnings: list[str], number: int)
     }
 
 
-def _save_point(app: App, conn: Connection, p: dict[str, Any], now: datetime, actor: Actor) -> str:
+def _save_point(
+    app: App, conn: Connection, p: dict[str, Any], now: datetime, actor: Actor, notes: list[str]
+) -> str:
     customer = repo.customer_by_id(conn, p["customer_id"])
     if customer is None:
         raise BadRow(
@@ -410,16 +412,13 @@ def _save_point(app: App, conn: Connection, p: dict[str, Any], now: datetime, ac
             f"{current['han_port']}: not applied (a move-in closes the port through the nightly "
             "Elhub batch; a new customer starts with a closed port)"
         )
+    auto_close = None
     if meter and meter != current["meter_number"]:
-        busy = repo.holding_case(conn, current["id"])
-        if current["han_port"] in ("open", "opening", "closing") or busy is not None:
-            what = (
-                f"case {busy['ref']} is in flight" if busy else f"the port is {current['han_port']}"
-            )
-            raise BadRow(
-                f"meter_number: changed from {current['meter_number']} to {meter} but {what}: "
-                "not applied (the port must be closed first)"
-            )
+        # A meter replaced outside a swap case: the consent was for the old meter, so a port
+        # open (or opening) under it closes, and the new meter starts closed.
+        decision = autoclose.decide(conn, current, "meter_replaced", None)
+        if decision.close_for is not None:
+            auto_close = decision.close_for
         replace_meter(conn, current["id"], meter, now, source="import")
         changed["meter_number"] = meter
         if current["han_port"] == "none" and p["han_port"] == "closed":
@@ -429,6 +428,24 @@ def _save_point(app: App, conn: Connection, p: dict[str, Any], now: datetime, ac
     if not changed:
         return "unchanged"
     repo.update_point(conn, current["id"], updated_at=now, **changed)
+    if auto_close is not None:
+        point = repo.point_by_pk(conn, current["id"])
+        assert point is not None
+        work = autoclose.open_auto_close(
+            app,
+            conn,
+            Actor.system("system", "registry"),
+            now,
+            point,
+            auto_close,
+            "meter_replaced",
+            now,
+            {"old_meter": current["meter_number"], "new_meter": meter},
+        )
+        notes.append(
+            f"meter {current['meter_number']} replaced by {meter} on {p['gsrn']}: the port "
+            f"closes automatically ({work.case.ref})"
+        )
     return "updated"
 
 
@@ -452,7 +469,7 @@ def import_points(app: App, actor: Actor, path: Path) -> ImportReport:
                     raise BadRow(f"metering point {values['gsrn']} appears twice in the file")
                 seen.add(values["gsrn"])
                 with uow.conn.begin_nested():
-                    outcome = _save_point(app, uow.conn, values, now, actor)
+                    outcome = _save_point(app, uow.conn, values, now, actor, warnings)
             except BadRow as exc:
                 report.rejected.append(Rejected(item.number, str(exc)))
                 continue

@@ -30,13 +30,19 @@ log = logging.getLogger("hanport.scheduler")
 NIGHTLY_GRACE_SECONDS = 6 * 3600
 
 
+def _terminations(app: App) -> dict[str, Any]:
+    from hanport.inbox import run_inbox
+
+    return run_inbox(app)
+
+
 # The nightly slot's jobs, run in order; each takes the app and returns a summary to log.
-NIGHTLY_JOBS: list[Callable[[App], dict[str, Any]]] = []
+NIGHTLY_JOBS: list[Callable[[App], dict[str, Any]]] = [_terminations]
 
 
 def nightly(app: App) -> dict[str, Any]:
     """Run the nightly jobs (each must be idempotent: several schedulers may share the slot)."""
-    return {job.__name__: job(app) for job in NIGHTLY_JOBS}
+    return {job.__name__.strip("_"): job(app) for job in NIGHTLY_JOBS}
 
 
 def run(

@@ -312,12 +312,26 @@ class BatchDocument(SQLModel, table=True):
     run_id: int = Field(sa_column=Column(Integer, ForeignKey("batch_runs.id"), nullable=False))
     row_number: int
     event: str
-    gsrn: str = Field(sa_column=Column(String(18), nullable=False, index=True))
+    gsrn: str | None = Field(default=None, sa_column=Column(String(32), nullable=True, index=True))
     outcome: str  # applied | noop | rejected
     detail: str | None = Field(default=None, sa_column=Column(Text))
     case_id: int | None = None
     request_hash: str = Field(sa_column=Column(String(64), nullable=False))
     recorded_at: datetime = Field(sa_column=_ts())
+
+
+class BatchFile(SQLModel, table=True):
+    """A file taken from the batch inbox, keyed on its content: several schedulers sharing one
+    database process each file once."""
+
+    __tablename__ = "batch_files"
+    file_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    file_name: str
+    status: str = Field(sa_column=Column(String(12), nullable=False))  # running | done
+    claimed_by: str
+    lease_until: datetime = Field(sa_column=_ts())
+    run_id: int | None = None
+    finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 METADATA = SQLModel.metadata

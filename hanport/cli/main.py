@@ -42,9 +42,20 @@ def cli(
 
 
 def _register() -> None:
-    from hanport.cli import case, customer, db, demo, imports, mail, scheduler, tick, workflow
+    from hanport.cli import (
+        batch,
+        case,
+        customer,
+        db,
+        demo,
+        imports,
+        mail,
+        scheduler,
+        tick,
+        workflow,
+    )
 
-    for module in (case, customer, db, demo, imports, mail, scheduler, tick, workflow):
+    for module in (batch, case, customer, db, demo, imports, mail, scheduler, tick, workflow):
         cli.add_command(module.group)
 
 

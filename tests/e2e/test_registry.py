@@ -207,32 +207,35 @@ def test_imported_open_port_has_a_legacy_consent(hp: Hanport) -> None:
 # --- meter numbers -----------------------------------------------------------------------------
 
 
-def test_changed_meter_on_open_port_is_not_applied(hp: Hanport) -> None:
+def test_changed_meter_on_open_port_starts_an_auto_close(hp: Hanport) -> None:
+    """A meter replaced outside a swap case: the consent was for the old meter, so the port
+    closes automatically (reason meter_replaced) and the new meter starts closed."""
     new = meter_number("697063140158999")
     text = _replace_row(POINTS_CSV, NORE_OPEN_POINT, meter_number=new)
-    before = hp.dump()
     r = hp.run("import", "metering-points", hp.write("p.csv", text))
-    assert r.code == 6, str(r)
-    assert r.json["rejected"] == [{"row": 5, "reason": r.json["rejected"][0]["reason"]}]
-    reason = r.json["rejected"][0]["reason"]
-    assert reason.startswith("meter_number:") and new in reason and "open" in reason
-    assert "row 5:" in r.err
-    assert r.json["unchanged"] == 4
-    assert _port(hp, NORE_OPEN_POINT) == ("open", NORE_OPEN_METER)
-    assert _meters(hp, NORE_OPEN_POINT) == [(NORE_OPEN_METER, True)]
-    assert hp.dump() == before
+    assert r.code == 0, str(r)
+    assert (r.json["updated"], r.json["unchanged"], r.json["rejected"]) == (1, 4, [])
+    assert "closes automatically" in r.err and new in r.err
+    assert _port(hp, NORE_OPEN_POINT) == ("closing", new)
+    assert _meters(hp, NORE_OPEN_POINT) == [(NORE_OPEN_METER, False), (new, True)]
+    cases = hp.call("case", "list", "--metering-point", NORE_OPEN_POINT).ok().json
+    assert [(c["workflow"], c["state"], c["customer"]) for c in cases] == [
+        ("close_port", "closing", "1004")
+    ]
+    show = hp.call("case", "show", cases[0]["case"]).ok().json
+    assert show["consent"] is None or show["consent"]["end_reason"] == "meter_replaced"
+    hp.call("case", "advance", cases[0]["case"], "confirm-close").ok()
+    assert _port(hp, NORE_OPEN_POINT) == ("closed", new)
 
 
-def test_changed_meter_with_case_in_flight_is_not_applied(hp: Hanport) -> None:
-    ref = hp.open_nore()  # holds NORE_POINT (port closed)
+def test_changed_meter_with_case_in_flight_cancels_the_opening(hp: Hanport) -> None:
+    ref = hp.open_nore()  # holds NORE_POINT (port closed, opening in flight)
     new = meter_number("735999290516222")
     text = _replace_row(POINTS_CSV, NORE_POINT, meter_number=new)
-    r = hp.call("import", "metering-points", hp.write("p.csv", text))
-    assert r.code == 6, str(r)
-    reason = r.json["rejected"][0]["reason"]
-    assert r.json["rejected"][0]["row"] == 2
-    assert "meter_number" in reason and ref in reason
-    assert _port(hp, NORE_POINT) == ("closed", NORE_METER)
+    r = hp.call("import", "metering-points", hp.write("p.csv", text)).ok().json
+    assert (r["updated"], r["rejected"]) == (1, [])
+    assert hp.call("case", "show", ref).ok().json["state"] == "cancelled"
+    assert _meters(hp, NORE_POINT)[-1] == (new, True)
 
 
 def test_changed_meter_on_closed_port_is_applied_and_kept_in_history(hp: Hanport) -> None:
