@@ -29,7 +29,7 @@ from hanport import autoclose, roles
 from hanport.bootstrap import App
 from hanport.casework import Actor, Work, apply, finish
 from hanport.commands import transaction
-from hanport.csvfile import Rejected, Row, read_text, rows
+from hanport.csvfile import BadRow, Rejected, Row, rows, scan
 from hanport.errors import Conflict, Refused
 from hanport.identifiers import InvalidIdentifier, validate_gsrn
 from storage import repository as repo
@@ -53,10 +53,6 @@ RUNS = BatchRun.__table__  # type: ignore[attr-defined]
 FILES = BatchFile.__table__  # type: ignore[attr-defined]
 
 
-class BadRow(ValueError):
-    pass
-
-
 @dataclass
 class BatchReport:
     file: str
@@ -68,20 +64,24 @@ class BatchReport:
     noop: int = 0
     rejected: int = 0
     rejects_file: str | None = None
+    # Every row's outcome when asked (``details``); otherwise only the rejected rows, so memory
+    # stays flat however long the file.
+    details: bool = False
     outcomes: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, outcome: str, row: int, document: str, detail: str, case: str | None) -> None:
         self.rows += 1
         setattr(self, outcome, getattr(self, outcome) + 1)
-        self.outcomes.append(
-            {
-                "row": row,
-                "document_id": document,
-                "outcome": outcome,
-                "detail": detail,
-                "case": case,
-            }
-        )
+        if self.details or outcome == "rejected":
+            self.outcomes.append(
+                {
+                    "row": row,
+                    "document_id": document,
+                    "outcome": outcome,
+                    "detail": detail,
+                    "case": case,
+                }
+            )
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -361,13 +361,14 @@ def run_terminations(
     path: Path,
     *,
     dry_run: bool = False,
+    details: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> BatchReport:
     """Apply the terminations file at ``path`` (or, with ``dry_run``, say what it would do)."""
     roles.require_writer(actor)
-    text, digest = read_text(path)
-    report = BatchReport(str(path), digest, dry_run)
-    items = rows(path, HEADER, text)
+    digest = scan(path).digest
+    report = BatchReport(str(path), digest, dry_run, details=details)
+    items = rows(path, HEADER)
     first = next(items)  # checks the header and that there is a row, before anything is written
     now = app.clock.now()
     rejects: list[tuple[int, str, str]] = []
@@ -442,7 +443,7 @@ def _commit_chunk(
     from hanport.retry import on_conflict
 
     def attempt(safe: bool) -> tuple[BatchReport, list[tuple[int, str, str]]]:
-        part = BatchReport(report.file)
+        part = BatchReport(report.file, details=report.details)
         part_rejects: list[tuple[int, str, str]] = []
         with transaction(app) as uow:
             _chunk(app, uow.conn, chunk, run_id, now, safe, part, part_rejects)
@@ -467,12 +468,15 @@ def _dry_chunk(
     rejects: list[tuple[int, str, str]],
 ) -> None:
     """A chunk inside the dry run's one transaction: a savepoint stands in for the commit."""
-    part, part_rejects = BatchReport(report.file), list[tuple[int, str, str]]()
+    part, part_rejects = (
+        BatchReport(report.file, details=report.details),
+        list[tuple[int, str, str]](),
+    )
     try:
         with conn.begin_nested():
             _chunk(app, conn, chunk, run_id, now, False, part, part_rejects)
     except Refused:
-        part, part_rejects = BatchReport(report.file), []
+        part, part_rejects = BatchReport(report.file, details=report.details), []
         with conn.begin_nested():
             _chunk(app, conn, chunk, run_id, now, True, part, part_rejects)
     _merge(report, part)

@@ -11,6 +11,7 @@ attempts make the row ``dead`` and flag the case ``mail_dead``.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from hanport import roles
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.casework import Actor, Work, apply, finish
-from hanport.errors import NotFound, Refused
+from hanport.errors import Conflict, NotFound, Refused
 from notifications import message
 from notifications.delivery import ACCEPTED, PERMANENT, MaildirTransport, SmtpTransport, Transport
 from storage import repository as repo
@@ -161,13 +162,22 @@ def _record(
 
 
 def _flag_dead(app: App, conn: Any, case_id: int, now: datetime) -> None:
-    row = repo.case_by_pk(conn, case_id)
-    assert row is not None
-    work = Work.for_row(app, conn, MAILER, now, row)
-    if "mail_dead" in work.case.flags:
-        return
-    apply(work, "flag_mail_dead", {})
-    finish(work)
+    """Flag the case; a caseworker changing it at the same moment only delays the flag (a
+    savepoint keeps the delivery records, which must not be lost)."""
+    for _ in range(20):
+        row = repo.case_by_pk(conn, case_id)
+        assert row is not None
+        work = Work.for_row(app, conn, MAILER, now, row)
+        if "mail_dead" in work.case.flags:
+            return
+        try:
+            with conn.begin_nested():
+                apply(work, "flag_mail_dead", {})
+                finish(work)
+            return
+        except Conflict:
+            time.sleep(0.05)
+    raise Conflict(f"could not flag case {case_id} mail_dead: it keeps changing")
 
 
 # --- the caseworker's view --------------------------------------------------------------------

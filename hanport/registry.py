@@ -20,7 +20,7 @@ from hanport import autoclose, identifiers, roles
 from hanport.bootstrap import App
 from hanport.casework import Actor
 from hanport.commands import transaction
-from hanport.csvfile import BadRow, Rejected, Row, read_text, rows
+from hanport.csvfile import BadRow, Rejected, Row, rows, scan
 from hanport.errors import NotFound, Refused
 from hanport.meters import replace_meter
 from storage import repository as repo
@@ -130,9 +130,11 @@ def save_customer(
     now: datetime,
     actor: Actor,
     source: str,
+    app: App | None = None,
 ) -> str:
     """Insert or update a customer, keeping a history row per change. Returns
-    ``inserted``, ``updated`` or ``unchanged``."""
+    ``inserted``, ``updated`` or ``unchanged``. With ``app``, cases whose waiting mail lost its
+    address are flagged ``no_email``."""
     current = repo.customer_by_id(conn, customer_id)
     if current is None:
         pk = repo.insert_row(
@@ -149,7 +151,7 @@ def save_customer(
             .values(version=version, updated_at=now, **values)
         )
         if "email" in values and values["email"] != current["email"]:
-            _follow_address(conn, pk, values["email"], now)
+            _follow_address(conn, pk, values["email"], now, actor, app)
     merged = {**(current or {}), **values}
     conn.execute(
         insert(repo.CUSTOMER_HISTORY).values(
@@ -164,31 +166,53 @@ def save_customer(
     return outcome
 
 
-def _follow_address(conn: Connection, customer_pk: int, email: str | None, now: datetime) -> None:
-    """Unsent mail follows a changed address; the change is recorded on the mail row."""
+def _follow_address(
+    conn: Connection,
+    customer_pk: int,
+    email: str | None,
+    now: datetime,
+    actor: Actor,
+    app: App | None,
+) -> None:
+    """Unsent mail follows a changed address, recorded on the mail row: waiting mail goes to
+    the new address (or waits as ``no_address``); dead mail takes it for its next retry."""
     from sqlalchemy import and_, select
 
     M, C = repo.MAIL, repo.CASES
     ids = select(C.c.id).where(C.c.customer_pk == customer_pk)
+    note = f"recipient changed at {now.isoformat()} by {actor.name}"
+    waiting = and_(M.c.case_id.in_(ids), M.c.status.in_(("pending", "no_address")))
+    affected = [r[0] for r in conn.execute(select(M.c.case_id).where(waiting).distinct())]
     conn.execute(
         update(M)
-        .where(and_(M.c.case_id.in_(ids), M.c.status.in_(("pending", "no_address"))))
-        .values(
-            recipient=email,
-            status="pending" if email else "no_address",
-            last_error=f"recipient changed {now.isoformat()}",
-        )
+        .where(waiting)
+        .values(recipient=email, status="pending" if email else "no_address", last_error=note)
     )
+    conn.execute(
+        update(M)
+        .where(and_(M.c.case_id.in_(ids), M.c.status == "dead"))
+        .values(recipient=email, last_error=note)
+    )
+    if email is None and app is not None:
+        from hanport.casework import Work, apply, finish
+
+        for case_id in affected:
+            row = repo.case_by_pk(conn, case_id)
+            assert row is not None
+            work = Work.for_row(app, conn, Actor.system("system", "registry"), now, row)
+            if "no_email" not in work.case.flags:
+                apply(work, "flag_no_email", {})
+                finish(work)
 
 
 def import_customers(app: App, actor: Actor, path: Path) -> ImportReport:
     roles.require_writer(actor)
-    text, _ = read_text(path)
+    scan(path)
     report = ImportReport("customers", str(path))
     now = app.clock.now()
     with transaction(app) as uow:
         seen: set[str] = set()
-        for item in rows(path, CUSTOMER_HEADER, text):
+        for item in rows(path, CUSTOMER_HEADER):
             report.rows += 1
             if isinstance(item, Rejected):
                 report.rejected.append(item)
@@ -202,7 +226,7 @@ def import_customers(app: App, actor: Actor, path: Path) -> ImportReport:
             except BadRow as exc:
                 report.rejected.append(Rejected(item.number, str(exc)))
                 continue
-            outcome = save_customer(uow.conn, cid, values, now, actor, "import")
+            outcome = save_customer(uow.conn, cid, values, now, actor, "import", app)
             setattr(report, outcome, getattr(report, outcome) + 1)
         uow.commit()
     return report
@@ -238,7 +262,7 @@ def update_customer(
     with transaction(app) as uow:
         if repo.customer_by_id(uow.conn, customer_id) is None:
             raise NotFound(f"customer {customer_id} not found")
-        outcome = save_customer(uow.conn, customer_id, changes, app.clock.now(), actor, "cli")
+        outcome = save_customer(uow.conn, customer_id, changes, app.clock.now(), actor, "cli", app)
         uow.commit()
     return outcome
 
@@ -451,12 +475,12 @@ def _save_point(
 
 def import_points(app: App, actor: Actor, path: Path) -> ImportReport:
     roles.require_writer(actor)
-    text, _ = read_text(path)
+    scan(path)
     report = ImportReport("metering-points", str(path))
     now = app.clock.now()
     with transaction(app) as uow:
         seen: set[str] = set()
-        for item in rows(path, POINT_HEADER, text):
+        for item in rows(path, POINT_HEADER):
             report.rows += 1
             if isinstance(item, Rejected):
                 report.rejected.append(item)

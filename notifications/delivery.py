@@ -110,9 +110,15 @@ class SmtpTransport:
                     status = PERMANENT if codes and all(c >= 500 for c in codes) else TEMPORARY
                     outcomes.append(Outcome(status, f"recipient refused: {codes} {exc}"))
                     await _reset(smtp)
-                except aiosmtplib.SMTPResponseException as exc:
+                except aiosmtplib.SMTPDataError as exc:
+                    # The server refused this message's content for good (5xx) or for now.
                     status = PERMANENT if exc.code >= 500 else TEMPORARY
                     outcomes.append(Outcome(status, f"{exc.code} {exc.message}"))
+                    await _reset(smtp)
+                except aiosmtplib.SMTPResponseException as exc:
+                    # Refused before the recipient (sender, STARTTLS required, …): a problem of
+                    # the connection or configuration, not of this mail — retry later.
+                    outcomes.append(Outcome(TEMPORARY, f"{exc.code} {exc.message}"))
                     await _reset(smtp)
                 except (aiosmtplib.SMTPException, OSError) as exc:
                     # The connection is gone: this and the remaining messages wait for a retry.

@@ -260,7 +260,8 @@ def cancel_transition(
 
 
 def common_transitions(states: tuple[State, ...]) -> tuple[Transition, ...]:
-    """``clear_flag`` from every state and the SLA breach from every non-final one."""
+    """``clear_flag`` and the dead-mail flag from every state, the SLA breach from every
+    non-final one."""
     live = tuple(s.name for s in states if not s.final)
     every = tuple(s.name for s in states)
     return (
@@ -273,6 +274,22 @@ def common_transitions(states: tuple[State, ...]) -> tuple[Transition, ...]:
             note_required=True,
             fields=(Field("flag", FieldKind.CHOICE, "The flag to clear", choices=FLAGS),),
             effects=("clear_flag",),
+        ),
+        Transition(
+            "flag_mail_dead",
+            every,
+            None,
+            "A notice could not be delivered (refused, or too many attempts)",
+            role=Role.SYSTEM,
+            sets_flags=("mail_dead",),
+        ),
+        Transition(
+            "flag_no_email",
+            every,
+            None,
+            "The customer has no e-mail address: notices wait until one is registered",
+            role=Role.SYSTEM,
+            sets_flags=("no_email",),
         ),
         Transition(
             "sla_breached",

@@ -26,19 +26,21 @@ def group() -> None:
 @click.option(
     "--dry-run", is_flag=True, help="Change nothing; print the summary the real run would give."
 )
-@click.option("--details", is_flag=True, help="Also list every row's outcome.")
+@click.option("--details", is_flag=True, help="List every row's outcome (else only rejected rows).")
 @pass_state
 def terminations(state: CliState, file: Path, dry_run: bool, details: bool) -> None:
     from hanport.batch import run_terminations
-    from hanport.csvfile import read_text
+    from hanport.csvfile import scan
 
     app, actor = state.app(), state.actor()
     if is_tty() and not state.json:
-        total = max(read_text(file)[0].count("\n") - 1, 1)
+        total = max(scan(file).lines - 1, 1)
         with click.progressbar(length=total, label="rows", file=sys.stderr) as bar:
-            report = run_terminations(app, actor, file, dry_run=dry_run, progress=bar.update)
+            report = run_terminations(
+                app, actor, file, dry_run=dry_run, details=details, progress=bar.update
+            )
     else:
-        report = run_terminations(app, actor, file, dry_run=dry_run)
+        report = run_terminations(app, actor, file, dry_run=dry_run, details=details)
     summary = report.summary()
     head = "DRY RUN — nothing was changed\n" if dry_run else ""
     human = head + table(
@@ -52,14 +54,10 @@ def terminations(state: CliState, file: Path, dry_run: bool, details: bool) -> N
         ],
         ["rows", "applied", "noop", "rejected"],
     )
-    shown = (
-        report.outcomes
-        if details
-        else [o for o in report.outcomes if o["outcome"] != "applied" or o["case"]]
-    )
-    if details or report.rejected:
-        rows = [o for o in shown if details or o["outcome"] == "rejected"]
-        human += "\n\n" + table(rows, ["row", "document_id", "outcome", "case", "detail"])
+    if report.outcomes:  # every row with --details, else the rejected ones
+        human += "\n\n" + table(
+            report.outcomes, ["row", "document_id", "outcome", "case", "detail"]
+        )
     if report.rejects_file:
         human += f"\n\nRejected rows written to {report.rejects_file}"
     state.emit({**summary, "outcomes": report.outcomes}, human)

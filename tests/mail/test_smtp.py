@@ -8,8 +8,6 @@ from collections import Counter
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
-import pytest
-
 from hanport.calendar import isoformat_utc, parse_instant
 from hanport.commands import transaction
 from hanport.config import SmtpSettings
@@ -488,12 +486,6 @@ def test_a_server_that_never_answers_times_out(make_mail_app, tmp_path):
     assert "tim" in row["last_error"].lower(), row["last_error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a dead mail keeps the old recipient after the customer's address is corrected "
-    "(registry._follow_address only moves pending/no_address rows), so `mail retry` resends it "
-    "to the address that refused it",
-)
 def test_dead_mail_follows_the_corrected_address_on_retry(make_mail_app, smtp_server):
     from hanport.mail import retry_mail
 
@@ -513,11 +505,6 @@ def test_dead_mail_follows_the_corrected_address_on_retry(make_mail_app, smtp_se
     assert [a.rcpt_tos for a in smtp_server.handler.arrivals] == [["kari.nordmann@example.no"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when a customer's e-mail is removed, registry._follow_address turns the pending "
-    "mail into no_address but the case is not flagged no_email",
-)
 def test_removed_address_turns_pending_mail_into_no_address_and_flags_the_case(
     make_mail_app, smtp_server
 ):

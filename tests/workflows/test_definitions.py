@@ -323,7 +323,14 @@ def test_the_decision_names_a_declared_transition() -> None:
                 assert d.dest == s.name
 
 
-INTERNAL = {"remind_consent", "clear_flag", "flag_mail_dead", "sla_breached", "swap_overdue"}
+INTERNAL = {
+    "remind_consent",
+    "clear_flag",
+    "flag_mail_dead",
+    "flag_no_email",
+    "sla_breached",
+    "swap_overdue",
+}
 
 
 @pytest.mark.parametrize("wf", ALL, ids=IDS)

@@ -200,6 +200,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("requested", "cancel", NOTHING, "cancelled"),
     ("requested", "clear_flag", NOTHING, "requested"),
     ("requested", "flag_mail_dead", NOTHING, "requested"),
+    ("requested", "flag_no_email", NOTHING, "requested"),
     ("requested", "sla_breached", NOTHING, "requested"),
     # awaiting_consent
     ("awaiting_consent", "request_consent", NOTHING, REFUSED),
@@ -220,6 +221,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("awaiting_consent", "cancel", NOTHING, "cancelled"),
     ("awaiting_consent", "clear_flag", NOTHING, "awaiting_consent"),
     ("awaiting_consent", "flag_mail_dead", NOTHING, "awaiting_consent"),
+    ("awaiting_consent", "flag_no_email", NOTHING, "awaiting_consent"),
     ("awaiting_consent", "sla_breached", NOTHING, "awaiting_consent"),
     # address_review
     ("address_review", "request_consent", NOTHING, REFUSED),
@@ -235,6 +237,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("address_review", "cancel", NOTHING, "cancelled"),
     ("address_review", "clear_flag", NOTHING, "address_review"),
     ("address_review", "flag_mail_dead", NOTHING, "address_review"),
+    ("address_review", "flag_no_email", NOTHING, "address_review"),
     ("address_review", "sla_breached", NOTHING, "address_review"),
     # opening
     ("opening", "request_consent", NOTHING, REFUSED),
@@ -256,6 +259,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("opening", "cancel", NOTHING, "cancelled"),
     ("opening", "clear_flag", NOTHING, "opening"),
     ("opening", "flag_mail_dead", NOTHING, "opening"),
+    ("opening", "flag_no_email", NOTHING, "opening"),
     ("opening", "sla_breached", NOTHING, "opening"),
     # needs_attention
     ("needs_attention", "request_consent", NOTHING, REFUSED),
@@ -271,6 +275,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("needs_attention", "cancel", NOTHING, "cancelled"),
     ("needs_attention", "clear_flag", NOTHING, "needs_attention"),
     ("needs_attention", "flag_mail_dead", NOTHING, "needs_attention"),
+    ("needs_attention", "flag_no_email", NOTHING, "needs_attention"),
     ("needs_attention", "sla_breached", NOTHING, "needs_attention"),
     # confirmed (final)
     ("confirmed", "request_consent", NOTHING, REFUSED),
@@ -285,6 +290,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("confirmed", "cancel", NOTHING, REFUSED),
     ("confirmed", "clear_flag", NOTHING, "confirmed"),
     ("confirmed", "flag_mail_dead", NOTHING, "confirmed"),
+    ("confirmed", "flag_no_email", NOTHING, "confirmed"),
     ("confirmed", "sla_breached", NOTHING, REFUSED),
     # rejected (final)
     ("rejected", "request_consent", NOTHING, REFUSED),
@@ -299,6 +305,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("rejected", "cancel", NOTHING, REFUSED),
     ("rejected", "clear_flag", NOTHING, "rejected"),
     ("rejected", "flag_mail_dead", NOTHING, "rejected"),
+    ("rejected", "flag_no_email", NOTHING, "rejected"),
     ("rejected", "sla_breached", NOTHING, REFUSED),
     # expired (final)
     ("expired", "request_consent", NOTHING, REFUSED),
@@ -313,6 +320,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("expired", "cancel", NOTHING, REFUSED),
     ("expired", "clear_flag", NOTHING, "expired"),
     ("expired", "flag_mail_dead", NOTHING, "expired"),
+    ("expired", "flag_no_email", NOTHING, "expired"),
     ("expired", "sla_breached", NOTHING, REFUSED),
     # cancelled (final)
     ("cancelled", "request_consent", NOTHING, REFUSED),
@@ -327,6 +335,7 @@ NORE_OPEN_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("cancelled", "cancel", NOTHING, REFUSED),
     ("cancelled", "clear_flag", NOTHING, "cancelled"),
     ("cancelled", "flag_mail_dead", NOTHING, "cancelled"),
+    ("cancelled", "flag_no_email", NOTHING, "cancelled"),
     ("cancelled", "sla_breached", NOTHING, REFUSED),
 ]
 
@@ -356,6 +365,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("requested", "cancel", NOTHING, "cancelled"),
     ("requested", "clear_flag", NOTHING, "requested"),
     ("requested", "flag_mail_dead", NOTHING, "requested"),
+    ("requested", "flag_no_email", NOTHING, "requested"),
     ("requested", "sla_breached", NOTHING, "requested"),
     # queued
     ("queued", "enqueue", NO_PILOT, REFUSED),
@@ -375,6 +385,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("queued", "cancel", NOTHING, "cancelled"),
     ("queued", "clear_flag", NOTHING, "queued"),
     ("queued", "flag_mail_dead", NOTHING, "queued"),
+    ("queued", "flag_no_email", NOTHING, "queued"),
     ("queued", "sla_breached", NOTHING, "queued"),
     # visit_scheduled: schedule_visit again reschedules
     ("visit_scheduled", "enqueue", NO_PILOT, REFUSED),
@@ -393,6 +404,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("visit_scheduled", "cancel", NOTHING, "cancelled"),
     ("visit_scheduled", "clear_flag", NOTHING, "visit_scheduled"),
     ("visit_scheduled", "flag_mail_dead", NOTHING, "visit_scheduled"),
+    ("visit_scheduled", "flag_no_email", NOTHING, "visit_scheduled"),
     ("visit_scheduled", "sla_breached", NOTHING, "visit_scheduled"),
     # awaiting_consent: the consent is ordered after the swap
     ("awaiting_consent", "enqueue", NO_PILOT, REFUSED),
@@ -417,6 +429,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("awaiting_consent", "cancel", NOTHING, "cancelled"),
     ("awaiting_consent", "clear_flag", NOTHING, "awaiting_consent"),
     ("awaiting_consent", "flag_mail_dead", NOTHING, "awaiting_consent"),
+    ("awaiting_consent", "flag_no_email", NOTHING, "awaiting_consent"),
     ("awaiting_consent", "sla_breached", NOTHING, "awaiting_consent"),
     # address_review
     ("address_review", "enqueue", NO_PILOT, REFUSED),
@@ -435,6 +448,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("address_review", "cancel", NOTHING, "cancelled"),
     ("address_review", "clear_flag", NOTHING, "address_review"),
     ("address_review", "flag_mail_dead", NOTHING, "address_review"),
+    ("address_review", "flag_no_email", NOTHING, "address_review"),
     ("address_review", "sla_breached", NOTHING, "address_review"),
     # opening
     ("opening", "enqueue", NO_PILOT, REFUSED),
@@ -458,6 +472,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("opening", "cancel", NOTHING, "cancelled"),
     ("opening", "clear_flag", NOTHING, "opening"),
     ("opening", "flag_mail_dead", NOTHING, "opening"),
+    ("opening", "flag_no_email", NOTHING, "opening"),
     ("opening", "sla_breached", NOTHING, "opening"),
     # needs_attention
     ("needs_attention", "enqueue", NO_PILOT, REFUSED),
@@ -476,6 +491,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("needs_attention", "cancel", NOTHING, "cancelled"),
     ("needs_attention", "clear_flag", NOTHING, "needs_attention"),
     ("needs_attention", "flag_mail_dead", NOTHING, "needs_attention"),
+    ("needs_attention", "flag_no_email", NOTHING, "needs_attention"),
     ("needs_attention", "sla_breached", NOTHING, "needs_attention"),
     # confirmed (final)
     ("confirmed", "enqueue", NO_PILOT, REFUSED),
@@ -494,6 +510,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("confirmed", "cancel", NOTHING, REFUSED),
     ("confirmed", "clear_flag", NOTHING, "confirmed"),
     ("confirmed", "flag_mail_dead", NOTHING, "confirmed"),
+    ("confirmed", "flag_no_email", NOTHING, "confirmed"),
     ("confirmed", "sla_breached", NOTHING, REFUSED),
     # rejected (final)
     ("rejected", "enqueue", NO_PILOT, REFUSED),
@@ -512,6 +529,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("rejected", "cancel", NOTHING, REFUSED),
     ("rejected", "clear_flag", NOTHING, "rejected"),
     ("rejected", "flag_mail_dead", NOTHING, "rejected"),
+    ("rejected", "flag_no_email", NOTHING, "rejected"),
     ("rejected", "sla_breached", NOTHING, REFUSED),
     # expired (final)
     ("expired", "enqueue", NO_PILOT, REFUSED),
@@ -530,6 +548,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("expired", "cancel", NOTHING, REFUSED),
     ("expired", "clear_flag", NOTHING, "expired"),
     ("expired", "flag_mail_dead", NOTHING, "expired"),
+    ("expired", "flag_no_email", NOTHING, "expired"),
     ("expired", "sla_breached", NOTHING, REFUSED),
     # cancelled (final)
     ("cancelled", "enqueue", NO_PILOT, REFUSED),
@@ -548,6 +567,7 @@ METER_SWAP_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("cancelled", "cancel", NOTHING, REFUSED),
     ("cancelled", "clear_flag", NOTHING, "cancelled"),
     ("cancelled", "flag_mail_dead", NOTHING, "cancelled"),
+    ("cancelled", "flag_no_email", NOTHING, "cancelled"),
     ("cancelled", "sla_breached", NOTHING, REFUSED),
 ]
 
@@ -583,6 +603,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("requested", "cancel", AUTO_PENDING, "cancelled"),
     ("requested", "clear_flag", NOTHING, "requested"),
     ("requested", "flag_mail_dead", NOTHING, "requested"),
+    ("requested", "flag_no_email", NOTHING, "requested"),
     ("requested", "sla_breached", NOTHING, "requested"),
     # scheduled: the absolute timer fires start_close at effective_at
     ("scheduled", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -605,6 +626,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("scheduled", "cancel", PHONE_REQUEST, "cancelled"),
     ("scheduled", "clear_flag", NOTHING, "scheduled"),
     ("scheduled", "flag_mail_dead", NOTHING, "scheduled"),
+    ("scheduled", "flag_no_email", NOTHING, "scheduled"),
     ("scheduled", "sla_breached", NOTHING, "scheduled"),
     # closing
     ("closing", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -625,6 +647,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("closing", "cancel", AUTO_DUE, "cancelled"),
     ("closing", "clear_flag", NOTHING, "closing"),
     ("closing", "flag_mail_dead", NOTHING, "closing"),
+    ("closing", "flag_no_email", NOTHING, "closing"),
     ("closing", "sla_breached", NOTHING, "closing"),
     # needs_attention
     ("needs_attention", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -640,6 +663,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("needs_attention", "cancel", AUTO_DUE, "cancelled"),
     ("needs_attention", "clear_flag", NOTHING, "needs_attention"),
     ("needs_attention", "flag_mail_dead", NOTHING, "needs_attention"),
+    ("needs_attention", "flag_no_email", NOTHING, "needs_attention"),
     ("needs_attention", "sla_breached", NOTHING, "needs_attention"),
     # closed (final)
     ("closed", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -655,6 +679,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("closed", "cancel", AUTO_DUE, REFUSED),
     ("closed", "clear_flag", NOTHING, "closed"),
     ("closed", "flag_mail_dead", NOTHING, "closed"),
+    ("closed", "flag_no_email", NOTHING, "closed"),
     ("closed", "sla_breached", NOTHING, REFUSED),
     # rejected (final)
     ("rejected", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -670,6 +695,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("rejected", "cancel", AUTO_DUE, REFUSED),
     ("rejected", "clear_flag", NOTHING, "rejected"),
     ("rejected", "flag_mail_dead", NOTHING, "rejected"),
+    ("rejected", "flag_no_email", NOTHING, "rejected"),
     ("rejected", "sla_breached", NOTHING, REFUSED),
     # cancelled (final)
     ("cancelled", "reject_request", OTHER_CUSTOMERS_METER, REFUSED),
@@ -685,6 +711,7 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("cancelled", "cancel", AUTO_DUE, REFUSED),
     ("cancelled", "clear_flag", NOTHING, "cancelled"),
     ("cancelled", "flag_mail_dead", NOTHING, "cancelled"),
+    ("cancelled", "flag_no_email", NOTHING, "cancelled"),
     ("cancelled", "sla_breached", NOTHING, REFUSED),
 ]
 
@@ -926,6 +953,7 @@ ROLES: dict[str, dict[str, set[tuple[Role, tuple[Role, ...]]]]] = {
         "cancel": {_CW},
         "clear_flag": {_SUP},
         "flag_mail_dead": {_SYS},
+        "flag_no_email": {_SYS},
         "sla_breached": {_SYS},
     },
     "meter_swap": {
@@ -945,6 +973,7 @@ ROLES: dict[str, dict[str, set[tuple[Role, tuple[Role, ...]]]]] = {
         "cancel": {_CW},
         "clear_flag": {_SUP},
         "flag_mail_dead": {_SYS},
+        "flag_no_email": {_SYS},
         "sla_breached": {_SYS},
     },
     "close_port": {
@@ -960,6 +989,7 @@ ROLES: dict[str, dict[str, set[tuple[Role, tuple[Role, ...]]]]] = {
         "cancel": {_CW, _SUP},
         "clear_flag": {_SUP},
         "flag_mail_dead": {_SYS},
+        "flag_no_email": {_SYS},
         "sla_breached": {_SYS},
     },
 }
@@ -1026,16 +1056,19 @@ FLAG_EVENTS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "nore_open": {
         "sla_breached": ((), ("sla_breached",)),
         "flag_mail_dead": ((), ("mail_dead",)),
+        "flag_no_email": ((), ("no_email",)),
     },
     "meter_swap": {
         "sla_breached": ((), ("sla_breached",)),
         "flag_mail_dead": ((), ("mail_dead",)),
+        "flag_no_email": ((), ("no_email",)),
         "swap_overdue": ((), ("swap_overdue",)),
         "record_installation": (("swap_overdue",), ()),
     },
     "close_port": {
         "sla_breached": ((), ("sla_breached",)),
         "flag_mail_dead": ((), ("mail_dead",)),
+        "flag_no_email": ((), ("no_email",)),
     },
 }
 
