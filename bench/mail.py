@@ -50,7 +50,13 @@ def one_run(backend: str, n: int) -> tuple[float, float]:
         with database(backend) as url, tempfile.TemporaryDirectory() as d:
             app = app_for(url)
             pairs = nore_registry(app, Path(d), 1)
-            case = open_case(app, resolve(app, "bench"), "nore_open", customer=pairs[0][0], metering_point=pairs[0][1])
+            case = open_case(
+                app,
+                resolve(app, "bench"),
+                "nore_open",
+                customer=pairs[0][0],
+                metering_point=pairs[0][1],
+            )
             with app.engine.connect() as conn:
                 case_id = repo.case_by_ref(conn, case.case)["id"]  # type: ignore[index]
             with app.engine.begin() as conn:  # clear the open's own notice
@@ -71,9 +77,15 @@ def one_run(backend: str, n: int) -> tuple[float, float]:
             for i in range(n):
                 r = render("port_opened", "nb", ctx)
                 row = intent_row(
-                    case_id=case_id, case_ref=case.case, seq=1000 + i, template="port_opened",
-                    language="nb", recipient=f"k{i}@example.no", context=ctx,
-                    now=app.clock.now(), domain="foie.no",
+                    case_id=case_id,
+                    case_ref=case.case,
+                    seq=1000 + i,
+                    template="port_opened",
+                    language="nb",
+                    recipient=f"k{i}@example.no",
+                    context=ctx,
+                    now=app.clock.now(),
+                    domain="foie.no",
                 )
                 row.update(subject=r.subject, body_text=r.text, body_html=r.html)
                 rows.append(row)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection
 
 from hanport.bootstrap import App
@@ -46,23 +46,21 @@ def holder(conn: Connection, point: dict[str, Any]) -> Holder:
     return Holder(None, "nothing")
 
 
-def close_in_progress(conn: Connection, point_id: int) -> dict[str, Any] | None:
-    C = repo.CASES
-    row = (
-        conn.execute(
-            select(C.c.ref, C.c.state)
-            .where(
-                and_(
-                    C.c.point_id == point_id,
-                    C.c.workflow == "close_port",
-                    C.c.state.in_(BLOCKING_CLOSE_STATES),
-                )
-            )
-            .limit(1)
+_CLOSE_IN_PROGRESS = (
+    select(repo.CASES.c.ref, repo.CASES.c.state)
+    .where(
+        and_(
+            repo.CASES.c.point_id == bindparam("point_id"),
+            repo.CASES.c.workflow == "close_port",
+            repo.CASES.c.state.in_(BLOCKING_CLOSE_STATES),
         )
-        .mappings()
-        .first()
     )
+    .limit(1)
+)
+
+
+def close_in_progress(conn: Connection, point_id: int) -> dict[str, Any] | None:
+    row = conn.execute(_CLOSE_IN_PROGRESS, {"point_id": point_id}).mappings().first()
     return dict(row) if row else None
 
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from hanport import autoclose, roles
@@ -230,6 +230,29 @@ def _rollback(app: App, conn: Connection, now: datetime, doc: Doc) -> Outcome:
 # --- the run ----------------------------------------------------------------------------------
 
 
+_INSERT_DOC = insert(DOCS)
+_UPDATE_DOC = (
+    update(DOCS)
+    .where(DOCS.c.document_id == bindparam("w_doc"))
+    .values(
+        {
+            c: bindparam(c)
+            for c in (
+                "run_id",
+                "row_number",
+                "event",
+                "gsrn",
+                "outcome",
+                "detail",
+                "case_id",
+                "request_hash",
+                "recorded_at",
+            )
+        }
+    )
+)
+
+
 def _record(
     conn: Connection,
     run_id: int | None,
@@ -255,9 +278,9 @@ def _record(
         "recorded_at": now,
     }
     if existing:
-        conn.execute(update(DOCS).where(DOCS.c.document_id == doc_id).values(**row))
+        conn.execute(_UPDATE_DOC, {"w_doc": doc_id, **row})
     else:
-        conn.execute(insert(DOCS).values(document_id=doc_id, **row))
+        conn.execute(_INSERT_DOC, {"document_id": doc_id, **row})
 
 
 def _chunk(

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -194,7 +193,7 @@ def new_case(
     }
     pk = repo.insert_case(conn, values)
     ref = f"HAN-{now.astimezone(OSLO).year}-{pk:06d}"
-    conn.execute(update(repo.CASES).where(repo.CASES.c.id == pk).values(ref=ref))
+    repo.set_case_ref(conn, pk, ref)
     row = {**values, "id": pk, "ref": ref}
     case = CaseRow.from_row(row)
     return Work(app, conn, actor, now, case, point, customer, claimed=True)
