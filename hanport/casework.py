@@ -781,18 +781,24 @@ class Effects:
         self.work.case.data["hes_failures"] = 0
 
     def fx_hes_close_behind(self, _: str | None) -> None:
-        """A cancelled opening whose open command was enqueued: never leave the port open."""
+        """A cancelled opening whose open command was enqueued: never leave the port open.
+        Commands that have not left are recalled; if one ever left (even one that failed or
+        timed out: it may still be carried out), a close follows it."""
         w = self.work
-        cmd = repo.latest_hes(w.conn, w.case.id, "open")
-        if cmd is None:
+        opens = [c for c in repo.hes_for_case(w.conn, w.case.id) if c["action"] == "open"]
+        if not opens:
+            return
+        for c in opens:
+            if c["status"] == "pending":
+                repo.update_hes(w.conn, c["id"], status="cancelled", done_at=w.now)
+        if not any(c["status"] in ("sent", "failed", "acked") for c in opens):
+            repo.update_point(
+                w.conn, w.case.point_id, han_port="closed", port_since=w.now, updated_at=w.now
+            )
+            self._record("hes_open_recalled", [c["id"] for c in opens])
             return
         if w.superseded_reason is not None:
-            # The case taking over enqueues its own close right behind; only recall what has
-            # not left yet.
-            for c in repo.hes_for_case(w.conn, w.case.id):
-                if c["status"] == "pending":
-                    repo.update_hes(w.conn, c["id"], status="cancelled", done_at=w.now)
-            return
+            return  # the case taking over enqueues its own close right behind
         self._hes("close")
 
     def fx_clear_flag(self, _: str | None) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from hanport.bootstrap import App
@@ -126,6 +126,30 @@ def _dispatchable(now: datetime, limit: int) -> Any:
     )
 
 
+def _supersede_stale_manual(conn: Any, now: datetime) -> None:
+    """A manual command left ``sent`` by a case that has since ended (cancelled, overtaken)
+    will never be acknowledged: the next command for its point supersedes it instead of
+    waiting behind it forever (the caseworker acts on the newest command)."""
+    H, C = repo.HES, repo.CASES
+    later = aliased(H)
+    conn.execute(
+        update(H)
+        .where(
+            H.c.status == "sent",
+            H.c.adapter == "manual",
+            H.c.case_id.in_(select(C.c.id).where(~C.c.active)),
+            exists().where(
+                and_(
+                    later.c.point_id == H.c.point_id,
+                    later.c.status == "pending",
+                    later.c.id > H.c.id,
+                )
+            ),
+        )
+        .values(status="superseded", done_at=now)
+    )
+
+
 def dispatch(app: App, *, limit: int = 100) -> HesReport:
     """Send every command that is first in line for its point (one transaction per batch)."""
     from hanport.commands import transaction
@@ -134,6 +158,7 @@ def dispatch(app: App, *, limit: int = 100) -> HesReport:
     gws = gateways(app)
     now = app.clock.now()
     with transaction(app, immediate=True) as uow:
+        _supersede_stale_manual(uow.conn, now)
         stmt = _dispatchable(now, limit)
         if app.backend == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=repo.HES)
@@ -170,7 +195,8 @@ def dispatch(app: App, *, limit: int = 100) -> HesReport:
 
 
 def apply_acks(app: App, *, limit: int = 100) -> HesReport:
-    """Apply stored acknowledgements whose time has come, as actor ``hes``."""
+    """Apply stored acknowledgements whose time has come, as actor ``hes`` — each once, also
+    when it arrives after the 24 h timeout already counted the command as failed."""
     from hanport.commands import transaction
 
     report = HesReport()
@@ -178,7 +204,11 @@ def apply_acks(app: App, *, limit: int = 100) -> HesReport:
     H = repo.HES
     stmt = (
         select(H)
-        .where(H.c.status == "sent", H.c.ack_due_at.is_not(None), H.c.ack_due_at <= now)
+        .where(
+            H.c.status.in_(("sent", "failed")),
+            H.c.ack_due_at.is_not(None),
+            H.c.ack_due_at <= now,
+        )
         .order_by(H.c.ack_due_at, H.c.id)
         .limit(limit)
     )
@@ -187,12 +217,14 @@ def apply_acks(app: App, *, limit: int = 100) -> HesReport:
     for cmd in due:
         try:
             with transaction(app) as uow:
-                current = uow.conn.execute(
-                    select(H.c.status).where(H.c.id == cmd["id"])
-                ).scalar_one()
-                if current != "sent":
-                    continue
-                _apply_ack(app, uow.conn, cmd, now, report)
+                lock = select(H).where(H.c.id == cmd["id"])
+                if app.backend == "postgresql":
+                    lock = lock.with_for_update()
+                current = dict(uow.conn.execute(lock).mappings().one())
+                if current["ack_due_at"] is None or current["status"] not in ("sent", "failed"):
+                    continue  # another scheduler applied it
+                repo.update_hes(uow.conn, cmd["id"], ack_due_at=None)  # consumed, once
+                _apply_ack(app, uow.conn, current, now, report)
                 uow.commit()
         except (Conflict, Refused) as exc:
             report.conflicts += 1
@@ -200,46 +232,57 @@ def apply_acks(app: App, *, limit: int = 100) -> HesReport:
     return report
 
 
+def _requeue_close(app: App, conn: Any, cmd: dict[str, Any], now: datetime) -> None:
+    """A close behind a cancelled opening must not be lost: send it again, with backoff."""
+    backoff = timedelta(minutes=app.settings.hes_backoff_minutes * 2 ** min(cmd["attempt"] - 1, 6))
+    repo.insert_hes(
+        conn,
+        {
+            "case_id": cmd["case_id"],
+            "point_id": cmd["point_id"],
+            "action": "close",
+            "status": "pending",
+            "attempt": cmd["attempt"] + 1,
+            "adapter": cmd["adapter"],
+            "not_before": now + backoff,
+            "created_at": now,
+        },
+    )
+
+
 def _apply_ack(app: App, conn: Any, cmd: dict[str, Any], now: datetime, report: HesReport) -> None:
     row = repo.case_by_pk(conn, cmd["case_id"])
     assert row is not None
     work = Work.for_row(app, conn, HES_ACTOR, now, row)
     busy = "opening" if cmd["action"] == "open" else "closing"
+    direction_matches = (work.case.workflow == "close_port") == (cmd["action"] == "close")
+    state = work.case.state
+    timed_out = cmd["status"] == "failed"  # the 24 h timeout already counted it as a failure
     latest = repo.latest_hes(conn, cmd["case_id"], cmd["action"])
-    is_current = work.case.state == busy and latest is not None and latest["id"] == cmd["id"]
     late = int((now - cmd["ack_due_at"]).total_seconds())
     extra = {"hes_command": cmd["id"], "late_seconds": late}
+    ref = work.case.ref
     if cmd["ack_outcome"] == "failed":
         report.failed += 1
-        if is_current:
+        if timed_out:
+            report.details.append(f"{ref}: {cmd['action']} #{cmd['id']} failed (already counted)")
+            return
+        if state == busy and direction_matches and latest is not None and latest["id"] == cmd["id"]:
             apply(work, "report_failure", {"error": cmd["error"] or "failure"}, extra=extra)
             finish(work)
         else:
             repo.update_hes(conn, cmd["id"], status="failed", done_at=now, error=cmd["error"])
             if cmd["action"] == "close":
-                # A close behind a cancelled opening must not be lost: send it again.
-                backoff = timedelta(
-                    minutes=app.settings.hes_backoff_minutes * 2 ** min(cmd["attempt"], 6)
-                )
-                repo.insert_hes(
-                    conn,
-                    {
-                        "case_id": cmd["case_id"],
-                        "point_id": cmd["point_id"],
-                        "action": "close",
-                        "status": "pending",
-                        "attempt": cmd["attempt"] + 1,
-                        "adapter": cmd["adapter"],
-                        "not_before": now + backoff,
-                        "created_at": now,
-                    },
-                )
-        report.details.append(f"{work.case.ref}: {cmd['action']} #{cmd['id']} failed")
+                _requeue_close(app, conn, cmd, now)
+        report.details.append(f"{ref}: {cmd['action']} #{cmd['id']} failed")
         return
     report.acknowledged += 1
-    if is_current:
+    if direction_matches and state in (busy, "needs_attention"):
+        # Also a late answer: the port did change, so the case completes (its retry, if one is
+        # waiting, is settled with it).
         apply(work, f"confirm_{cmd['action']}", {}, extra=extra)
         finish(work)
+        repo.update_hes(conn, cmd["id"], status="acked", done_at=now, result=cmd["ack_outcome"])
     else:
         # The case moved on (cancelled or superseded) after the command left: the port did
         # change, so record it on the point; a close queued behind follows.
@@ -258,4 +301,4 @@ def _apply_ack(app: App, conn: Any, cmd: dict[str, Any], now: datetime, report: 
         if port == "open" and pending_close is not None:
             values["han_port"] = "closing"
         repo.update_point(conn, cmd["point_id"], **values)
-    report.details.append(f"{work.case.ref}: {cmd['action']} #{cmd['id']} acknowledged")
+    report.details.append(f"{ref}: {cmd['action']} #{cmd['id']} acknowledged")

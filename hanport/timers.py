@@ -68,6 +68,11 @@ def _mark(conn: Any, timer_ids: list[int], status: str, now: datetime, outcome: 
     )
 
 
+def _skip(conn: Any, timer_id: int, why: str) -> None:
+    T = repo.TIMERS
+    conn.execute(update(T).where(T.c.id == timer_id).values(status="skipped", outcome=why))
+
+
 def fire_batch(app: App, *, limit: int = 50) -> FireReport:
     """Claim and fire up to ``limit`` due timers in one transaction.
 
@@ -89,11 +94,13 @@ def _fire(app: App, limit: int, *, safe: bool) -> FireReport:
     with transaction(app, immediate=True) as uow:
         conn = uow.conn
         claimed = _claim(app, conn, now, limit)
+        # Marked fired before they fire: a firing that leaves the timer's state cancels the
+        # state's pending timers, and must not cancel the one being fired.
+        _mark(conn, [t["id"] for t in claimed], "fired", now, "fired")
         loaded = repo.cases_full_by_pks(conn, [t["case_id"] for t in claimed])
         deferred: dict[str, list[dict[str, Any]]] | None = (
             None if safe else {"events": [], "mail": []}
         )
-        fired: list[int] = []
         for t in claimed:
             case_row, point, customer = loaded[t["case_id"]]
             work = Work(app, conn, SCHEDULER, now, CaseRow.from_row(case_row), point, customer)
@@ -110,13 +117,7 @@ def _fire(app: App, limit: int, *, safe: bool) -> FireReport:
             if not workflows.runner(wf.name, wf.version).may(
                 work.case.state, t["trigger"], Facts(work, {})
             ):
-                _mark(
-                    conn,
-                    [t["id"]],
-                    "skipped",
-                    now,
-                    f"{t['trigger']} not allowed in {work.case.state}",
-                )
+                _skip(conn, t["id"], f"{t['trigger']} not allowed in {work.case.state}")
                 report.skipped += 1
                 report.details.append(f"{case_row['ref']}: {t['name']} skipped ({work.case.state})")
                 continue
@@ -131,11 +132,10 @@ def _fire(app: App, limit: int, *, safe: bool) -> FireReport:
             except Refused as exc:
                 if not safe:
                     raise
-                _mark(conn, [t["id"]], "skipped", now, str(exc)[:500])
+                _skip(conn, t["id"], str(exc)[:500])
                 report.skipped += 1
                 report.details.append(f"{case_row['ref']}: {t['name']} skipped ({exc})")
                 continue
-            fired.append(t["id"])
             report.fired += 1
             report.details.append(
                 f"{case_row['ref']}: {t['name']} fired → {work.case.state} (late {late}s)"
@@ -143,7 +143,6 @@ def _fire(app: App, limit: int, *, safe: bool) -> FireReport:
         if deferred is not None:
             repo.insert_events(conn, deferred["events"])
             repo.insert_mail(conn, deferred["mail"])
-        _mark(conn, fired, "fired", now, "fired")
         uow.commit()
     return report
 

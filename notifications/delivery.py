@@ -41,7 +41,9 @@ class MaildirTransport:
         self.folder = Path(folder)
 
     def send(self, messages: Sequence[Message]) -> list[Outcome]:
-        box = mailbox.Maildir(self.folder, create=True)
+        for sub in ("tmp", "new", "cur"):  # also when the folder exists but is empty
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        box = mailbox.Maildir(self.folder, create=False)
         out = []
         for msg in messages:
             try:

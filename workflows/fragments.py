@@ -184,7 +184,7 @@ def hes_fragment(
     transitions = (
         Transition(
             confirm,
-            (busy,),
+            (busy, "needs_attention"),
             done_state,
             f"The head-end system acknowledged: port {'opened' if direction == 'open' else 'closed'}",
             also=(Role.SYSTEM,),

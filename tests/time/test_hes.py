@@ -51,23 +51,11 @@ from tests.time.helpers import (
 T0 = datetime.fromisoformat(START)
 DELAY = timedelta(minutes=10)  # the simulated adapter's default answer delay
 
-LATE_ACK_BUG = (
-    "BUG: an acknowledgement that arrives after the 24 h hes_timeout is dropped: the timeout marks "
-    "the command 'failed' and apply_acks only applies commands still 'sent', so an 'opened' answer "
-    "from the HES is lost — the meter's port is open while the point stays 'opening' (and, after "
-    "three such timeouts, the case goes to needs_attention although the port opened each time)"
-)
 DOUBLE_ACK_BUG = (
     "BUG (PostgreSQL): two schedulers applying the same acknowledgement at once both apply it when "
     "its case has moved on: apply_acks checks the command's status with a plain SELECT (no row "
     "lock, no compare-and-swap on the status), so a failed close behind a cancelled case is "
     "re-queued twice (two pending close commands with the same attempt)"
-)
-REQUEUE_BACKOFF_BUG = (
-    "BUG: a failed close behind a cancelled case is re-queued after 2 ** attempt x "
-    "HANPORT_HES_BACKOFF_MINUTES (30 min, then 60) instead of the configured first retry delay "
-    "doubled per failure (15 min, then 30) that report_failure uses: hes._apply_ack's exponent "
-    "is off by one"
 )
 MANUAL_STUCK_BUG = (
     "BUG: with the manual adapter a command that was dispatched ('sent') for a case that is then "
@@ -459,7 +447,6 @@ def test_a_failed_close_behind_a_cancelled_case_is_queued_again(sim: App) -> Non
     assert state(app, ref) == "cancelled"
 
 
-@pytest.mark.xfail(strict=True, reason=LATE_ACK_BUG)
 @pytest.mark.sim(hes_sim_delay_minutes=25 * 60)
 def test_an_opened_ack_after_the_timeout_is_not_lost(sim: App) -> None:
     app = sim
@@ -475,11 +462,7 @@ def test_an_opened_ack_after_the_timeout_is_not_lost(sim: App) -> None:
     assert port(app, NORE_POINT) == "open"
 
 
-def test_two_schedulers_apply_one_acknowledgement_once(
-    request: pytest.FixtureRequest, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if db_url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=DOUBLE_ACK_BUG))
+def test_two_schedulers_apply_one_acknowledgement_once(db_url: str, tmp_path: Path) -> None:
     script = {NORE_POINT: ("fail", "fail")}  # the open and the first close fail
     app = sim_app(db_url, hes_sim_script=script)
     try:
@@ -495,22 +478,17 @@ def test_two_schedulers_apply_one_acknowledgement_once(
         ]
         app.clock.advance(DELAY)
 
-        # Two schedulers reach the close's (failed) answer at the same moment: both have read
-        # the command as 'sent' before either writes.
-        barrier = threading.Barrier(2, timeout=20)
-        real = hes._apply_ack
+        # Two schedulers reach the close's (failed) answer at the same moment: both have
+        # listed it as due before either applies it (the answer is consumed under a lock).
+        listed = threading.Barrier(2, timeout=20)
 
-        def together(*args: Any, **kw: Any) -> None:
-            barrier.wait()
-            real(*args, **kw)
+        def run(a: Any) -> None:
+            listed.wait()
+            reports.append(hes.apply_acks(a))
 
-        monkeypatch.setattr(hes, "_apply_ack", together)
         schedulers = [sim_app(db_url, now=app.clock.now(), hes_sim_script=script) for _ in "ab"]
         reports: list[hes.HesReport] = []
-        threads = [
-            threading.Thread(target=lambda a=a: reports.append(hes.apply_acks(a)))
-            for a in schedulers
-        ]
+        threads = [threading.Thread(target=run, args=(a,)) for a in schedulers]
         for t in threads:
             t.start()
         for t in threads:
@@ -520,11 +498,11 @@ def test_two_schedulers_apply_one_acknowledgement_once(
         assert len(reports) == 2
         closes = [h for h in hes_rows(app, ref) if h["action"] == "close"]
         assert [(h["status"], h["attempt"]) for h in closes] == [("failed", 1), ("pending", 2)]
+        assert sum(r.failed for r in reports) == 1, [r.details for r in reports]
     finally:
         app.close()
 
 
-@pytest.mark.xfail(strict=True, reason=REQUEUE_BACKOFF_BUG)
 @pytest.mark.sim(hes_sim_script={NORE_POINT: ("fail", "fail", "fail")})
 def test_a_requeued_close_waits_the_configured_backoff(sim: App) -> None:
     app = sim
@@ -569,7 +547,6 @@ def test_manual_adapter_sends_and_waits_for_the_caseworker(seeded: App) -> None:
     assert isoformat_utc(ev["occurred_at"]) == isoformat_utc(T0 + timedelta(hours=20))
 
 
-@pytest.mark.xfail(strict=True, reason=MANUAL_STUCK_BUG)
 def test_manual_adapter_a_cancelled_case_still_gets_its_close_sent(seeded: App) -> None:
     app = seeded
     ref = open_nore(app)
@@ -583,7 +560,6 @@ def test_manual_adapter_a_cancelled_case_still_gets_its_close_sent(seeded: App) 
     assert close and close[-1]["status"] == "sent"
 
 
-@pytest.mark.xfail(strict=True, reason=MANUAL_STUCK_BUG)
 def test_manual_adapter_a_superseded_open_does_not_block_the_point(seeded: App) -> None:
     app = seeded
     first = open_nore(app, NORE_POINT_2, "1005")

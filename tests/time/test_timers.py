@@ -44,13 +44,6 @@ from workflows.definition import Duration
 T0 = datetime.fromisoformat(START)  # Monday 2026-03-02 09:00 Oslo (CET)
 NEW_METER = "570656731669999" + ean.calc_check_digit("570656731669999")  # the swap's new meter
 
-TIMER_ROW_BUG = (
-    "BUG: a timer whose trigger leaves its state (expire) or restarts its own timer (hes_timeout "
-    "→ retry) is marked 'cancelled' instead of 'fired': the trigger's effects cancel the pending "
-    "row being fired (cancel_timers on leaving the state / 'retry scheduled'), and fire_batch's "
-    "_mark then only updates rows still 'pending', so the fired timer keeps status 'cancelled'"
-)
-
 
 def awaiting(app: App, point: str = NORE_POINT, customer: str = "1001") -> str:
     r = open_case(app, actor(app), "nore_open", customer=customer, metering_point=point)
@@ -135,7 +128,6 @@ def test_expire_after_thirty_days(seeded: App) -> None:
     assert fire(app) == 0
 
 
-@pytest.mark.xfail(strict=True, reason=TIMER_ROW_BUG)
 def test_a_timer_that_ends_its_state_is_marked_fired(seeded: App) -> None:
     app = seeded
     ref = awaiting(app)
@@ -146,7 +138,6 @@ def test_a_timer_that_ends_its_state_is_marked_fired(seeded: App) -> None:
     assert timer_rows(app, ref, "expire")[0]["status"] == "fired"
 
 
-@pytest.mark.xfail(strict=True, reason=TIMER_ROW_BUG)
 def test_a_fired_hes_timeout_is_marked_fired(seeded: App) -> None:
     app = seeded
     ref = opening(app)
