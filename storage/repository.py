@@ -250,6 +250,10 @@ def claim_case(conn: Connection, pk: int, expected_version: int) -> bool:
     return conn.execute(_CLAIM_CASE, {"pk_": pk, "expected_": expected_version}).rowcount == 1
 
 
+def set_case_ref(conn: Connection, pk: int, ref: str) -> None:
+    _set_by_id(conn, CASES, pk, {"ref": ref})
+
+
 def cas_update_case(
     conn: Connection, pk: int, expected_version: int, values: Mapping[str, Any]
 ) -> bool:

@@ -51,19 +51,6 @@ from tests.time.helpers import (
 T0 = datetime.fromisoformat(START)
 DELAY = timedelta(minutes=10)  # the simulated adapter's default answer delay
 
-DOUBLE_ACK_BUG = (
-    "BUG (PostgreSQL): two schedulers applying the same acknowledgement at once both apply it when "
-    "its case has moved on: apply_acks checks the command's status with a plain SELECT (no row "
-    "lock, no compare-and-swap on the status), so a failed close behind a cancelled case is "
-    "re-queued twice (two pending close commands with the same attempt)"
-)
-MANUAL_STUCK_BUG = (
-    "BUG: with the manual adapter a command that was dispatched ('sent') for a case that is then "
-    "cancelled or superseded is never settled (no acknowledgement comes by itself, and confirm_* "
-    "is refused on the final case), and hes._dispatchable refuses every later command of the "
-    "point while one is 'sent' — so the close behind it, and any later opening, is never sent"
-)
-
 
 @pytest.fixture
 def sim(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[App]:
