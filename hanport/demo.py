@@ -36,6 +36,8 @@ CUSTOMERS = """customer_id;name;email;phone;street;postal_code;city;language;ene
 20005;Nils Li;nils.li@example.no;;Nedre Dal 2;3631;Rødberg;nb;no
 20006;Marit Dahl;marit.dahl@example.no;;Hønengata 7;3513;Hønefoss;nb;no
 20007;Eva Moen;eva.moen@example.no;;Fjellvegen 21;3632;Uvdal;en;no
+20008;Jon Vik;jon.vik@example.no;;Dalsvegen 9;3630;Rødberg;nb;no
+20009;Lise Holm;lise.holm@example.no;;Kirkevegen 14;3632;Uvdal;nb;no
 """
 
 POINTS = """metering_point_id;customer_id;meter_number;municipality;street;postal_code;city;han_port
@@ -46,6 +48,8 @@ POINTS = """metering_point_id;customer_id;meter_number;municipality;street;posta
 707057500000000056;20005;7359992905160878;3050;Nedre Dal 2;3631;Rødberg;closed
 707057500000000063;20006;5706567316639543;3007;Hønengata 7;3513;Hønefoss;none
 707057500000000070;20007;7359992905160915;3338;Fjellvegen 21;3632;Uvdal;closed
+707057500000000087;20008;6970631401582134;3338;Dalsvegen 9;3630;Rødberg;open
+707057500000000094;20009;6970631401582141;3050;Kirkevegen 14;3632;Uvdal;open
 """
 
 
@@ -455,6 +459,8 @@ def _scenarios(s: Story) -> None:
     s.expect(close_marit.case, "closed", "Close request overtaking an opening: port ends closed")
     s.check_port("707057500000000063", "closed")
 
+    _nightly(s, ola.case, per.case)
+
     # Refusals a caseworker meets.
     s.say("Refusals")
     s.refused(
@@ -496,6 +502,63 @@ def _scenarios(s: Story) -> None:
         "  the auditor tries to cancel a case",
         lambda: advance(app, s.actor(AUDITOR), ola.case, "cancel", {"reason": "test"}),
     )
+
+
+def _nightly(s: Story, ola: str, per: str) -> None:
+    """The nightly Elhub-derived file: a move, a contract end in the future, a move that is
+    rolled back, a newcomer moving in, a repeated document and a bad row."""
+    from hanport.batch import BATCH_ACTOR, run_terminations
+
+    app = s.app
+    now = app.clock.now()
+    soon, later = now + timedelta(days=5), now + timedelta(days=10)
+    lines = [
+        "document_id;metering_point_id;event;brs_code;effective_at;customer_id;rollback_of",
+        f"elhub-0001;707057500032174572;move_out;BRS-NO-201;{now.isoformat()};20002;",
+        f"elhub-0002;707057500042745649;end_of_supply;BRS-NO-202;{later.isoformat()};20003;",
+        f"elhub-0003;707057500000000087;move_out;BRS-NO-211;{soon.isoformat()};20008;",
+        "elhub-0004;707057500000000087;rollback;BRS-NO-221;;;elhub-0003",
+        f"elhub-0005;707057500000000094;move_in;BRS-NO-201;{now.isoformat()};31001;",
+        f"elhub-0001;707057500032174572;move_out;BRS-NO-201;{now.isoformat()};20002;",
+        f"elhub-0006;707057500053182052;move_out;BRS-NO-201;{now.isoformat()};20001;",
+    ]
+    folder = Path(str(app.settings.maildir)).parent
+    path = folder / "elhub-terminations.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    s.say(
+        f"Nightly batch: {path.name} (a move, a future contract end, a rollback, a move-in, a repeat, a bad row)"
+    )
+    dry = run_terminations(app, BATCH_ACTOR, path, dry_run=True)
+    report = run_terminations(app, BATCH_ACTOR, path, details=True)
+    if (dry.applied, dry.noop, dry.rejected) != (report.applied, report.noop, report.rejected):
+        s.problems.append("the dry run's summary differs from the real run's")
+    for o in report.outcomes:
+        s.say(f"  row {o['row']} {o['document_id'] or '-'}: {o['outcome']} — {o['detail']}")
+    s.say(
+        f"  {report.applied} applied, {report.noop} no-op, {report.rejected} rejected (the rejects file: {Path(report.rejects_file or '').name})"
+    )
+    if (report.applied, report.noop, report.rejected) != (5, 1, 1):
+        s.problems.append(
+            f"nightly batch: expected 5 applied, 1 no-op, 1 rejected; got {report.summary()}"
+        )
+    refs = {o["document_id"]: o["case"] for o in report.outcomes if o["case"]}
+    s.tick(minutes=1)  # the due closes leave for the HES
+    s.tick(minutes=15)
+    s.expect(refs["elhub-0001"], "closed", "Auto-close: Ola moved out")
+    s.expect(
+        refs["elhub-0005"],
+        "closed",
+        "Auto-close: a newcomer moved in at Lise's address (Lise told)",
+    )
+    s.expect(refs["elhub-0003"], "cancelled", "Auto-close rolled back before it took effect")
+    s.check_port("707057500000000087", "open")
+    s.say("  ... ten days later, Per's contract ends")
+    s.wait(days=10)
+    s.tick(minutes=1)
+    s.tick(minutes=15)
+    s.expect(refs["elhub-0002"], "closed", "Auto-close at a future contract end")
+    s.check_port("707057500042745649", "closed")
+    del ola, per
 
 
 def _print_histories(s: Story) -> list[dict[str, Any]]:

@@ -171,9 +171,7 @@ def dispatch(app: App, *, limit: int = 100) -> HesReport:
             gw = gws.get(cmd["adapter"] or "manual", gws["manual"])
             H = repo.HES
             cmd["sequence"] = uow.conn.execute(
-                select(func.count()).where(
-                    H.c.point_id == cmd["point_id"], H.c.action == cmd["action"], H.c.id < cmd["id"]
-                )
+                select(func.count()).where(H.c.point_id == cmd["point_id"], H.c.id < cmd["id"])
             ).scalar_one()
             cmd["gsrn"] = uow.conn.execute(
                 select(repo.POINTS.c.gsrn).where(repo.POINTS.c.id == cmd["point_id"])
