@@ -651,13 +651,14 @@ class Effects:
         from hanport.meters import replace_meter
 
         replace_meter(w.conn, w.case.point_id, number, installed_at, source=w.case.ref)
-        repo.update_point(
+        repo.set_port(
             w.conn,
             w.case.point_id,
+            "closed",
+            installed_at,
+            f"new meter {number} installed ({w.case.ref})",
+            case_id=w.case.id,
             meter_number=number,
-            han_port="closed",
-            port_since=installed_at,
-            updated_at=w.now,
         )
         w.point = repo.point_by_pk(w.conn, w.case.point_id) or w.point
         self._record("meter_installed", {"meter_number": number, "at": isoformat_utc(installed_at)})
@@ -703,8 +704,14 @@ class Effects:
             },
         )
         port = "opening" if action == "open" else "closing"
-        repo.update_point(
-            w.conn, w.case.point_id, han_port=port, port_since=w.now, updated_at=w.now
+        repo.set_port(
+            w.conn,
+            w.case.point_id,
+            port,
+            w.now,
+            f"{action} command sent to the HES ({w.case.ref})",
+            case_id=w.case.id,
+            hes_command_id=cmd,
         )
         self._record(f"hes_{action}", cmd)
         return cmd
@@ -723,13 +730,14 @@ class Effects:
         w = self.work
         self._ack("open", "opened")
         cid = w.case.data.get("consent_id")
-        repo.update_point(
+        repo.set_port(
             w.conn,
             w.case.point_id,
-            han_port="open",
-            port_since=w.now,
+            "open",
+            w.now,
+            f"opened, acknowledged by {w.actor.name} ({w.case.ref})",
             consent_id=cid,
-            updated_at=w.now,
+            case_id=w.case.id,
         )
         if cid:
             repo.update_consent(w.conn, cid, opened_at=w.now)
@@ -737,13 +745,14 @@ class Effects:
     def fx_port_closed(self, _: str | None) -> None:
         w = self.work
         self._ack("close", "closed")
-        repo.update_point(
+        repo.set_port(
             w.conn,
             w.case.point_id,
-            han_port="closed",
-            port_since=w.now,
+            "closed",
+            w.now,
+            f"closed, acknowledged by {w.actor.name} ({w.case.ref})",
             consent_id=None,
-            updated_at=w.now,
+            case_id=w.case.id,
         )
 
     def fx_hes_failed(self, _: str | None) -> None:
@@ -792,8 +801,13 @@ class Effects:
             if c["status"] == "pending":
                 repo.update_hes(w.conn, c["id"], status="cancelled", done_at=w.now)
         if not any(c["status"] in ("sent", "failed", "acked") for c in opens):
-            repo.update_point(
-                w.conn, w.case.point_id, han_port="closed", port_since=w.now, updated_at=w.now
+            repo.set_port(
+                w.conn,
+                w.case.point_id,
+                "closed",
+                w.now,
+                f"open command recalled before it left ({w.case.ref})",
+                case_id=w.case.id,
             )
             self._record("hes_open_recalled", [c["id"] for c in opens])
             return

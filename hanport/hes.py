@@ -286,9 +286,6 @@ def _apply_ack(app: App, conn: Any, cmd: dict[str, Any], now: datetime, report: 
         # change, so record it on the point; a close queued behind follows.
         port = "open" if cmd["action"] == "open" else "closed"
         repo.update_hes(conn, cmd["id"], status="acked", done_at=now, result=cmd["ack_outcome"])
-        values: dict[str, Any] = {"han_port": port, "port_since": now, "updated_at": now}
-        if port == "closed":
-            values["consent_id"] = None
         pending_close = conn.execute(
             select(repo.HES.c.id).where(
                 repo.HES.c.point_id == cmd["point_id"],
@@ -296,7 +293,38 @@ def _apply_ack(app: App, conn: Any, cmd: dict[str, Any], now: datetime, report: 
                 repo.HES.c.action == "close",
             )
         ).first()
-        if port == "open" and pending_close is not None:
-            values["han_port"] = "closing"
-        repo.update_point(conn, cmd["point_id"], **values)
+        cause = f"late {cmd['action']} acknowledgement for {ref} ({work.case.state})"
+        if port == "closed":
+            repo.set_port(
+                conn,
+                cmd["point_id"],
+                "closed",
+                now,
+                cause,
+                consent_id=None,
+                case_id=cmd["case_id"],
+                hes_command_id=cmd["id"],
+            )
+        else:
+            # Open with no live consent until the close queued behind it is acknowledged.
+            repo.set_port(
+                conn,
+                cmd["point_id"],
+                "open",
+                now,
+                cause,
+                consent_id=None,
+                case_id=cmd["case_id"],
+                hes_command_id=cmd["id"],
+            )
+            if pending_close is not None:
+                repo.set_port(
+                    conn,
+                    cmd["point_id"],
+                    "closing",
+                    now,
+                    f"close queued behind it ({ref})",
+                    case_id=cmd["case_id"],
+                    hes_command_id=pending_close[0],
+                )
     report.details.append(f"{ref}: {cmd['action']} #{cmd['id']} acknowledged")

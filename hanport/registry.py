@@ -414,6 +414,7 @@ def _save_point(
         )
         if meter:
             replace_meter(conn, pk, meter, now, source="import")
+        consent = None
         if p["han_port"] == "open":
             consent = repo.insert_consent(
                 conn,
@@ -427,7 +428,8 @@ def _save_point(
                     "opened_at": now,
                 },
             )
-            repo.update_point(conn, pk, consent_id=consent)
+        why = "imported open: legacy consent" if consent else "imported"
+        repo.set_port(conn, pk, p["han_port"], now, why, consent_id=consent)
         return "inserted"
     changed = {k: v for k, v in fields.items() if current[k] != v}
     if "customer_pk" in changed and current["han_port"] in ("open", "opening", "closing"):
@@ -448,9 +450,10 @@ def _save_point(
         if current["han_port"] == "none" and p["han_port"] == "closed":
             # A new meter with a HAN port replaced one without.
             changed["han_port"] = "closed"
-            changed["port_since"] = now
     if not changed:
         return "unchanged"
+    if changed.pop("han_port", None):
+        repo.set_port(conn, current["id"], "closed", now, f"meter {meter} with a HAN port imported")
     repo.update_point(conn, current["id"], updated_at=now, **changed)
     if auto_close is not None:
         point = repo.point_by_pk(conn, current["id"])

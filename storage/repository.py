@@ -32,6 +32,7 @@ CUSTOMERS: Table = t.Customer.__table__  # type: ignore[attr-defined]
 CUSTOMER_HISTORY: Table = t.CustomerHistory.__table__  # type: ignore[attr-defined]
 IDEMPOTENCY: Table = t.IdempotencyKey.__table__  # type: ignore[attr-defined]
 META: Table = t.Meta.__table__  # type: ignore[attr-defined]
+PORT_EVENTS: Table = t.PortEvent.__table__  # type: ignore[attr-defined]
 
 
 def _pk(result: Any) -> int:
@@ -78,6 +79,7 @@ _CUSTOMER_BY_ID = select(CUSTOMERS).where(CUSTOMERS.c.customer_id == bindparam("
 _CUSTOMER_BY_PK = select(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("pk"))
 _POINT_BY_GSRN = select(POINTS).where(POINTS.c.gsrn == bindparam("gsrn"))
 _POINT_BY_PK = select(POINTS).where(POINTS.c.id == bindparam("pk"))
+_POINT_CONSENT = select(POINTS.c.consent_id).where(POINTS.c.id == bindparam("pk"))
 _CASE_BY_REF = select(CASES).where(CASES.c.ref == bindparam("ref"))
 # A case with its metering point and customer in one round trip: (case, point, customer) columns
 # are labelled ``c_*``, ``p_*``, ``u_*``.
@@ -175,6 +177,43 @@ def points_with_meter(conn: Connection, meter_number: str) -> list[dict[str, Any
         .order_by(METERS.c.valid_from.desc(), METERS.c.id.desc())
     )
     return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+_KEEP: Any = object()
+
+
+def set_port(
+    conn: Connection,
+    point_id: int,
+    state: str,
+    at: datetime,
+    cause: str,
+    *,
+    consent_id: Any = _KEEP,
+    case_id: int | None = None,
+    hes_command_id: int | None = None,
+    **values: Any,
+) -> None:
+    """Change a point's port state (and, if given, the consent behind it), appending the
+    change to its timeline. Every port change goes through here."""
+    updates = {"han_port": state, "port_since": at, "updated_at": at, **values}
+    if consent_id is not _KEEP:
+        updates["consent_id"] = consent_id
+    _set_by_id(conn, POINTS, point_id, updates)
+    if consent_id is _KEEP:
+        consent_id = conn.execute(_POINT_CONSENT, {"pk": point_id}).scalar()
+    conn.execute(
+        _insert(PORT_EVENTS),
+        {
+            "point_id": point_id,
+            "at": at,
+            "state": state,
+            "consent_id": consent_id,
+            "cause": cause,
+            "case_id": case_id,
+            "hes_command_id": hes_command_id,
+        },
+    )
 
 
 def update_point(conn: Connection, pk: int, **values: Any) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -320,6 +320,24 @@ class BatchDocument(SQLModel, table=True):
     recorded_at: datetime = Field(sa_column=_ts())
 
 
+class PortEvent(SQLModel, table=True):
+    """Append-only timeline of each metering point's port state and the consent behind it:
+    what ``audit port`` answers from and what ``audit verify`` checks the points against."""
+
+    __tablename__ = "port_events"
+    __table_args__ = (Index("ix_port_events_point", "point_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    point_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("metering_points.id"), nullable=False)
+    )
+    at: datetime = Field(sa_column=_ts())
+    state: str = Field(sa_column=Column(String(8), nullable=False))
+    consent_id: int | None = None
+    cause: str
+    case_id: int | None = None
+    hes_command_id: int | None = None
+
+
 class BatchFile(SQLModel, table=True):
     """A file taken from the batch inbox, keyed on its content: several schedulers sharing one
     database process each file once."""

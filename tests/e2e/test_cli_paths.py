@@ -328,12 +328,23 @@ def test_consent_with_the_postal_address_needs_review(hp: Hanport) -> None:
     assert {m["status"] for m in view["mail"]} == {"no_address"}
 
 
-def test_cancel_while_opening_enqueues_a_close_behind(hp: Hanport) -> None:
+def test_cancel_before_the_open_command_left_recalls_it(hp: Hanport) -> None:
     ref = hp.open_nore(*consent_sets())
     _step(hp.advance(ref, "cancel", "--set", "reason=changed my mind"), "cancelled", 3)
     view = hp.show(ref)
+    assert [(c["action"], c["status"]) for c in view["hes_commands"]] == [("open", "cancelled")]
+    assert view["port"] == "closed"
+    assert view["consent"]["end_reason"] == "cancelled"
+    assert view["timers"] == []
+
+
+def test_cancel_after_the_open_command_left_enqueues_a_close_behind(hp: Hanport) -> None:
+    ref = hp.open_nore(*consent_sets())
+    hp.call("tick").ok()  # the manual adapter marks the open command sent
+    _step(hp.advance(ref, "cancel", "--set", "reason=changed my mind"), "cancelled", 3)
+    view = hp.show(ref)
     assert [(c["action"], c["status"]) for c in view["hes_commands"]] == [
-        ("open", "pending"),
+        ("open", "sent"),
         ("close", "pending"),
     ]
     assert view["port"] == "closing"
