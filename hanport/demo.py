@@ -561,6 +561,35 @@ def _nightly(s: Story, ola: str, per: str) -> None:
     del ola, per
 
 
+def _audit(s: Story) -> None:
+    """The auditor's view: every chain verified and replayed, and one point's port timeline."""
+    from hanport import audit
+
+    report = audit.verify(s.app)
+    replays = audit.replay(s.app)
+    diverging = [r.case for r in replays if r.divergences]
+    if not report.ok:
+        s.problems.extend(f"audit: {p.case} {p.seq}: {p.what}" for p in report.problems)
+    if diverging:
+        s.problems.append(f"audit: replay diverges for {', '.join(diverging)}")
+    gsrn = "707057500000000063"
+    timeline = audit.port(s.app, gsrn)["timeline"]
+    if s.as_json:
+        return
+    click.echo("\n" + click.style("Audit", bold=True))
+    click.echo(
+        f"  audit verify --all: {report.cases} cases, {report.events} events, {report.points} "
+        f"points — {'all intact' if report.ok else f'{len(report.problems)} PROBLEMS'}"
+    )
+    click.echo(
+        f"  audit replay --all: {len(replays)} cases — {'all as recorded' if not diverging else 'DIVERGING'}"
+    )
+    click.echo(f"  audit port {gsrn} (Marit's: an opening overtaken by a close):")
+    for t in timeline:
+        warn = "  ← open without a live consent" if t["open_without_live_consent"] else ""
+        click.echo(f"    {t['from_local']:<22} {t['state']:<8} {t['cause']}{warn}")
+
+
 def _print_histories(s: Story) -> list[dict[str, Any]]:
     out = []
     if not s.as_json:
@@ -627,6 +656,7 @@ def run(folder: Path, now: str, *, as_json: bool = False) -> bool:
         if unsent:
             s.problems.append(f"{len(unsent)} notices were not delivered")
         cases = _print_histories(s)
+        _audit(s)
         ok = not s.problems
         if as_json:
             click.echo(

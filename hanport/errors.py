@@ -40,3 +40,4 @@ class AuditProblem(HanportError):
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_REJECTED_ROWS = 6
+EXIT_AUDIT_PROBLEM = 7

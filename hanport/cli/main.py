@@ -43,6 +43,7 @@ def cli(
 
 def _register() -> None:
     from hanport.cli import (
+        audit,
         batch,
         case,
         customer,
@@ -55,7 +56,19 @@ def _register() -> None:
         workflow,
     )
 
-    for module in (batch, case, customer, db, demo, imports, mail, scheduler, tick, workflow):
+    for module in (
+        audit,
+        batch,
+        case,
+        customer,
+        db,
+        demo,
+        imports,
+        mail,
+        scheduler,
+        tick,
+        workflow,
+    ):
         cli.add_command(module.group)
 
 
