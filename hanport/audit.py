@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 
 import workflows
 from hanport.bootstrap import App
 from hanport.calendar import format_local, isoformat_utc
 from hanport.errors import NotFound
 from storage import repository as repo
-from storage.hashing import GENESIS, canonical_event, chain_hash
+from storage.hashing import GENESIS, canonical_event_text, chain_hash_text
 from workflows.runner import NotAllowed
 
 
@@ -59,46 +59,68 @@ class VerifyReport:
 # --- verify -----------------------------------------------------------------------------------
 
 
-def _cases(conn: Any, ref: str | None) -> dict[int, dict[str, Any]]:
-    C = repo.CASES
-    stmt = select(C.c.id, C.c.ref, C.c.workflow, C.c.state, C.c.version, C.c.last_hash)
+def _sqlite_instant(raw: str) -> str:
+    """``isoformat_utc`` of a naive UTC timestamp as SQLite stores it
+    (``YYYY-MM-DD HH:MM:SS.ffffff``), without building a datetime: verify's hot path."""
+    micro = raw[20:26]
+    return f"{raw[:10]}T{raw[11:19]}{'' if not micro or micro == '000000' else '.' + micro}+00:00"
+
+
+def _rows(conn: Any, ref: str | None) -> Iterator[Any]:
+    """Events joined with their case, in (case, seq) order, streamed. On SQLite the instant
+    comes as the stored text (see ``_sqlite_instant``)."""
+    E, C = repo.EVENTS, repo.CASES
+    occurred: Any = E.c.occurred_at
+    if conn.dialect.name == "sqlite":
+        occurred = type_coerce(E.c.occurred_at, String)
+    stmt = (
+        select(
+            C.c.id,
+            C.c.ref,
+            C.c.workflow,
+            C.c.state,
+            C.c.version,
+            C.c.last_hash,
+            E.c.id,
+            E.c.seq,
+            occurred,
+            E.c.actor,
+            E.c.actor_kind,
+            E.c.trigger,
+            E.c.from_state,
+            E.c.to_state,
+            E.c.workflow_version,
+            E.c.data,
+            E.c.prev_hash,
+            E.c.hash,
+        )
+        .join_from(E, C, C.c.id == E.c.case_id, isouter=True)
+        .order_by(E.c.case_id, E.c.seq)
+    )
     if ref is not None:
         stmt = stmt.where(C.c.ref == ref)
-    return {r["id"]: dict(r) for r in conn.execute(stmt).mappings()}
+    yield from conn.execution_options(stream_results=True, yield_per=10_000).execute(stmt).tuples()
 
 
-def _events(conn: Any, case_id: int | None) -> Iterator[Any]:
-    E = repo.EVENTS
-    stmt = select(E).order_by(E.c.case_id, E.c.seq)
-    if case_id is not None:
-        stmt = stmt.where(E.c.case_id == case_id)
-    yield from conn.execution_options(stream_results=True, yield_per=5000).execute(stmt).mappings()
-
-
-def _check_case_end(case: dict[str, Any], last: Any, head: str, report: VerifyReport) -> None:
-    ref = case["ref"]
-    if last is None:
-        report.problems.append(Problem(ref, None, "the case has no events"))
-        return
-    if case["last_hash"] != head:
+def _check_case_end(
+    case: tuple[Any, ...], last_seq: int, last_to: str, head: str, report: VerifyReport
+) -> None:
+    _, ref, _, state, version, last_hash = case
+    if last_hash != head:
         report.problems.append(
-            Problem(ref, last["seq"], "the case's chain head differs from its last event's hash")
+            Problem(ref, last_seq, "the case's chain head differs from its last event's hash")
         )
-    if case["version"] != last["seq"]:
+    if version != last_seq:
         report.problems.append(
             Problem(
                 ref,
-                last["seq"],
-                f"the case is at version {case['version']} but its last event is seq {last['seq']}",
+                last_seq,
+                f"the case is at version {version} but its last event is seq {last_seq}",
             )
         )
-    if case["state"] != last["to_state"]:
+    if state != last_to:
         report.problems.append(
-            Problem(
-                ref,
-                last["seq"],
-                f"the case is {case['state']} but its last event leads to {last['to_state']}",
-            )
+            Problem(ref, last_seq, f"the case is {state} but its last event leads to {last_to}")
         )
 
 
@@ -106,93 +128,81 @@ def verify(
     app: App, ref: str | None = None, checkpoint: dict[str, Any] | None = None
 ) -> VerifyReport:
     """Recompute every hash and check every chain; with a checkpoint, also catch truncated or
-    recomputed chains and deleted cases. Then check derived state (cases, ports)."""
+    recomputed chains and deleted cases. Then check derived state (cases, ports). Streams the
+    events: memory stays flat however long the history."""
     report = VerifyReport()
+    C = repo.CASES
     with app.engine.connect() as conn:
-        cases = _cases(conn, ref)
-        if ref is not None and not cases:
+        if ref is not None and conn.execute(select(C.c.id).where(C.c.ref == ref)).first() is None:
             raise NotFound(f"case {ref} not found")
-        case_id = next(iter(cases)) if ref is not None else None
-        current: dict[str, Any] | None = None
-        expected_seq, head, last, last_id = 1, GENESIS, None, -1
-        seen: set[int] = set()
-
-        def close_case() -> None:
-            if current is not None:
-                _check_case_end(current, last, head, report)
-
-        for e in _events(conn, case_id):
-            if current is None or e["case_id"] != current["id"]:
-                close_case()
-                current = cases.get(e["case_id"])
-                if current is None:  # events of a case row that is gone
-                    current = {
-                        "id": e["case_id"],
-                        "ref": f"case#{e['case_id']}",
-                        "workflow": "?",
-                        "state": None,
-                        "version": None,
-                        "last_hash": None,
-                    }
-                    report.problems.append(
-                        Problem(current["ref"], None, "events exist for a case that does not")
-                    )
-                seen.add(e["case_id"])
-                expected_seq, head, last, last_id = 1, GENESIS, None, -1
+        case: tuple[Any, ...] | None = None
+        expected_seq, head, last_seq, last_to, last_id = 1, GENESIS, 0, "", -1
+        problems = report.problems
+        instant = _sqlite_instant if conn.dialect.name == "sqlite" else isoformat_utc
+        for row in _rows(conn, ref):
+            (cid, cref, workflow, *_), ev = row[:6], row[6:]
+            eid, seq, occurred, actor, kind, trigger, frm, to, wv, data, prev, stored = ev
+            if case is None or cid != case[0] or cid is None:
+                if case is not None:
+                    _check_case_end(case, last_seq, last_to, head, report)
+                case = tuple(row[:6])
+                if cid is None:
+                    cref = "(deleted case)"
+                    problems.append(Problem(cref, seq, "events exist for a case that does not"))
+                expected_seq, head, last_id = 1, GENESIS, -1
                 report.cases += 1
             report.events += 1
-            ref_ = current["ref"]
-            if e["seq"] != expected_seq:
+            if seq != expected_seq:
                 what = (
-                    f"events {expected_seq}..{e['seq'] - 1} are missing (removed)"
-                    if e["seq"] > expected_seq
-                    else f"seq {e['seq']} out of order"
+                    f"events {expected_seq}..{seq - 1} are missing (removed)"
+                    if seq > expected_seq
+                    else f"seq {seq} out of order"
                 )
-                report.problems.append(Problem(ref_, e["seq"], what))
-            if e["prev_hash"] != head:
-                report.problems.append(
+                problems.append(Problem(cref, seq, what))
+            if prev != head:
+                problems.append(
                     Problem(
-                        ref_,
-                        e["seq"],
+                        cref,
+                        seq,
                         "the chain is broken here: its previous hash is not the hash of the event before it (an event was removed, inserted or reordered)",
                     )
                 )
-            data = json.loads(e["data"])
-            ev = canonical_event(
-                case_ref=ref_,
-                seq=e["seq"],
-                occurred_at=isoformat_utc(e["occurred_at"]),
-                actor=e["actor"],
-                actor_kind=e["actor_kind"],
-                trigger=e["trigger"],
-                from_state=e["from_state"],
-                to_state=e["to_state"],
-                workflow=current["workflow"],
-                workflow_version=e["workflow_version"],
-                data=data,
+            text = canonical_event_text(
+                case_ref=cref,
+                seq=seq,
+                occurred_at=instant(occurred),
+                actor=actor,
+                actor_kind=kind,
+                trigger=trigger,
+                from_state=frm,
+                to_state=to,
+                workflow=workflow or "?",
+                workflow_version=wv,
+                data_json=data,
             )
-            recomputed = chain_hash(e["prev_hash"], ev)
-            if recomputed != e["hash"]:
-                report.problems.append(
+            recomputed = chain_hash_text(prev, text)
+            if recomputed != stored:
+                problems.append(
                     Problem(
-                        ref_,
-                        e["seq"],
-                        f"the event was changed: its stored fields hash to {recomputed[:12]}…, not {e['hash'][:12]}…",
+                        cref,
+                        seq,
+                        f"the event was changed: its stored fields hash to {recomputed[:12]}…, not {stored[:12]}…",
                     )
                 )
-            if e["id"] < last_id:
-                report.problems.append(
-                    Problem(
-                        ref_, e["seq"], "the event's global sequence runs backwards (reordered)"
-                    )
+            if eid < last_id:
+                problems.append(
+                    Problem(cref, seq, "the event's global sequence runs backwards (reordered)")
                 )
-            last_id = e["id"]
-            expected_seq, head, last = e["seq"] + 1, e["hash"], e
-        close_case()
-        for cid, case in cases.items():
-            if cid not in seen:
-                report.cases += 1
-                report.problems.append(Problem(case["ref"], None, "the case has no events"))
+            last_id, expected_seq, head, last_seq, last_to = eid, seq + 1, stored, seq, to
+        if case is not None and case[0] is not None:
+            _check_case_end(case, last_seq, last_to, head, report)
+        E = repo.EVENTS
+        empty = select(C.c.ref).where(~select(E.c.id).where(E.c.case_id == C.c.id).exists())
+        if ref is not None:
+            empty = empty.where(C.c.ref == ref)
+        for (empty_ref,) in conn.execute(empty):
+            report.cases += 1
+            problems.append(Problem(empty_ref, None, "the case has no events"))
         if checkpoint is not None:
             _against_checkpoint(conn, checkpoint, ref, report)
         if ref is None:

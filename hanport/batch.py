@@ -32,6 +32,7 @@ from hanport.commands import transaction
 from hanport.csvfile import BadRow, Rejected, Row, rows, scan
 from hanport.errors import Conflict, Refused
 from hanport.identifiers import InvalidIdentifier, validate_gsrn
+from hanport.retry import on_conflict
 from storage import repository as repo
 from storage.tables import BatchDocument, BatchFile, BatchRun
 
@@ -208,11 +209,15 @@ def _rollback(app: App, conn: Connection, now: datetime, doc: Doc) -> Outcome:
         )
     case = repo.case_by_pk(conn, target["case_id"])
     assert case is not None
-    if case["state"] != "scheduled":
+    effective = json.loads(case["data"]).get("effective_at")
+    took_effect = effective is not None and datetime.fromisoformat(effective) <= now
+    if case["state"] != "scheduled" or took_effect:
+        # At effective_at the consent ends and the close goes out — even if the timer has not
+        # fired yet: the rollback came too late.
         return (
             "noop",
-            f"too late to roll back {case['ref']} ({case['state']}): the close took effect; "
-            "the port stays closed (the customer can order a new opening)",
+            f"too late to roll back {case['ref']} ({case['state']}): the close took effect at "
+            f"{effective}; the port stays closed (the customer can order a new opening)",
             case["id"],
             case["ref"],
         )
@@ -425,19 +430,23 @@ def run_terminations(
         _commit_chunk(app, chunk, run_id, now, report, rejects)
         if progress:
             progress(len(chunk))
-    with transaction(app) as uow:
-        uow.conn.execute(
-            update(RUNS)
-            .where(RUNS.c.id == run_id)
-            .values(
-                finished_at=app.clock.now(),
-                rows_read=report.rows,
-                applied=report.applied,
-                noop=report.noop,
-                rejected=report.rejected,
+
+    def finished() -> None:
+        with transaction(app) as uow:
+            uow.conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id)
+                .values(
+                    finished_at=app.clock.now(),
+                    rows_read=report.rows,
+                    applied=report.applied,
+                    noop=report.noop,
+                    rejected=report.rejected,
+                )
             )
-        )
-        uow.commit()
+            uow.commit()
+
+    on_conflict(finished)
     if rejects:
         report.rejects_file = str(_write_rejects(path, rejects))
     return report

@@ -21,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from hanport.batch import BATCH_ACTOR, FILES, run_terminations
 from hanport.bootstrap import App
 from hanport.commands import transaction
+from hanport.errors import Refused
+from hanport.retry import on_conflict
 
 log = logging.getLogger("hanport.inbox")
 LEASE = timedelta(hours=2)
@@ -45,7 +47,7 @@ def _claim(app: App, digest: str, name: str, now: datetime, me: str) -> bool:
                 return False  # another scheduler claimed it a moment ago
             uow.commit()
             return True
-        if row["status"] == "done":
+        if row["status"] in ("done", "refused"):
             return False
         taken = uow.conn.execute(
             update(FILES)
@@ -62,12 +64,12 @@ def _claim(app: App, digest: str, name: str, now: datetime, me: str) -> bool:
         return bool(taken)
 
 
-def _done(app: App, digest: str, run_id: int | None) -> None:
+def _done(app: App, digest: str, run_id: int | None, status: str = "done") -> None:
     with transaction(app) as uow:
         uow.conn.execute(
             update(FILES)
             .where(FILES.c.file_hash == digest)
-            .values(status="done", run_id=run_id, finished_at=app.clock.now())
+            .values(status=status, run_id=run_id, finished_at=app.clock.now())
         )
         uow.commit()
 
@@ -75,19 +77,52 @@ def _done(app: App, digest: str, run_id: int | None) -> None:
 def _is_done(app: App, digest: str) -> bool:
     with app.engine.connect() as conn:
         status = conn.execute(select(FILES.c.status).where(FILES.c.file_hash == digest)).scalar()
-    return status == "done"
+    return status in ("done", "refused")
 
 
-def _move(path: Path, done: Path) -> Path:
-    done.mkdir(exist_ok=True)
-    target = done / path.name
-    if target.exists():
-        target = (
-            done / f"{path.stem}.{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}{path.suffix}"
-        )
-    with contextlib.suppress(FileNotFoundError):  # another scheduler moved it first
+def _move(path: Path, folder: Path) -> None:
+    """Move ``path`` into ``folder``; another scheduler may have moved it first."""
+    folder.mkdir(exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        target = folder / path.name
+        if target.exists():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+            target = folder / f"{path.stem}.{digest}{path.suffix}"
         path.replace(target)
-    return target
+
+
+def _one_file(app: App, path: Path, me: str, inbox: Path, results: dict[str, Any]) -> None:
+    done_dir, failed_dir = inbox / "done", inbox / "failed"
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:  # another scheduler took it
+        return
+    if on_conflict(lambda: _is_done(app, digest)):
+        _move(path, done_dir)
+        results["skipped"].append(path.name)
+        return
+    if not on_conflict(lambda: _claim(app, digest, path.name, app.clock.now(), me)):
+        results["skipped"].append(path.name)
+        return
+    try:
+        report = run_terminations(app, BATCH_ACTOR, path)
+    except Refused as exc:
+        # An unusable file (not UTF-8, wrong header, …) must not hold back the others: set it
+        # aside for a person, with the reason beside it.
+        log.error("batch %s refused: %s", path.name, exc)
+        on_conflict(lambda: _done(app, digest, None, status="refused"))
+        _move(path, failed_dir)
+        (failed_dir / f"{path.name}.reason.txt").write_text(f"{exc}\n", encoding="utf-8")
+        results["refused"].append({"file": path.name, "reason": str(exc)})
+        return
+    on_conflict(lambda: _done(app, digest, report.run_id))
+    _move(path, done_dir)
+    rejects = path.with_name(path.name + ".rejects.csv")
+    if rejects.exists():
+        _move(rejects, done_dir)
+    log.info("batch %s: %s", path.name, report.summary())
+    results["files"] += 1
+    results["applied"].append(report.summary())
 
 
 def run_inbox(app: App) -> dict[str, Any]:
@@ -97,27 +132,7 @@ def run_inbox(app: App) -> dict[str, Any]:
         log.info("batch inbox %s: not configured or missing", app.settings.batch_inbox)
         return {"files": 0}
     me = f"{socket.gethostname()}:{os.getpid()}"
-    done_dir = inbox / "done"
-    results: dict[str, Any] = {"files": 0, "applied": [], "skipped": []}
+    results: dict[str, Any] = {"files": 0, "applied": [], "skipped": [], "refused": []}
     for path in sorted(p for p in inbox.glob("*.csv") if not p.name.endswith(".rejects.csv")):
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except FileNotFoundError:
-            continue
-        if _is_done(app, digest):
-            _move(path, done_dir)
-            results["skipped"].append(path.name)
-            continue
-        if not _claim(app, digest, path.name, app.clock.now(), me):
-            results["skipped"].append(path.name)
-            continue
-        report = run_terminations(app, BATCH_ACTOR, path)
-        _done(app, digest, report.run_id)
-        _move(path, done_dir)
-        rejects = path.with_name(path.name + ".rejects.csv")
-        if rejects.exists():
-            _move(rejects, done_dir)
-        log.info("batch %s: %s", path.name, report.summary())
-        results["files"] += 1
-        results["applied"].append(report.summary())
+        _one_file(app, path, me, inbox, results)
     return results

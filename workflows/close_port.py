@@ -86,12 +86,22 @@ TRANSITIONS: tuple[Transition, ...] = (
         effects=_CLOSING_EFFECTS,
     ),
     Transition(
+        "start_close",
+        ("requested",),
+        "closing",
+        "An automatic close whose effective time has already come: close at once",
+        role=Role.SYSTEM,
+        guards=("is_auto_close", "effective_reached"),
+        effects=_CLOSING_EFFECTS,
+    ),
+    Transition(
         "schedule",
         ("requested",),
         "scheduled",
         "An automatic close: wait for its effective time",
         role=Role.SYSTEM,
         guards=("is_auto_close",),
+        unless=("effective_reached",),
     ),
     Transition(
         "start_close",
@@ -144,5 +154,5 @@ WORKFLOW = Workflow(
     states=STATES,
     transitions=TRANSITIONS,
     timers=(AUTO_CLOSE_DUE, *_hes_timers),
-    auto_triggers=("reject_request", "accept_email", "schedule", "start_close"),
+    auto_triggers=("reject_request", "accept_email", "start_close", "schedule"),
 )

@@ -165,12 +165,6 @@ def test_no_inbox_configured_or_missing_does_nothing(seeded: App, tmp_path: Path
     assert rows(seeded.engine, "SELECT id FROM batch_runs") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unusable file in the inbox makes run_inbox raise Refused; the files after "
-    "it (by name) are never applied, its batch_files claim stays 'running', and every later "
-    "nightly slot fails the same way",
-)
 def test_an_unusable_file_in_the_inbox_does_not_stop_the_others(
     seeded: App, scheduled: App, inbox: Path
 ) -> None:
@@ -274,12 +268,6 @@ def test_two_schedulers_at_once_on_postgresql_apply_each_file_exactly_once(
     assert listing(inbox) == sorted(f"done/{p.name}" for p in paths)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: hanport.inbox._move: when another scheduler moved the file to done/ first, "
-    "`target.exists()` is true and `path.read_bytes()` on the vanished file raises "
-    "FileNotFoundError out of run_inbox (the suppress() only covers path.replace)",
-)
 def test_a_scheduler_that_finds_its_file_already_moved_carries_on(
     app: App, tmp_path: Path, inbox: Path
 ) -> None:
@@ -323,12 +311,6 @@ def test_a_scheduler_that_finds_its_file_already_moved_carries_on(
 # --- a busy SQLite database -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: run_inbox does not retry when SQLite is busy: another writer committing while "
-    "the inbox claims a file (e.g. the scheduler's own tick thread) makes _claim raise "
-    "Conflict ('the database was busy') out of run_inbox, so the night's files wait a day",
-)
 def test_a_busy_sqlite_database_does_not_fail_the_nightly_slot(
     sqlite_url: str, tmp_path: Path, inbox: Path
 ) -> None:

@@ -203,11 +203,6 @@ def test_a_due_effective_at_closes_at_once(seeded: App, tmp_path: Path, due: str
     assert [m["template"] for m in mail(app, ref)] == ["auto_closed"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a due auto-close passes through `scheduled` (events requested→scheduled→"
-    "closing, an auto_close_due timer created and cancelled) instead of skipping it",
-)
 def test_a_due_effective_at_skips_scheduled(seeded: App, tmp_path: Path) -> None:
     app = seeded
     open_port_1001(app)
@@ -405,12 +400,6 @@ def test_a_rollback_after_effective_at_is_recorded_and_the_port_stays_closed(
     assert live_consents(app, NORE_POINT) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a rollback arriving after effective_at, before the auto_close_due timer has "
-    "fired (no tick in between), cancels the close (case `cancelled`, port left open, consent "
-    "live) instead of being recorded as a no-op",
-)
 def test_a_rollback_after_effective_at_but_before_the_timer_fired_is_a_noop(
     seeded: App, tmp_path: Path
 ) -> None:

@@ -588,13 +588,15 @@ CLOSE_PORT_TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("requested", "verify_identity", PHONE_REQUEST, "closing"),
     ("requested", "verify_identity", EMAIL_REQUEST_OTHER_SENDER, "closing"),
     ("requested", "schedule", AUTO_PENDING, "scheduled"),
-    ("requested", "schedule", AUTO_DUE, "scheduled"),
+    ("requested", "schedule", AUTO_DUE, REFUSED),  # due: start_close skips scheduled
     ("requested", "schedule", AUTO_END_OF_SUPPLY, "scheduled"),
-    ("requested", "schedule", AUTO_MOVE_IN, "scheduled"),
-    ("requested", "schedule", AUTO_REPLACED, "scheduled"),
+    ("requested", "schedule", AUTO_MOVE_IN, REFUSED),
+    ("requested", "schedule", AUTO_REPLACED, REFUSED),
     ("requested", "schedule", PHONE_REQUEST, REFUSED),
     ("requested", "schedule", NO_REASON, REFUSED),
-    ("requested", "start_close", AUTO_DUE, REFUSED),
+    ("requested", "start_close", AUTO_DUE, "closing"),
+    ("requested", "start_close", AUTO_PENDING, REFUSED),
+    ("requested", "start_close", PHONE_REQUEST, REFUSED),
     ("requested", "rollback", NOTHING, REFUSED),
     ("requested", "confirm_close", NOTHING, REFUSED),
     ("requested", "report_failure", HES_LAST, REFUSED),
@@ -890,12 +892,12 @@ def test_refusal_by_guard_reports_the_guards() -> None:
 
 def test_close_port_auto_triggers_try_rejection_first() -> None:
     """Another customer's meter is rejected before anything else is tried; a due auto-close goes
-    from ``requested`` through ``schedule`` straight on to ``start_close``."""
+    from ``requested`` straight to ``closing`` (skipping ``scheduled``), a pending one waits."""
     assert wf("close_port").auto_triggers == (
         "reject_request",
         "accept_email",
-        "schedule",
         "start_close",
+        "schedule",
     )
     assert wf("meter_swap").auto_triggers == ("enqueue",)
     assert wf("nore_open").auto_triggers == ()

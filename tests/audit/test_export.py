@@ -1,0 +1,235 @@
+"""``hanport audit export``: one case's evidence in one self-contained file.
+
+HTML: opens offline (no external URL, no script, no reference outside the page), holds the
+events with their hashes, the consent, the mails as sent and an inline SVG diagram with the
+case's path highlighted. JSON: the same events and hashes as ``case show --json``.
+
+Mostly on a copy of tests/fixtures/demo-history-v1.db (real mails, consents, long paths); one test
+on a history built here, on both backends.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from hanport.bootstrap import App, bootstrap
+from hanport.config import load
+from tests.audit.helpers import Cli, build_history
+from tests.support import seed
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo-history-v1.db"
+ROLES = "revisor=auditor,cw=caseworker"
+
+
+@pytest.fixture
+def fixture_cli(tmp_path: Path) -> Iterator[Cli]:
+    dest = tmp_path / "history" / "demo.db"
+    dest.parent.mkdir()
+    for suffix in ("", "-wal", "-shm"):
+        src = FIXTURE.with_name(FIXTURE.name + suffix)
+        if src.exists():
+            shutil.copyfile(src, dest.with_name(dest.name + suffix))
+    url = f"sqlite:///{dest}"
+    # Opened once as an auditor, as test_replay does (migrates the copy if needed).
+    bootstrap(load({"HANPORT_DATABASE_URL": url, "HANPORT_ROLES": ROLES}, user="revisor")).close()
+    yield Cli(url, tmp_path / "cli", roles=ROLES)
+
+
+# --- checking a page ---------------------------------------------------------------------------
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+URLISH = re.compile(r"(?:[a-z][a-z0-9+.-]*:)?//[^\s\"'<>)]", re.IGNORECASE)
+
+
+def assert_self_contained(page: str) -> _Tags:
+    assert page.lstrip().lower().startswith("<!doctype html>")
+    assert '<meta charset="utf-8">' in page.lower()
+    low = page.lower()
+    for needle in ("http://", "https://", "<script", "<link", "<iframe", "<object", "<embed"):
+        assert needle not in low, f"{needle!r} in the page"
+    assert "@import" not in low
+    assert not URLISH.search(page), URLISH.search(page)
+    for m in re.finditer(r"url\(([^)]*)\)", page):
+        assert m.group(1).strip("'\"").startswith("#"), m.group(0)
+    parser = _Tags()
+    parser.feed(page)
+    parser.close()
+    for tag, attrs in parser.tags:
+        for name in ("src", "href", "xlink:href", "action", "data", "srcset", "poster"):
+            value = attrs.get(name)
+            if value is not None:
+                assert value.startswith("#"), f"<{tag} {name}={value!r}> points outside the page"
+        assert not any(k.startswith("on") for k in attrs), f"<{tag}> has an event handler"
+    return parser
+
+
+def svg_styles(page: str) -> dict[str, tuple[str | None, ...]]:
+    """Each state box of the inline diagram: its name → (fill, stroke, stroke-width)."""
+    start, end = page.index("<svg"), page.index("</svg>") + len("</svg>")
+    root = ET.fromstring(page[start:end])
+    out: dict[str, tuple[str | None, ...]] = {}
+    children = list(root)
+    for el, nxt in itertools.pairwise(children):
+        if el.tag == "rect" and nxt.tag == "text":
+            out[(nxt.text or "").strip()] = (
+                el.get("fill"),
+                el.get("stroke"),
+                el.get("stroke-width"),
+            )
+    return out
+
+
+def assert_path_highlighted(page: str, path_states: set[str]) -> None:
+    styles = svg_styles(page)
+    assert path_states <= set(styles), (path_states, sorted(styles))
+    assert len(styles) > len(path_states), "the diagram shows only the path"
+    on = {styles[s] for s in path_states}
+    assert len(on) == 1, f"the path's states are not drawn alike: {on}"
+    (hl,) = on
+    off = {s for s, st in styles.items() if st == hl} - path_states
+    assert not off, f"states off the path drawn highlighted: {off}"
+
+
+# --- HTML --------------------------------------------------------------------------------------
+
+
+def test_html_export_is_one_self_contained_file(fixture_cli: Cli, tmp_path: Path) -> None:
+    ref = "HAN-2026-000001"
+    out = tmp_path / "evidence.html"
+    r = fixture_cli("audit", "export", ref, "--format", "html", "--out", out, user="revisor")
+    assert r.code == 0, str(r)
+    assert not r.out.strip() and str(out) in r.err
+    page = out.read_text(encoding="utf-8")
+    parser = assert_self_contained(page)
+    text = " ".join(parser.text)
+
+    show = fixture_cli("case", "show", ref, user="revisor")
+    assert show.code == 0, str(show)
+    history = show.json["history"]
+    assert len(history) == 3
+    for e in history:
+        assert e["hash"] in page, e
+        assert e["trigger"] in text
+    assert "intact" in text and "replays as recorded" in text
+
+    # The consent behind the case, and the mails as they were sent.
+    ev = fixture_cli("audit", "export", ref, "--format", "json", user="revisor").json
+    consent = ev["consent"]
+    assert consent is not None and consent["case"] == ref
+    for key in ("declaration_version", "channel", "signer_role", "address_match", "received_at"):
+        assert str(consent[key]) in text, key
+    assert [m["template"] for m in ev["mails"]] == ["request_received", "port_opened"]
+    for m in ev["mails"]:
+        assert m["status"] == "sent"
+        assert html.escape(m["subject"]) in page, m["subject"]
+        assert m["message_id"] in text
+    assert "HAN-porten er åpnet" in text
+
+    assert_path_highlighted(page, {"requested", "opening", "confirmed"})
+
+
+def test_html_to_stdout_and_a_longer_path(fixture_cli: Cli) -> None:
+    """HAN-2026-000005 (meter swap, HES failures, needs_attention, retry): every state it
+    passed through is highlighted, and the page is the same file printed on stdout."""
+    r = fixture_cli("audit", "export", "han-2026-000005", user="revisor", as_json=False)
+    assert r.code == 0, str(r)
+    page = r.out
+    assert_self_contained(page)
+    assert_path_highlighted(
+        page,
+        {"requested", "queued", "awaiting_consent", "opening", "needs_attention", "confirmed"},
+    )
+    assert page.count("<svg") == 1
+
+
+def test_html_export_of_a_case_without_consent(fixture_cli: Cli) -> None:
+    r = fixture_cli("audit", "export", "HAN-2026-000014", "--format", "html", user="revisor")
+    assert r.code == 0, str(r)
+    page = r.out
+    assert_self_contained(page)
+    assert "Vi kunne ikke stenge HAN-porten" in page  # the close_rejected mail's subject
+    assert_path_highlighted(page, {"requested", "rejected"})
+
+
+def test_export_of_unknown_case(fixture_cli: Cli) -> None:
+    r = fixture_cli("audit", "export", "HAN-2026-999999", user="revisor")
+    assert r.code == 3, str(r)
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ref", ["HAN-2026-000001", "HAN-2026-000005", "HAN-2026-000012"])
+def test_json_export_has_the_events_and_hashes_of_case_show(fixture_cli: Cli, ref: str) -> None:
+    r = fixture_cli("audit", "export", ref, "--format", "json", user="revisor", as_json=False)
+    assert r.code == 0, str(r)
+    ev = json.loads(r.out)
+    show = fixture_cli("case", "show", ref, user="revisor").json
+    assert ev["kind"] == "hanport-case-evidence"
+    assert ev["case"]["case"] == ref
+    assert ev["case"]["state"] == show["state"]
+    assert ev["events"] == show["history"]
+    assert [(e["seq"], e["hash"]) for e in ev["events"]] == [
+        (h["seq"], h["hash"]) for h in show["history"]
+    ]
+    assert ev["verification"]["ok"] is True
+    assert ev["replay"]["ok"] is True
+    assert [m["id"] for m in ev["mails"]] == [m["id"] for m in show["mail"]]
+
+
+# --- on both backends --------------------------------------------------------------------------
+
+
+def test_export_on_each_backend(app: App, tmp_path: Path) -> None:
+    seed(app, tmp_path / "registry")
+    hist = build_history(app)
+    cli = Cli(app.settings.database_url, tmp_path / "cli")
+    sent = cli("mail", "send", user="cw")
+    assert sent.code == 0, str(sent)
+    r = cli("audit", "export", hist.nore, "--format", "html")
+    assert r.code == 0, str(r)
+    page = r.out
+    assert_self_contained(page)
+    show = cli("case", "show", hist.nore).json
+    for e in show["history"]:
+        assert e["hash"] in page
+    ev = cli("audit", "export", hist.nore, "--format", "json").json
+    assert ev["events"] == show["history"]
+    assert ev["consent"]["case"] == hist.nore
+    assert ev["mails"] and all(m["status"] == "sent" for m in ev["mails"]), ev["mails"]
+    for m in ev["mails"]:
+        assert html.escape(m["subject"]) in page
+    assert_path_highlighted(page, {"requested", "awaiting_consent", "opening", "confirmed"})
+    # The customer with no e-mail address: the mail is kept, marked no_address.
+    ev3 = cli("audit", "export", hist.cancelled, "--format", "json").json
+    assert {m["status"] for m in ev3["mails"]} == {"no_address"}
+    assert ev3["consent"] is None
+    page3 = cli("audit", "export", hist.cancelled).out
+    assert_self_contained(page3)
+    assert_path_highlighted(page3, {"requested", "awaiting_consent", "cancelled"})

@@ -1,0 +1,363 @@
+"""Who may do what. An auditor (HANPORT_ROLES) reads everything and changes nothing, on both
+backends; and on PostgreSQL the roles of docs/postgres-roles.sql keep the application itself
+from rewriting history (design.md, "Storage").
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from hanport import audit
+from hanport.bootstrap import App, save_clock
+from hanport.commands import advance, open_case
+from hanport.errors import Refused
+from storage import migrate
+from storage.engine import create_engine
+from tests.audit.helpers import Cli, History, build_history
+from tests.conftest import drop_pg_database, new_pg_database
+from tests.support import (
+    CUSTOMERS_CSV,
+    HOLE_POINT,
+    NORE_METER,
+    NORE_OPEN_POINT,
+    NORE_POINT,
+    NORE_POINT_2,
+    POINTS_CSV,
+    actor,
+    consent,
+    make_app,
+    seed,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES_SQL = ROOT / "docs" / "postgres-roles.sql"
+
+
+def dump(app: App) -> dict[str, list[str]]:
+    """Every row of every table, on either backend."""
+    with app.engine.connect() as conn:
+        names = sorted(inspect(conn).get_table_names())
+        return {
+            t: sorted(repr(tuple(r)) for r in conn.execute(text(f'SELECT * FROM "{t}"')))
+            for t in names
+        }
+
+
+# --- an auditor through the CLI, on both backends ----------------------------------------------
+
+
+@dataclass
+class Setup:
+    app: App
+    cli: Cli
+    hist: History
+    pending: str  # a nore_open case still in ``requested``
+    folder: Path
+
+
+@pytest.fixture
+def setup(app: App, tmp_path: Path) -> Setup:
+    seed(app, tmp_path / "registry")
+    hist = build_history(app)
+    # One case still open to advance (NORE_POINT_2's earlier case was cancelled).
+    pending = open_case(
+        app, actor(app), "nore_open", customer="1005", metering_point=NORE_POINT_2
+    ).case
+    save_clock(app)
+    return Setup(app, Cli(app.settings.database_url, tmp_path / "cli"), hist, pending, tmp_path)
+
+
+def test_auditor_runs_every_audit_command_and_reads_cases(setup: Setup) -> None:
+    s, cli, h = setup, setup.cli, setup.hist
+    before = dump(s.app)
+    out = s.folder / "out"
+    out.mkdir()
+    cp = out / "cp.json"
+    for args in (
+        ("audit", "verify", "--all"),
+        ("audit", "verify", h.nore),
+        ("audit", "checkpoint"),
+        ("audit", "checkpoint", "--out", cp),
+        ("audit", "verify", "--all", "--checkpoint", cp),
+        ("audit", "replay", "--all"),
+        ("audit", "replay", h.close, "--as-of", "2026-03-02T10:00"),
+        ("audit", "port", NORE_POINT),
+        ("audit", "port", NORE_POINT, "--at", "2026-03-02T12:00"),
+        ("audit", "export", h.nore, "--format", "json", "--out", out / "e.json"),
+        ("audit", "export", h.nore, "--format", "html", "--out", out / "e.html"),
+        ("audit", "export", h.cancelled),
+        ("case", "show", h.nore),
+        ("case", "show", s.pending),
+        ("case", "list"),
+        ("case", "list", "--workflow", "nore-open", "--state", "cancelled"),
+    ):
+        r = cli(*args, user="aud")
+        assert r.code == 0, str(r)
+    listed = cli("case", "list", user="aud").json
+    assert {c["case"] for c in listed} == {*h.refs, s.pending}
+    assert cli("case", "show", h.nore, user="aud").json["state"] == "confirmed"
+    assert dump(s.app) == before, "an auditor's reading changed the database"
+
+
+def _changing_commands(s: Setup) -> list[tuple[str, ...]]:
+    f = s.folder / "files"
+    f.mkdir(exist_ok=True)
+    customers = f / "customers.csv"
+    customers.write_text(CUSTOMERS_CSV.replace("kari@example.no", "kari@new.example"), "utf-8")
+    points = f / "points.csv"
+    points.write_text(POINTS_CSV, encoding="utf-8")
+    terminations = f / "terminations.csv"
+    terminations.write_text(
+        "document_id;metering_point_id;event;brs_code;effective_at;customer_id;rollback_of\n"
+        f"doc-1;{NORE_POINT};move_out;BRS-NO-201;2026-03-01T00:00:00+01:00;1001;\n",
+        encoding="utf-8",
+    )
+    return [
+        ("case", "open", "nore-open", "--metering-point", NORE_OPEN_POINT, "--customer", "1004"),
+        ("case", "open", "meter-swap", "--metering-point", HOLE_POINT, "--customer", "1003"),
+        (
+            "case",
+            "open",
+            "close-port",
+            "--meter-number",
+            NORE_METER,
+            "--customer",
+            "1001",
+            "--channel",
+            "phone",
+        ),
+        ("case", "advance", s.pending, "request-consent"),
+        ("case", "advance", s.pending, "cancel", "--set", "reason=auditor tries"),
+        ("import", "customers", str(customers)),
+        ("import", "metering-points", str(points)),
+        ("customer", "update", "1001", "--email", "kari@new.example"),
+        ("customer", "update", "1001", "--language", "en"),
+        ("batch", "terminations", str(terminations)),
+        ("mail", "retry", "1"),
+    ]
+
+
+def test_auditor_is_refused_every_changing_command(setup: Setup) -> None:
+    s = setup
+    before = dump(s.app)
+    for args in _changing_commands(s):
+        r = s.cli(*args, user="aud")
+        assert r.code == 4, str(r)
+        assert "auditor" in r.err.lower(), str(r)
+        assert not r.out.strip(), str(r)
+    assert dump(s.app) == before, "a refused command changed the database"
+    # The same commands would have worked for a caseworker: the role is what refused them.
+    for args in _changing_commands(s)[:4]:
+        r = s.cli(*args, user="cw")
+        assert r.code == 0, str(r)
+
+
+def test_auditor_is_refused_in_the_service_layer(setup: Setup) -> None:
+    """Not only in the CLI: the service functions refuse an auditor actor too."""
+    aud = actor(setup.app, "aud")
+    with pytest.raises(Refused, match="auditor"):
+        open_case(setup.app, aud, "meter_swap", customer="1003", metering_point=HOLE_POINT)
+    with pytest.raises(Refused, match="auditor"):
+        advance(setup.app, aud, setup.pending, "request_consent")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: `hanport --as <auditor> tick` is not refused: it fires due timers and sends "
+    "mail as the auditor (design: an auditor can change nothing; roles enforced)",
+)
+def test_auditor_cannot_tick(setup: Setup) -> None:
+    s = setup
+    advance(s.app, actor(s.app), s.pending, "request_consent")  # reminder and expiry timers
+    before = dump(s.app)
+    r = s.cli("tick", "--now", "2026-04-15T12:00", user="aud")
+    after = dump(s.app)
+    changed = sorted(t for t in before if before[t] != after.get(t) and t != "meta")
+    assert r.code == 4 and not changed, f"{r}\nchanged tables: {changed}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: `hanport --as <auditor> mail send` is not refused: it delivers pending mail and "
+    "marks it sent (design: an auditor can change nothing)",
+)
+def test_auditor_cannot_send_mail(setup: Setup) -> None:
+    s = setup
+    before = dump(s.app)
+    r = s.cli("mail", "send", user="aud")
+    after = dump(s.app)
+    changed = sorted(t for t in before if before[t] != after.get(t))
+    assert r.code == 4 and not changed, f"{r}\nchanged tables: {changed}"
+
+
+# --- PostgreSQL roles --------------------------------------------------------------------------
+
+
+def _as(url: str, role: str) -> str:
+    return make_url(url).set(username=role, password=None).render_as_string(hide_password=False)
+
+
+def _psql(url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", str(ROLES_SQL)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@dataclass
+class PgRoles:
+    url: str  # as postgres
+    owner: str
+    app: str
+    auditor: str
+    refs: list[str]
+
+
+@pytest.fixture(scope="module")
+def pg_roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgRoles]:
+    url = new_pg_database()
+    try:
+        first = _psql(url)
+        assert first.returncode == 0, f"psql -f {ROLES_SQL} failed:\n{first.stderr}"
+        owner = _as(url, "hanport_owner")
+        eng = create_engine(owner, pool=False)
+        try:
+            migrate.upgrade(eng)
+            with eng.connect() as conn:
+                assert conn.execute(text("SHOW search_path")).scalar() == "hanport"
+                where = conn.execute(
+                    text(
+                        "SELECT schemaname, tableowner FROM pg_tables "
+                        "WHERE tablename = 'case_events' AND schemaname = 'hanport'"
+                    )
+                ).all()
+            assert where == [("hanport", "hanport_owner")], where
+        finally:
+            eng.dispose()
+        again = _psql(url)  # the grants on what the migrations created
+        assert again.returncode == 0, f"second run of {ROLES_SQL} failed:\n{again.stderr}"
+
+        app_url = _as(url, "hanport_app")
+        folder = tmp_path_factory.mktemp("pgroles")
+        a = make_app(app_url)
+        try:
+            seed(a, folder / "registry")
+            hist = build_history(a)
+            refs = list(hist.refs)
+        finally:
+            a.close()
+        yield PgRoles(url, owner, app_url, _as(url, "hanport_auditor"), refs)
+    finally:
+        drop_pg_database(url)
+
+
+def _refused(url: str, sql: str) -> str:
+    eng = create_engine(url, pool=False)
+    try:
+        with pytest.raises(DBAPIError) as caught, eng.begin() as conn:
+            conn.execute(text(sql))
+        return str(caught.value.orig)
+    finally:
+        eng.dispose()
+
+
+def _scalar(url: str, sql: str) -> Any:
+    eng = create_engine(url, pool=False)
+    try:
+        with eng.connect() as conn:
+            return conn.execute(text(sql)).scalar()
+    finally:
+        eng.dispose()
+
+
+def test_pg_app_role_runs_the_service_layer(pg_roles: PgRoles, tmp_path: Path) -> None:
+    a = make_app(pg_roles.app)
+    try:
+        report = audit.verify(a)
+        assert report.ok, report.problems
+        assert (report.cases, report.events) == (3, 10)
+        # and a further case, through to the HES acknowledgement
+        cw = actor(a)
+        ref = open_case(
+            a, cw, "nore_open", customer="1005", metering_point=NORE_POINT_2, channel="phone"
+        ).case
+        advance(a, cw, ref, "request_consent")
+        fields = consent(
+            signer_name="Nils Li", address="Nedre Dal 2", postal_code="3631", channel="phone"
+        )
+        assert advance(a, cw, ref, "record_consent", fields).state == "opening"
+        assert advance(a, cw, ref, "confirm_open").state == "confirmed"
+        assert audit.verify(a).ok
+    finally:
+        a.close()
+    assert _scalar(pg_roles.app, "SELECT current_user") == "hanport_app"
+
+
+@pytest.mark.parametrize("table", ["case_events", "port_events"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE {t} SET id = id",
+        "DELETE FROM {t}",
+        "TRUNCATE {t}",
+        "ALTER TABLE {t} DISABLE TRIGGER USER",
+        "DROP TABLE {t} CASCADE",
+    ],
+)
+def test_pg_app_role_cannot_rewrite_history(pg_roles: PgRoles, table: str, sql: str) -> None:
+    before = _scalar(pg_roles.url, f"SELECT count(*) FROM hanport.{table}")
+    assert before
+    err = _refused(pg_roles.app, sql.format(t=table))
+    assert "permission denied" in err or "must be owner" in err, err
+    assert _scalar(pg_roles.url, f"SELECT count(*) FROM hanport.{table}") == before
+
+
+def test_pg_auditor_role_reads_and_writes_nothing(pg_roles: PgRoles, tmp_path: Path) -> None:
+    assert _scalar(pg_roles.auditor, "SELECT count(*) FROM case_events") >= 10
+    assert _scalar(pg_roles.auditor, "SELECT count(*) FROM cases") >= 3
+    for sql in (
+        "INSERT INTO meta (key, value) VALUES ('x', 'y')",
+        "UPDATE cases SET state = 'opening'",
+        "UPDATE metering_points SET han_port = 'open'",
+        "DELETE FROM mail_outbox",
+        "INSERT INTO case_events (case_id, seq, occurred_at, actor, actor_kind, trigger, "
+        "to_state, workflow_version, data, prev_hash, hash) SELECT case_id, 99, occurred_at, "
+        "actor, actor_kind, trigger, to_state, workflow_version, data, prev_hash, hash "
+        "FROM case_events LIMIT 1",
+    ):
+        err = _refused(pg_roles.auditor, sql)
+        assert "permission denied" in err, (sql, err)
+    # The audit commands work on the auditor's connection.
+    cli = Cli(pg_roles.auditor, tmp_path / "cli")
+    r = cli("audit", "verify", "--all", user="aud")
+    assert r.code == 0, str(r)
+    r = cli("audit", "replay", "--all", user="aud")
+    assert r.code == 0, str(r)
+    r = cli("audit", "export", pg_roles.refs[0], "--format", "html", user="aud")
+    assert r.code == 0 and "<svg" in r.out, str(r)
+    r = cli("case", "list", user="aud")
+    assert r.code == 0 and {c["case"] for c in r.json} >= set(pg_roles.refs), str(r)
+
+
+def test_pg_roles_script_is_idempotent(pg_roles: PgRoles) -> None:
+    r = _psql(pg_roles.url)
+    assert r.returncode == 0, r.stderr
+    privileges = _scalar(
+        pg_roles.url,
+        "SELECT string_agg(privilege_type, ',' ORDER BY privilege_type) "
+        "FROM information_schema.role_table_grants "
+        "WHERE grantee = 'hanport_app' AND table_schema = 'hanport' "
+        "AND table_name = 'case_events'",
+    )
+    assert privileges == "INSERT,SELECT", privileges
