@@ -30,29 +30,102 @@ def build(url: str, events: int, per_case: int) -> None:
     now = datetime(2026, 3, 2, 8, tzinfo=UTC)
     cases = events // per_case
     with app.engine.begin() as conn:
-        conn.execute(insert(repo.CUSTOMERS), [{"customer_id": "1", "language": "nb", "energipilot": False, "version": 1, "updated_at": now}])
-        conn.execute(insert(repo.POINTS), [{"gsrn": "707057500000000018", "customer_pk": 1, "municipality": "3338", "han_port": "closed", "updated_at": now}])
+        conn.execute(
+            insert(repo.CUSTOMERS),
+            [
+                {
+                    "customer_id": "1",
+                    "language": "nb",
+                    "energipilot": False,
+                    "version": 1,
+                    "updated_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            insert(repo.POINTS),
+            [
+                {
+                    "gsrn": "707057500000000018",
+                    "customer_pk": 1,
+                    "municipality": "3338",
+                    "han_port": "closed",
+                    "updated_at": now,
+                }
+            ],
+        )
     batch_cases, batch_events = [], []
     for c in range(1, cases + 1):
         ref = f"HAN-2026-{c:06d}"
         head = GENESIS
         for seq in range(1, per_case + 1):
             at = now + timedelta(seconds=c * 60 + seq)
-            data = {"fields": {"n": seq}, "guards": {"address_matches": {"inputs": {"a": "h:x"}, "result": True}}}
+            data = {
+                "fields": {"n": seq},
+                "guards": {"address_matches": {"inputs": {"a": "h:x"}, "result": True}},
+            }
             trig = TRIGGERS[min(seq - 1, len(TRIGGERS) - 1)]
             frm, to = (None if seq == 1 else "opening"), "opening"
-            ev = canonical_event(case_ref=ref, seq=seq, occurred_at=isoformat_utc(at), actor="bench", actor_kind="caseworker", trigger=trig, from_state=frm, to_state=to, workflow="nore_open", workflow_version=1, data=data)
+            ev = canonical_event(
+                case_ref=ref,
+                seq=seq,
+                occurred_at=isoformat_utc(at),
+                actor="bench",
+                actor_kind="caseworker",
+                trigger=trig,
+                from_state=frm,
+                to_state=to,
+                workflow="nore_open",
+                workflow_version=1,
+                data=data,
+            )
             h = chain_hash(head, ev)
-            batch_events.append({"case_id": c, "seq": seq, "occurred_at": at, "actor": "bench", "actor_kind": "caseworker", "trigger": trig, "from_state": frm, "to_state": to, "workflow_version": 1, "data": canonical_json(data), "prev_hash": head, "hash": h})
+            batch_events.append(
+                {
+                    "case_id": c,
+                    "seq": seq,
+                    "occurred_at": at,
+                    "actor": "bench",
+                    "actor_kind": "caseworker",
+                    "trigger": trig,
+                    "from_state": frm,
+                    "to_state": to,
+                    "workflow_version": 1,
+                    "data": canonical_json(data),
+                    "prev_hash": head,
+                    "hash": h,
+                }
+            )
             head = h
-        batch_cases.append({"id": c, "ref": ref, "workflow": "nore_open", "workflow_version": 1, "state": "opening", "version": per_case, "point_id": 1, "customer_pk": 1, "holds_port": False, "active": True, "flags": "[]", "data": "{}", "last_hash": head, "created_at": now, "updated_at": now})
+        batch_cases.append(
+            {
+                "id": c,
+                "ref": ref,
+                "workflow": "nore_open",
+                "workflow_version": 1,
+                "state": "opening",
+                "version": per_case,
+                "point_id": 1,
+                "customer_pk": 1,
+                "holds_port": False,
+                "active": True,
+                "flags": "[]",
+                "data": "{}",
+                "last_hash": head,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
         if len(batch_events) >= 50_000 or c == cases:
             with app.engine.begin() as conn:
                 conn.execute(insert(repo.CASES), batch_cases)
                 conn.execute(insert(repo.EVENTS), batch_events)
             batch_cases, batch_events = [], []
     with app.engine.begin() as conn:
-        conn.execute(insert(repo.PORT_EVENTS), [{"point_id": 1, "at": now, "state": "closed", "cause": "bench"}])
+        conn.execute(
+            insert(repo.PORT_EVENTS),
+            [{"point_id": 1, "at": now, "state": "closed", "cause": "bench"}],
+        )
     app.close()
 
 
@@ -64,7 +137,14 @@ def _child(url: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
     report = verify(app)
     elapsed = time.perf_counter() - t0
     app.close()
-    out.put((report.events, elapsed, report.ok, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    out.put(
+        (
+            report.events,
+            elapsed,
+            report.ok,
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        )
+    )
 
 
 def measure(url: str) -> tuple[int, float, bool, float]:

@@ -53,8 +53,10 @@ def show(state: CliState, mail_id: int) -> None:
 @pass_state
 def send(state: CliState) -> None:
     from hanport.mail import deliver, maildir
+    from hanport.roles import require_writer
 
     app = state.app()
+    require_writer(state.actor())
     report = deliver(app)
     where = (
         f"SMTP {app.settings.smtp.host}" if app.settings.smtp.host else f"Maildir {maildir(app)}"

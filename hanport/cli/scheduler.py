@@ -18,8 +18,10 @@ from hanport.cli.context import CliState, pass_state
 )
 @pass_state
 def group(state: CliState, tick_seconds: float) -> None:
+    from hanport.roles import require_writer
     from hanport.scheduler import run
 
+    require_writer(state.actor())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     ticks = run(state.app(), tick_seconds=tick_seconds)
     state.emit({"ticks": ticks}, f"scheduler stopped after {ticks} ticks")

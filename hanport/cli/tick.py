@@ -17,9 +17,11 @@ from hanport.cli.context import CliState, pass_state
 @pass_state
 def group(state: CliState, now: str | None) -> None:
     from hanport.bootstrap import save_clock
+    from hanport.roles import require_writer
     from hanport.tick import tick
 
     app = state.app(now=now)
+    require_writer(state.actor())  # a tick changes cases: not for auditors
     report = tick(app)
     save_clock(app)
     human = (

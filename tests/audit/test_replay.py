@@ -244,11 +244,6 @@ def test_doctored_guard_input_is_a_replay_divergence(app: App, cli: Cli) -> None
     assert any(d["seq"] == 2 and "opening" in d["what"] for d in r.json["divergences"]), str(r)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: replay ignores the recorded from_state: an event whose from_state was doctored "
-    "(hash chain recomputed) replays as recorded although it does not follow the event before it",
-)
 def test_doctored_from_state_is_a_replay_divergence(app: App, cli: Cli) -> None:
     ref = "HAN-2026-000003"
     with tamper(app) as t:

@@ -170,11 +170,6 @@ def test_auditor_is_refused_in_the_service_layer(setup: Setup) -> None:
         advance(setup.app, aud, setup.pending, "request_consent")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `hanport --as <auditor> tick` is not refused: it fires due timers and sends "
-    "mail as the auditor (design: an auditor can change nothing; roles enforced)",
-)
 def test_auditor_cannot_tick(setup: Setup) -> None:
     s = setup
     advance(s.app, actor(s.app), s.pending, "request_consent")  # reminder and expiry timers
@@ -185,11 +180,6 @@ def test_auditor_cannot_tick(setup: Setup) -> None:
     assert r.code == 4 and not changed, f"{r}\nchanged tables: {changed}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `hanport --as <auditor> mail send` is not refused: it delivers pending mail and "
-    "marks it sent (design: an auditor can change nothing)",
-)
 def test_auditor_cannot_send_mail(setup: Setup) -> None:
     s = setup
     before = dump(s.app)

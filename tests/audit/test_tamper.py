@@ -390,12 +390,6 @@ def test_case_row_deleted_with_its_events_left_is_caught(
     assert_caught(app, cli, (hist.close, None, ("deleted",)), checkpoint=checkpoint_file)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: verify accuses every orphaned event (its case row deleted) of having been "
-    "changed, and reports 'version None' and a differing chain head for the missing row, instead "
-    "of naming the orphaned chain once",
-)
 def test_orphaned_events_are_named_once_not_accused_of_changes(app: App, hist: History) -> None:
     _delete_case_row_only(app, hist.close)
     found = problems(audit.verify(app))
@@ -492,11 +486,6 @@ def test_truncate_case_events_refused_on_postgresql(app: App, hist: History) -> 
         conn.execute(text("TRUNCATE case_events CASCADE"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: migration 0003 gives port_events no BEFORE TRUNCATE trigger on PostgreSQL "
-    "(case_events has one): the owner can empty the port timeline without disabling a trigger",
-)
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_truncate_port_events_refused_on_postgresql(app: App, hist: History) -> None:
     with (

@@ -55,6 +55,10 @@ def upgrade() -> None:
             "CREATE TRIGGER port_events_no_change BEFORE UPDATE OR DELETE ON port_events "
             "FOR EACH ROW EXECUTE FUNCTION port_events_append_only()"
         )
+        op.execute(
+            "CREATE TRIGGER port_events_no_truncate BEFORE TRUNCATE ON port_events "
+            "FOR EACH STATEMENT EXECUTE FUNCTION port_events_append_only()"
+        )
 
 
 def downgrade() -> None:
