@@ -1,7 +1,7 @@
 # hanport — developer tasks. `make check` is what a change must pass.
 PY ?= .venv/bin/python
 
-.PHONY: venv demo test lint types check bench clean
+.PHONY: venv demo test lint types check bench docs clean
 
 venv:
 	test -x $(PY) || python3 -m venv .venv
@@ -23,8 +23,10 @@ types: venv
 check: lint types test
 
 bench: venv
-	$(PY) bench/commands.py
-	$(PY) bench/startup.py
+	$(PY) -m bench.all
+
+docs: venv
+	$(PY) -m hanport.cli.reference
 
 clean:
 	rm -rf demo-out build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
