@@ -8,6 +8,7 @@ from the file only when the point is first imported; an imported ``open`` port i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -205,31 +206,48 @@ def _follow_address(
                 finish(work)
 
 
-def import_customers(app: App, actor: Actor, path: Path) -> ImportReport:
+RowSaver = Callable[[Connection, Row, set[str], list[str]], str]
+
+
+def _import(
+    app: App, actor: Actor, path: Path, kind: str, header: tuple[str, ...], save: RowSaver
+) -> ImportReport:
+    """One transaction for the file: every good row applied (upsert), every bad one reported by
+    its row number; an unusable file refused before anything is read further."""
     roles.require_writer(actor)
     scan(path)
-    report = ImportReport("customers", str(path))
-    now = app.clock.now()
+    report = ImportReport(kind, str(path))
     with transaction(app) as uow:
         seen: set[str] = set()
-        for item in rows(path, CUSTOMER_HEADER):
+        for item in rows(path, header):
             report.rows += 1
             if isinstance(item, Rejected):
                 report.rejected.append(item)
                 continue
+            warnings: list[str] = []
             try:
-                values = _customer_values(item.values)
-                cid = item.values["customer_id"]
-                if cid in seen:
-                    raise BadRow(f"customer {cid} appears twice in the file")
-                seen.add(cid)
+                outcome = save(uow.conn, item, seen, warnings)
             except BadRow as exc:
                 report.rejected.append(Rejected(item.number, str(exc)))
                 continue
-            outcome = save_customer(uow.conn, cid, values, now, actor, "import", app)
+            report.warnings.extend(warnings)
             setattr(report, outcome, getattr(report, outcome) + 1)
         uow.commit()
     return report
+
+
+def import_customers(app: App, actor: Actor, path: Path) -> ImportReport:
+    now = app.clock.now()
+
+    def save(conn: Connection, item: Row, seen: set[str], _: list[str]) -> str:
+        values = _customer_values(item.values)
+        cid = item.values["customer_id"]
+        if cid in seen:
+            raise BadRow(f"customer {cid} appears twice in the file")
+        seen.add(cid)
+        return save_customer(conn, cid, values, now, actor, "import", app)
+
+    return _import(app, actor, path, "customers", CUSTOMER_HEADER, save)
 
 
 def update_customer(
@@ -477,30 +495,14 @@ def _save_point(
 
 
 def import_points(app: App, actor: Actor, path: Path) -> ImportReport:
-    roles.require_writer(actor)
-    scan(path)
-    report = ImportReport("metering-points", str(path))
     now = app.clock.now()
-    with transaction(app) as uow:
-        seen: set[str] = set()
-        for item in rows(path, POINT_HEADER):
-            report.rows += 1
-            if isinstance(item, Rejected):
-                report.rejected.append(item)
-                continue
-            assert isinstance(item, Row)
-            warnings: list[str] = []
-            try:
-                values = _point_values(app, item.values, warnings, item.number)
-                if values["gsrn"] in seen:
-                    raise BadRow(f"metering point {values['gsrn']} appears twice in the file")
-                seen.add(values["gsrn"])
-                with uow.conn.begin_nested():
-                    outcome = _save_point(app, uow.conn, values, now, actor, warnings)
-            except BadRow as exc:
-                report.rejected.append(Rejected(item.number, str(exc)))
-                continue
-            report.warnings.extend(warnings)
-            setattr(report, outcome, getattr(report, outcome) + 1)
-        uow.commit()
-    return report
+
+    def save(conn: Connection, item: Row, seen: set[str], warnings: list[str]) -> str:
+        values = _point_values(app, item.values, warnings, item.number)
+        if values["gsrn"] in seen:
+            raise BadRow(f"metering point {values['gsrn']} appears twice in the file")
+        seen.add(values["gsrn"])
+        with conn.begin_nested():  # a row that fails half-way leaves nothing behind
+            return _save_point(app, conn, values, now, actor, warnings)
+
+    return _import(app, actor, path, "metering-points", POINT_HEADER, save)

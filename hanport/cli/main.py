@@ -41,35 +41,28 @@ def cli(
     ctx.call_on_close(ctx.obj.close)
 
 
-def _register() -> None:
-    from hanport.cli import (
-        audit,
-        batch,
-        case,
-        customer,
-        db,
-        demo,
-        imports,
-        mail,
-        scheduler,
-        tick,
-        workflow,
-    )
+COMMAND_MODULES = (
+    "audit",
+    "batch",
+    "case",
+    "customer",
+    "db",
+    "demo",
+    "imports",
+    "mail",
+    "scheduler",
+    "tick",
+    "workflow",
+)
 
-    for module in (
-        audit,
-        batch,
-        case,
-        customer,
-        db,
-        demo,
-        imports,
-        mail,
-        scheduler,
-        tick,
-        workflow,
-    ):
-        cli.add_command(module.group)
+
+def _register() -> None:
+    """Each module of ``hanport.cli`` contributes one command group (imported lazily inside
+    the commands, so ``--help`` stays fast)."""
+    import importlib
+
+    for name in COMMAND_MODULES:
+        cli.add_command(importlib.import_module(f"hanport.cli.{name}").group)
 
 
 def _json_everywhere(group: click.Group) -> None:
