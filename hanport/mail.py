@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from hanport import roles
 from hanport.bootstrap import App
@@ -99,7 +100,9 @@ def _claim(app: App, now: datetime, limit: int) -> list[dict[str, Any]]:
 
 
 def deliver(app: App, *, batch: int = 100, max_batches: int = 1000) -> MailReport:
-    """Send every due mail, a batch per connection, until none is left."""
+    """Send every due mail, a batch per connection, until none is left. Each outcome is
+    recorded as soon as the server has answered for that message, so a crash re-sends at most
+    the one message whose answer was not yet recorded."""
     report = MailReport()
     tx = transport(app)
     s = app.settings
@@ -112,53 +115,84 @@ def deliver(app: App, *, batch: int = 100, max_batches: int = 1000) -> MailRepor
             message.build(r, sender_name=s.sender_name, sender_address=s.sender_address)
             for r in rows
         ]
-        outcomes = tx.send(msgs)
-        _record(app, rows, outcomes, now, report)
+        with _Recorder(app, now, report, rows) as rec:
+            outcomes = tx.send(msgs, rec.record)
         if all(o.status != ACCEPTED for o in outcomes):
             break  # the server is down or refusing: leave the rest for the next tick
     return report
 
 
-def _record(
-    app: App, rows: list[dict[str, Any]], outcomes: list[Any], now: datetime, report: MailReport
-) -> None:
-    from hanport.commands import transaction
+class _Recorder:
+    """Records delivery outcomes one message at a time on a held connection. On SQLite that
+    connection commits with ``synchronous=NORMAL``: a commit survives a killed process (what
+    the at-most-one-duplicate promise is about) at a fraction of an fsync's cost; only a power
+    cut could lose the latest marks, and a lost mark means a re-send, never a lost mail."""
 
-    M = repo.MAIL
-    with transaction(app) as uow:
-        sent_ids = [r["id"] for r, o in zip(rows, outcomes, strict=True) if o.status == ACCEPTED]
-        if sent_ids:
-            uow.conn.execute(
-                update(M)
-                .where(M.c.id.in_(sent_ids))
-                .values(status="sent", sent_at=now, attempts=M.c.attempts + 1, last_error=None)
+    def __init__(
+        self, app: App, now: datetime, report: MailReport, rows: list[dict[str, Any]]
+    ) -> None:
+        self.app, self.now, self.report, self.rows = app, now, report, rows
+
+    def __enter__(self) -> _Recorder:
+        self.conn = self.app.engine.connect()
+        self.sqlite = self.conn.dialect.name == "sqlite"
+        if self.sqlite:  # outside any transaction: on the driver's connection
+            self.conn.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+            if self.sqlite:  # back to the pool as every other connection is
+                self.conn.connection.driver_connection.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
+        finally:
+            self.conn.close()
+
+    def record(self, index: int, outcome: Any) -> None:
+        from hanport.retry import on_conflict
+
+        def write() -> None:
+            try:
+                with self.conn.begin():
+                    self._write(self.rows[index], outcome)
+            except OperationalError as exc:  # busy: another writer holds the database
+                raise Conflict(str(exc)) from None
+
+        on_conflict(write)
+
+    def _write(self, r: dict[str, Any], o: Any) -> None:
+        conn, now, report = self.conn, self.now, self.report
+        if o.status == ACCEPTED:
+            repo.update_mail(
+                conn,
+                r["id"],
+                status="sent",
+                sent_at=now,
+                attempts=r["attempts"] + 1,
+                last_error=None,
             )
-            report.sent += len(sent_ids)
-        for r, o in zip(rows, outcomes, strict=True):
-            if o.status == ACCEPTED:
-                continue
-            attempts = r["attempts"] + 1
-            if o.status == PERMANENT or attempts >= app.settings.mail_max_attempts:
-                repo.update_mail(
-                    uow.conn, r["id"], status="dead", attempts=attempts, last_error=o.detail[:2000]
-                )
-                _flag_dead(app, uow.conn, r["case_id"], now)
-                report.dead += 1
-                report.details.append(f"mail #{r['id']} dead: {o.detail}")
-            else:
-                repo.update_mail(
-                    uow.conn,
-                    r["id"],
-                    status="pending",
-                    attempts=attempts,
-                    next_attempt_at=now + backoff(attempts),
-                    last_error=o.detail[:2000],
-                )
-                report.retrying += 1
-                report.details.append(
-                    f"mail #{r['id']} retry after {backoff(attempts)}: {o.detail}"
-                )
-        uow.commit()
+            report.sent += 1
+            return
+        attempts = r["attempts"] + 1
+        if o.status == PERMANENT or attempts >= self.app.settings.mail_max_attempts:
+            repo.update_mail(
+                conn, r["id"], status="dead", attempts=attempts, last_error=o.detail[:2000]
+            )
+            _flag_dead(self.app, conn, r["case_id"], now)
+            report.dead += 1
+            report.details.append(f"mail #{r['id']} dead: {o.detail}")
+        else:
+            repo.update_mail(
+                conn,
+                r["id"],
+                status="pending",
+                attempts=attempts,
+                next_attempt_at=now + backoff(attempts),
+                last_error=o.detail[:2000],
+            )
+            report.retrying += 1
+            report.details.append(f"mail #{r['id']} retry after {backoff(attempts)}: {o.detail}")
 
 
 def _flag_dead(app: App, conn: Any, case_id: int, now: datetime) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import mailbox
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -26,10 +26,14 @@ class Outcome:
     detail: str = ""
 
 
+# Called with the message's index and its outcome as soon as it is known.
+OnOutcome = Callable[[int, Outcome], None]
+
+
 class Transport(Protocol):
     name: str
 
-    def send(self, messages: Sequence[Message]) -> list[Outcome]: ...
+    def send(self, messages: Sequence[Message], on_outcome: OnOutcome) -> list[Outcome]: ...
 
 
 class MaildirTransport:
@@ -40,17 +44,19 @@ class MaildirTransport:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
 
-    def send(self, messages: Sequence[Message]) -> list[Outcome]:
+    def send(self, messages: Sequence[Message], on_outcome: OnOutcome) -> list[Outcome]:
         for sub in ("tmp", "new", "cur"):  # also when the folder exists but is empty
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         box = mailbox.Maildir(self.folder, create=False)
         out = []
-        for msg in messages:
+        for i, msg in enumerate(messages):
             try:
                 box.add(msg)
-                out.append(Outcome(ACCEPTED, f"maildir {self.folder}"))
+                outcome = Outcome(ACCEPTED, f"maildir {self.folder}")
             except OSError as exc:
-                out.append(Outcome(TEMPORARY, f"maildir: {exc}"))
+                outcome = Outcome(TEMPORARY, f"maildir: {exc}")
+            on_outcome(i, outcome)
+            out.append(outcome)
         return out
 
 
@@ -70,8 +76,8 @@ class SmtpTransport:
     timeout: float = 30.0
     name: str = "smtp"
 
-    def send(self, messages: Sequence[Message]) -> list[Outcome]:
-        return asyncio.run(self._send(messages))
+    def send(self, messages: Sequence[Message], on_outcome: OnOutcome) -> list[Outcome]:
+        return asyncio.run(self._send(messages, on_outcome))
 
     def _client(self) -> Any:
         import aiosmtplib
@@ -91,17 +97,19 @@ class SmtpTransport:
             timeout=self.timeout,
         )
 
-    async def _send(self, messages: Sequence[Message]) -> list[Outcome]:
+    async def _send(self, messages: Sequence[Message], on_outcome: OnOutcome) -> list[Outcome]:
         import aiosmtplib
 
-        outcomes: list[Outcome] = []
+        outcomes = _Outcomes(on_outcome)
         smtp = self._client()
         try:
             await smtp.connect()
         except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
-            return [Outcome(TEMPORARY, f"cannot connect to {self.host}:{self.port}: {exc}")] * len(
-                messages
-            )
+            for _ in messages:
+                outcomes.append(
+                    Outcome(TEMPORARY, f"cannot connect to {self.host}:{self.port}: {exc}")
+                )
+            return outcomes
         try:
             for i, msg in enumerate(messages):
                 try:
@@ -124,8 +132,8 @@ class SmtpTransport:
                     await _reset(smtp)
                 except (aiosmtplib.SMTPException, OSError) as exc:
                     # The connection is gone: this and the remaining messages wait for a retry.
-                    rest = len(messages) - i
-                    outcomes.extend([Outcome(TEMPORARY, f"connection lost: {exc}")] * rest)
+                    for _ in range(len(messages) - i):
+                        outcomes.append(Outcome(TEMPORARY, f"connection lost: {exc}"))
                     return outcomes
         finally:
             try:
@@ -133,6 +141,18 @@ class SmtpTransport:
             except Exception:
                 smtp.close()
         return outcomes
+
+
+class _Outcomes(list[Outcome]):
+    """The outcomes in order, each reported the moment it is appended."""
+
+    def __init__(self, on_outcome: OnOutcome) -> None:
+        super().__init__()
+        self.on_outcome = on_outcome
+
+    def append(self, outcome: Outcome) -> None:
+        self.on_outcome(len(self), outcome)
+        super().append(outcome)
 
 
 async def _reset(smtp: object) -> None:

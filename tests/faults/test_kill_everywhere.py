@@ -323,13 +323,6 @@ def _check(w: World, app: Any) -> None:
     assert report.cases == WAITING + t.closes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: mail.deliver records a whole batch (up to 100) only after the last message; a "
-    "kill in the middle of the batch sends every message the server already accepted once more, "
-    "not at most one (design.md: at most one duplicate mail after a crash between SMTP DATA and "
-    "commit)",
-)
 def test_a_kill_in_the_middle_of_an_smtp_batch_duplicates_at_most_one_mail(
     db_url: str, tmp_path: Path
 ) -> None:
