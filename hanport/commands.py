@@ -343,10 +343,15 @@ def _open_close_request(
                 raise Refused(
                     f"a close is already under way for this meter ({c['ref']}, {c['state']})"
                 )
-        if (
-            point["han_port"] in ("closed", "none")
-            and repo.holding_case(uow.conn, point["id"]) is None
-        ):
+        holding = repo.holding_case(uow.conn, point["id"])
+        if point["han_port"] == "none":
+            swap = (
+                f" (a meter swap is under way: {holding['ref']}; cancel that instead)"
+                if holding
+                else ""
+            )
+            raise Refused(f"meter {number} has no HAN port, so there is nothing to close{swap}")
+        if point["han_port"] == "closed" and holding is None:
             raise Refused(
                 f"the HAN port of meter {number} is already closed, with nothing in flight"
             )

@@ -286,6 +286,14 @@ def _apply_ack(app: App, conn: Any, cmd: dict[str, Any], now: datetime, report: 
         # change, so record it on the point; a close queued behind follows.
         port = "open" if cmd["action"] == "open" else "closed"
         repo.update_hes(conn, cmd["id"], status="acked", done_at=now, result=cmd["ack_outcome"])
+        current_port = repo.point_by_pk(conn, cmd["point_id"])
+        if current_port is not None and current_port["han_port"] == port:
+            # Already so (e.g. confirmed by hand before this late answer): nothing changes,
+            # and the consent behind an open port stays where it is.
+            report.details.append(
+                f"{ref}: {cmd['action']} #{cmd['id']} acknowledged (already {port})"
+            )
+            return
         pending_close = conn.execute(
             select(repo.HES.c.id).where(
                 repo.HES.c.point_id == cmd["point_id"],
