@@ -53,9 +53,13 @@ def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
             conn.exec_driver_sql(conn.info.pop("sqlite_begin", "BEGIN"))
 
         return engine
+    # psycopg prepares a statement after a few executions; PostgreSQL may then keep a generic
+    # plan made while the tables were small (a sequential scan), which gets slower as a long
+    # batch fills them. Planning each execution with its parameters keeps the indexes in use.
     return _create_engine(
         url,
         pool_pre_ping=True,
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
         **({} if pool else {"poolclass": NullPool}),
         **kw,
     )
