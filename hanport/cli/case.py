@@ -29,6 +29,13 @@ def _result(state: CliState, result: Any) -> None:
     state.emit(result.as_dict(), human)
 
 
+def _open(state: CliState, workflow: str, **options: Any) -> None:
+    """The three ``case open`` commands differ only in the options they take."""
+    from hanport.commands import open_case
+
+    _result(state, open_case(state.app(), state.actor(), workflow, **options))
+
+
 @click.group("case", help="Cases: open, list, show, advance.")
 def group() -> None:
     pass
@@ -68,11 +75,8 @@ def nore_open(
     sets: tuple[str, ...],
     key: str | None,
 ) -> None:
-    from hanport.commands import open_case
-
-    r = open_case(
-        state.app(),
-        state.actor(),
+    _open(
+        state,
         "nore_open",
         customer=customer,
         metering_point=point,
@@ -80,7 +84,6 @@ def nore_open(
         fields=parse_sets(sets),
         key=key,
     )
-    _result(state, r)
 
 
 @open_.command(
@@ -104,11 +107,8 @@ def meter_swap(
     energipilot_ack: bool,
     key: str | None,
 ) -> None:
-    from hanport.commands import open_case
-
-    r = open_case(
-        state.app(),
-        state.actor(),
+    _open(
+        state,
         "meter_swap",
         customer=customer,
         metering_point=point,
@@ -116,7 +116,6 @@ def meter_swap(
         energipilot_ack=energipilot_ack,
         key=key,
     )
-    _result(state, r)
 
 
 @open_.command(
@@ -143,11 +142,8 @@ def close_port(
     from_email: str | None,
     key: str | None,
 ) -> None:
-    from hanport.commands import open_case
-
-    r = open_case(
-        state.app(),
-        state.actor(),
+    _open(
+        state,
         "close_port",
         customer=customer,
         meter_number=meter_number,
@@ -155,7 +151,6 @@ def close_port(
         from_email=from_email,
         key=key,
     )
-    _result(state, r)
 
 
 @group.command("list", help="List cases, newest last.")
