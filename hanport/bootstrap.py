@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from hanport.calendar import InvalidInstant, WorkingCalendar, parse_instant
 from hanport.clock import Clock, SimulatedClock, SystemClock
@@ -19,6 +19,7 @@ from storage import repository as repo
 from storage.engine import create_engine, is_sqlite
 from storage.hashing import personal_hash
 from storage.schema import SCHEMA_HEAD, current_revision
+from storage.uow import UnitOfWork
 
 
 @dataclass
@@ -74,43 +75,93 @@ def bootstrap(
     engine = create_engine(settings.database_url)
     if migrate:
         ensure_schema(engine, settings.database_url)
-    with engine.begin() as conn:
-        salt = bytes.fromhex(repo.meta_setdefault(conn, "salt", secrets.token_hex(32)))
-        if simulated:
-            repo.meta_set(conn, "clock", "simulated")
-        is_sim = settings.clock == "simulated" or repo.meta_get(conn, "clock") == "simulated"
-        given = now if now is not None else settings.now
-        clock: Clock
-        if is_sim:
-            if given is None:
-                stored = repo.meta_get(conn, "sim_now")
-                start = parse_instant(stored) if stored else SystemClock().now()
-            else:
-                try:
-                    start = given if isinstance(given, datetime) else parse_instant(given)
-                except InvalidInstant as exc:
-                    engine.dispose()
-                    raise Refused(f"--now: {exc}", field="now") from None
-                if repo.meta_get(conn, "sim_now") != start.isoformat():
-                    repo.meta_set(conn, "sim_now", start.isoformat())
-            clock = SimulatedClock(start)
-        else:
-            if given is not None:
-                engine.dispose()
-                raise Refused(
-                    "--now / HANPORT_NOW is only accepted when the clock is simulated "
-                    "(the demo's and tests' databases)",
-                    field="now",
-                )
-            clock = SystemClock()
+    given = now if now is not None else settings.now
+    try:
+        salt, clock = _settle_meta(engine, settings, given, simulated)
+    except HanportError:
+        engine.dispose()
+        raise
     calendar = WorkingCalendar(saturday_is_working_day=settings.saturday_is_working_day)
     return App(settings, engine, clock, calendar, salt)
+
+
+class _WriteNeeded(Exception):
+    """The read pass found something to write: do it again holding the write lock."""
+
+
+def _settle_meta(
+    engine: Engine, settings: Settings, given: str | datetime | None, simulated: bool | None
+) -> tuple[bytes, Clock]:
+    """Read the salt and the clock from ``meta``; write them only when they must change.
+
+    The first pass only reads (no lock: a caseworker's ``case show`` never waits for a batch).
+    When it finds something to write, the second pass takes SQLite's write lock at BEGIN: a
+    deferred transaction that read first and then writes fails at once with "database is
+    locked" when another process wrote in between (two processes starting together)."""
+    for write in (False, True):
+        with UnitOfWork(engine, immediate=write) as uow:
+            try:
+                settled = _meta(uow.conn, settings, given, simulated, write=write)
+            except _WriteNeeded:
+                continue
+            uow.commit()
+            return settled
+    raise AssertionError("the write pass never asks for another")  # pragma: no cover
+
+
+def _meta(
+    conn: Connection,
+    settings: Settings,
+    given: str | datetime | None,
+    simulated: bool | None,
+    *,
+    write: bool,
+) -> tuple[bytes, Clock]:
+    def put(key: str, value: str) -> None:
+        if repo.meta_get(conn, key) == value:
+            return
+        if not write:
+            raise _WriteNeeded
+        repo.meta_set(conn, key, value)
+
+    stored_salt = repo.meta_get(conn, "salt")
+    if stored_salt is None:
+        if not write:
+            raise _WriteNeeded
+        stored_salt = repo.meta_setdefault(conn, "salt", secrets.token_hex(32))
+    if simulated:
+        put("clock", "simulated")
+    is_sim = settings.clock == "simulated" or repo.meta_get(conn, "clock") == "simulated"
+    clock: Clock
+    if is_sim:
+        if given is None:
+            stored = repo.meta_get(conn, "sim_now")
+            start = parse_instant(stored) if stored else SystemClock().now()
+        else:
+            try:
+                start = given if isinstance(given, datetime) else parse_instant(given)
+            except InvalidInstant as exc:
+                raise Refused(f"--now: {exc}", field="now") from None
+            put("sim_now", start.isoformat())
+        clock = SimulatedClock(start)
+    else:
+        if given is not None:
+            raise Refused(
+                "--now / HANPORT_NOW is only accepted when the clock is simulated "
+                "(the demo's and tests' databases)",
+                field="now",
+            )
+        clock = SystemClock()
+    return bytes.fromhex(stored_salt), clock
 
 
 def save_clock(app: App) -> None:
     """Persist a simulated clock's time so the next command continues from it."""
     if isinstance(app.clock, SimulatedClock):
         now = app.clock.now().isoformat()
-        with app.engine.begin() as conn:
-            if repo.meta_get(conn, "sim_now") != now:
-                repo.meta_set(conn, "sim_now", now)
+        with app.engine.connect() as conn:
+            if repo.meta_get(conn, "sim_now") == now:
+                return
+        with UnitOfWork(app.engine, immediate=True) as uow:
+            repo.meta_set(uow.conn, "sim_now", now)
+            uow.commit()

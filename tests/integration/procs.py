@@ -103,3 +103,23 @@ def open_at_once(
             app.close()
 
     _run(user, queue, body)
+
+
+def bootstrap_repeatedly(db_url: str, name: str, rounds: int, barrier: Any, queue: Any) -> None:
+    """(``name`` is the process's number.) Start the application ``rounds`` times on the shared database, each time moving its
+    simulated clock to a new instant (a write to ``meta``), after waiting for the other
+    processes at the barrier; report how many starts succeeded."""
+
+    def body() -> str:
+        from datetime import datetime, timedelta
+
+        from tests.support import START, make_app
+
+        start = datetime.fromisoformat(START)
+        for i in range(rounds):
+            barrier.wait(BARRIER_TIMEOUT)
+            now = start + timedelta(minutes=i, seconds=int(name))
+            make_app(db_url, now=now.isoformat()).close()
+        return str(rounds)
+
+    _run(name, queue, body)
