@@ -723,7 +723,18 @@ class Effects:
         self._hes("close")
 
     def _ack(self, action: str, result: str) -> None:
+        """Settle the case's command — refused while another case's command for the point is
+        still out: it would change the port after this answer (a close left behind by a
+        cancelled case runs before this case's command and must be settled first)."""
         w = self.work
+        ahead = repo.hes_out_for_others(w.conn, w.case.point_id, w.case.id)
+        if ahead:
+            c = ahead[0]
+            raise Refused(
+                f"{c['action']} command #{c['id']} of {c['ref']} for this metering point is "
+                f"still {'out' if c['status'] != 'pending' else 'waiting to be sent'}; it "
+                "would change the port after this answer: record it once that one is settled"
+            )
         repo.ack_latest_hes(w.conn, w.case.id, action, "acked", w.now, result)
 
     def fx_port_opened(self, _: str | None) -> None:
@@ -813,6 +824,21 @@ class Effects:
             return
         if w.superseded_reason is not None:
             return  # the case taking over enqueues its own close right behind
+        self._hes("close")
+
+    def fx_hes_keep_closing(self, _: str | None) -> None:
+        """A close cancelled after its consent ended (``closing``, ``needs_attention``): the
+        port must still close. A close command still out stays where it is; when none is (every
+        attempt failed), one more is queued. Either is settled like a close behind a cancelled
+        opening: sent again after a failure, the port closed by its acknowledgement."""
+        w = self.work
+        closes = [c for c in repo.hes_for_case(w.conn, w.case.id) if c["action"] == "close"]
+        if not closes:
+            return  # never reached ``closing``: no consent was ended, nothing to close
+        out = [c["id"] for c in closes if c["status"] in ("pending", "sent")]
+        if out:
+            self._record("hes_close_kept", out)
+            return
         self._hes("close")
 
     def fx_clear_flag(self, _: str | None) -> None:

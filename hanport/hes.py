@@ -170,9 +170,13 @@ def dispatch(app: App, *, limit: int = 100) -> HesReport:
             seen_points.add(cmd["point_id"])
             gw = gws.get(cmd["adapter"] or "manual", gws["manual"])
             H = repo.HES
-            cmd["sequence"] = uow.conn.execute(
-                select(func.count()).where(H.c.point_id == cmd["point_id"], H.c.id < cmd["id"])
-            ).scalar_one()
+            # The point's n-th send (what a demo script's outcomes are counted in).
+            cmd["sequence"] = (
+                uow.conn.execute(
+                    select(func.count()).where(H.c.point_id == cmd["point_id"], H.c.id < cmd["id"])
+                ).scalar_one()
+                + cmd["sends"]
+            )
             cmd["gsrn"] = uow.conn.execute(
                 select(repo.POINTS.c.gsrn).where(repo.POINTS.c.id == cmd["point_id"])
             ).scalar_one()
@@ -182,9 +186,11 @@ def dispatch(app: App, *, limit: int = 100) -> HesReport:
                 cmd["id"],
                 status="sent",
                 sent_at=now,
+                sends=cmd["sends"] + 1,
                 ack_due_at=sent.ack_due_at,
                 ack_outcome=sent.outcome,
-                error=sent.error,
+                # (a command sent again keeps its last failure until a new one replaces it)
+                **({"error": sent.error} if sent.error else {}),
             )
             report.dispatched += 1
             report.details.append(f"sent {cmd['action']} #{cmd['id']} via {gw.name}")
@@ -230,21 +236,21 @@ def apply_acks(app: App, *, limit: int = 100) -> HesReport:
     return report
 
 
-def _requeue_close(app: App, conn: Any, cmd: dict[str, Any], now: datetime) -> None:
-    """A close behind a cancelled opening must not be lost: send it again, with backoff."""
+def _send_again(app: App, conn: Any, cmd: dict[str, Any], now: datetime, error: str) -> None:
+    """A close left behind (a cancelled case's) that failed must not be lost: it goes again, with
+    backoff, in its own place in the point's queue — ahead of any command enqueued after it (a
+    newer opening must not run before it and then be closed by it)."""
     backoff = timedelta(minutes=app.settings.hes_backoff_minutes * 2 ** min(cmd["attempt"] - 1, 6))
-    repo.insert_hes(
+    repo.update_hes(
         conn,
-        {
-            "case_id": cmd["case_id"],
-            "point_id": cmd["point_id"],
-            "action": "close",
-            "status": "pending",
-            "attempt": cmd["attempt"] + 1,
-            "adapter": cmd["adapter"],
-            "not_before": now + backoff,
-            "created_at": now,
-        },
+        cmd["id"],
+        status="pending",
+        attempt=cmd["attempt"] + 1,
+        not_before=now + backoff,
+        done_at=None,
+        ack_due_at=None,
+        ack_outcome=None,
+        error=error,
     )
 
 
@@ -269,9 +275,10 @@ def _apply_ack(app: App, conn: Any, cmd: dict[str, Any], now: datetime, report: 
             apply(work, "report_failure", {"error": cmd["error"] or "failure"}, extra=extra)
             finish(work)
         else:
-            repo.update_hes(conn, cmd["id"], status="failed", done_at=now, error=cmd["error"])
             if cmd["action"] == "close":
-                _requeue_close(app, conn, cmd, now)
+                _send_again(app, conn, cmd, now, cmd["error"] or "failure")
+            else:
+                repo.update_hes(conn, cmd["id"], status="failed", done_at=now, error=cmd["error"])
         report.details.append(f"{ref}: {cmd['action']} #{cmd['id']} failed")
         return
     report.acknowledged += 1

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert, Update
@@ -428,6 +428,30 @@ def ack_latest_hes(
         "v_result": result,
     }
     return conn.execute(_ACK_LATEST_HES, params).rowcount == 1
+
+
+@cache
+def _hes_out_for_others() -> Any:
+    return (
+        select(HES.c.id, HES.c.action, HES.c.status, CASES.c.ref)
+        .join(CASES, CASES.c.id == HES.c.case_id)
+        .where(
+            HES.c.point_id == bindparam("point_id"),
+            HES.c.case_id != bindparam("case_id"),
+            or_(
+                HES.c.status.in_(("pending", "sent")),
+                and_(HES.c.status == "failed", HES.c.ack_due_at.is_not(None)),
+            ),
+        )
+        .order_by(HES.c.id)
+    )
+
+
+def hes_out_for_others(conn: Connection, point_id: int, case_id: int) -> list[dict[str, Any]]:
+    """Commands of other cases for the point that may still change its port: not settled yet
+    (pending, sent), or counted as failed with the gateway's answer still to come."""
+    rows = conn.execute(_hes_out_for_others(), {"point_id": point_id, "case_id": case_id})
+    return [dict(r) for r in rows.mappings()]
 
 
 def update_hes(conn: Connection, pk: int, **values: Any) -> None:

@@ -264,6 +264,8 @@ class HesCommand(SQLModel, table=True):
     action: str  # open | close
     status: str = Field(sa_column=Column(String(12), nullable=False, index=True))
     attempt: int
+    # Times sent: a failed close left behind by a cancelled case goes again in its place.
+    sends: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     adapter: str | None = None
     not_before: datetime = Field(sa_column=_ts())
     created_at: datetime = Field(sa_column=_ts())

@@ -123,16 +123,18 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_hes_transitions,
     cancel_transition(
         STATES,
-        effects=(),
+        effects=("hes_keep_closing",),
         unless=("is_auto_close",),
-        help="Cancel the close request (reason required)",
+        help="Cancel the close request (reason required); once its consent has ended the port "
+        "still closes: a close command still out stays, or one more is queued",
     ),
     cancel_transition(
         STATES,
-        effects=(),
+        effects=("hes_keep_closing",),
         guards=("is_auto_close",),
         role=Role.SUPERVISOR,
-        help="Cancel an automatic close (supervisor, reason required)",
+        help="Cancel an automatic close (supervisor, reason required); once the consent has "
+        "ended the port still closes",
     ),
     *common_transitions(STATES),
 )

@@ -9,7 +9,6 @@ intact hash chains and a divergence-free replay.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -104,25 +103,8 @@ NORE_POINTS = (NORE_POINT, NORE_POINT_2, NORE_OPEN_POINT)
 SWAP_POINTS = (HOLE_POINT, RINGERIKE_POINT)
 ALL_POINTS = (*NORE_POINTS, *SWAP_POINTS)
 IMPORTED_WITHOUT_PORT = set(SWAP_POINTS)
-# Bugs the machine found are pinned as plain tests at the end of this file (strict xfails while
-# they are open). The machine steers clear of the paths of open ones, so that it can look for
-# other problems; set the flag False once the bug is fixed.
-#
-# BUG: a caseworker's confirm_open/confirm_close settles only the case's newest command; another
-# command for the point still out (a close queued by a cancelled close request; before the
-# hes.py fix, also an earlier attempt counted as failed whose answer came late) later changes
-# the port under the confirmed case, leaving a live consent behind a closed port.
-KNOWN_BUG_MANUAL_CONFIRM = True
-# BUG: cancelling a close request in needs_attention, after its consent was withdrawn, abandons
-# the close: the port stays ``closing`` (data may flow) with no consent and nothing left to
-# close it.
-KNOWN_BUG_CANCEL_ABANDONS_CLOSE = True
-
-# BUG: a close left behind by a cancelled case that fails is re-queued as a new command behind
-# a newer case's open command; it runs after that opening is confirmed and closes the port under
-# the new, live consent. Steered clear of by not opening a case while a close is still out.
-KNOWN_BUG_REQUEUED_CLOSE_OVERTAKES = True
-
+# Bugs the machine found are pinned as plain tests at the end of this file (as strict xfails
+# while they are open, with the machine steered clear of their paths; all are fixed now).
 # Mostly pick a case the reference says accepts the trigger; sometimes any, to see refusals.
 PREFER = st.sampled_from([True, True, True, False])
 
@@ -464,8 +446,6 @@ class EngineMachine(RuleBasedStateMachine):
         wrong_customer: bool,
     ) -> None:
         p = POINTS[point]
-        if KNOWN_BUG_REQUEUED_CLOSE_OVERTAKES and self._close_out(point):
-            return  # pinned by test_requeued_close_of_a_cancelled_opening_does_not_overtake_...
         customer = "1003" if wrong_customer else p.customer
         fields, straight = self._consent_fields(point, variant, channel, from_registered)
         port = self._point(point)["han_port"]
@@ -561,39 +541,23 @@ class EngineMachine(RuleBasedStateMachine):
         if not pool:
             return
         case = pool[pick % len(pool)]
-        if confirm and KNOWN_BUG_MANUAL_CONFIRM and self._other_commands_out(case.ref):
-            return  # pinned by test_manual_confirm_*
+        # A confirmation is refused while another case's command for the point is still out
+        # (it would change the port after it); a failure report is always taken.
+        must = not (confirm and self._others_out(case.ref))
         fields = {} if confirm else {"error": "vendor says no"}
-        self._advance(case.ref, trigger_for(case), fields, must=True)
+        self._advance(case.ref, trigger_for(case), fields, must=must)
 
-    def _close_out(self, gsrn: str) -> bool:
-        """Whether a close command for the point is not settled yet."""
+    def _others_out(self, ref: str) -> bool:
+        """Whether another case's command for the case's point may still change the port
+        (pending, sent, or counted as failed with its answer still to come)."""
         return bool(
             self._rows(
-                "SELECT h.id FROM hes_commands h JOIN metering_points p ON p.id = h.point_id"
-                " WHERE p.gsrn = :g AND h.action = 'close' AND (h.status IN ('pending', 'sent')"
+                "SELECT h.id FROM hes_commands h JOIN cases c ON c.ref = :r"
+                " WHERE h.point_id = c.point_id AND h.case_id != c.id"
+                " AND (h.status IN ('pending', 'sent')"
                 " OR (h.status = 'failed' AND h.ack_due_at IS NOT NULL))",
-                g=gsrn,
+                r=ref,
             )
-        )
-
-    def _other_commands_out(self, ref: str) -> bool:
-        """Whether the case's point has a command still out besides the case's newest one
-        (pending, sent, or counted as failed with its answer still to come)."""
-        rows = self._rows(
-            "SELECT h.id, h.case_id, h.action, h.status, h.ack_due_at FROM hes_commands h"
-            " WHERE h.point_id = (SELECT point_id FROM cases WHERE ref = :r) ORDER BY h.id",
-            r=ref,
-        )
-        mine = self._rows("SELECT id FROM cases WHERE ref = :r", r=ref)[0]["id"]
-        newest = max((h["id"] for h in rows if h["case_id"] == mine), default=None)
-        return any(
-            h["id"] != newest
-            and (
-                h["status"] in ("pending", "sent")
-                or (h["status"] == "failed" and h["ack_due_at"] is not None)
-            )
-            for h in rows
         )
 
     @_can("retry")
@@ -609,13 +573,6 @@ class EngineMachine(RuleBasedStateMachine):
         ref = self._pick(("nore_open", "meter_swap", "close_port"), "cancel", pick, prefer)
         if ref is None:
             return
-        case = self.cases[ref]
-        if (
-            KNOWN_BUG_CANCEL_ABANDONS_CLOSE
-            and case.workflow == "close_port"
-            and case.state == "needs_attention"
-        ):
-            return  # pinned by test_cancelling_a_close_in_needs_attention_does_not_abandon_it
         self._advance(ref, "cancel", {"reason": "the customer changed their mind"}, must=True)
 
     @_has("nore_open", "meter_swap", "close_port")
@@ -1137,15 +1094,13 @@ def test_manual_confirm_then_late_answer_to_an_earlier_attempt_keeps_the_consent
         app.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: confirm_open by hand settles the case's own queued command but not the close a "
-    "cancelled close request left queued ahead of it; that close then runs and closes the port "
-    "under the confirmed case, whose consent stays live forever",
-)
 def test_manual_confirm_behind_a_queued_close_keeps_port_and_consent_together(
     tmp_path: Path,
 ) -> None:
+    """Found by the state machine: a caseworker's confirm_open settled the case's own command
+    while a close left by a cancelled close request was still queued ahead of it; that close then
+    closed the port under the confirmed case's live consent. The confirmation is now refused
+    until the close is settled, and the queue then runs in order."""
     app = _fresh_app(tmp_path)
     try:
         cw = resolve(app, "cw")
@@ -1160,10 +1115,7 @@ def test_manual_confirm_behind_a_queued_close_keeps_port_and_consent_together(
             from_email="siri@example.no",
         )
         assert close.state == "closing"  # legacy consent withdrawn, close command queued
-        try:
-            advance(app, cw, close.case, "cancel", {"reason": "asked by mistake"})
-        except Refused:
-            return  # a close under way cannot be cancelled: the situation cannot arise
+        advance(app, cw, close.case, "cancel", {"reason": "asked by mistake"})  # close kept
         fields = {
             "signer_name": "Siri Berg",
             "signer_role": "subscriber",
@@ -1178,11 +1130,10 @@ def test_manual_confirm_behind_a_queued_close_keeps_port_and_consent_together(
             app, cw, "nore_open", customer="1004", metering_point=NORE_OPEN_POINT, fields=fields
         )
         assert r.state == "opening"  # its open command waits behind the close
-        # (refusing to confirm a command that has not left is a fine answer too)
-        with contextlib.suppress(Refused):
-            assert advance(app, cw, r.case, "confirm_open").state == "confirmed"
+        with pytest.raises(Refused, match=r"close command #\d+ of HAN-.* still waiting"):
+            advance(app, cw, r.case, "confirm_open")
         for _ in range(4):
-            _tick_after(app, 11)  # the close leaves and is acknowledged (then the open)
+            _tick_after(app, 11)  # the close leaves and is acknowledged, then the open
         point = _port(app, NORE_OPEN_POINT)
         with app.engine.connect() as conn:
             live = (
@@ -1193,21 +1144,19 @@ def test_manual_confirm_behind_a_queued_close_keeps_port_and_consent_together(
                 .scalars()
                 .all()
             )
-        # Either the port is open under the live consent, or it is closed and no consent is live.
-        state = (point["han_port"], point["consent_id"], live)
-        if live:
-            assert point["han_port"] == "open" and point["consent_id"] == live[0], state
+            state = conn.execute(text("SELECT state FROM cases WHERE ref = :r"), {"r": r.case})
+            assert state.scalar() == "confirmed"
+        assert (point["han_port"], point["consent_id"]) == ("open", live[0]), (point, live)
+        steps = [e["state"] for e in hanport.audit.port(app, NORE_OPEN_POINT)["timeline"]]
+        assert steps[-2:] == ["closed", "open"], steps  # the close first, then the opening
     finally:
         app.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cancelling a close request in needs_attention (its consent already withdrawn) "
-    "abandons the close: the port stays 'closing' (data may flow) without a live consent and "
-    "with no command or case left to close it",
-)
 def test_cancelling_a_close_in_needs_attention_does_not_abandon_it(tmp_path: Path) -> None:
+    """Found by the state machine: cancelling a close request in needs_attention, after its
+    consent was withdrawn, left the port ``closing`` with nothing left to close it. The cancel
+    now queues one more close, which the HES carries out."""
     app = _fresh_app(tmp_path)
     try:
         cw = resolve(app, "cw")
@@ -1216,23 +1165,21 @@ def test_cancelling_a_close_in_needs_attention_does_not_abandon_it(tmp_path: Pat
         advance(app, cw, r.case, "verify_identity", {"method": "callback_registered_phone"})
         for _ in range(3):
             advance(app, cw, r.case, "report_failure", {"error": "meter unreachable"})
-        # (refusing to give up a close whose consent is gone is a fine answer too)
-        with contextlib.suppress(Refused):
-            advance(app, cw, r.case, "cancel", {"reason": "the customer will call back"})
+        assert advance(app, cw, r.case, "cancel", {"reason": "call back"}).state == "cancelled"
         for _ in range(4):
             _tick_after(app, 60)
         last = hanport.audit.port(app, NORE_OPEN_POINT)["timeline"][-1]
         with app.engine.connect() as conn:
-            out = conn.execute(
-                text("SELECT count(*) FROM hes_commands WHERE status IN ('pending', 'sent')")
-            ).scalar()
-            holders = conn.execute(text("SELECT count(*) FROM cases WHERE holds_port")).scalar()
-        # The consent was withdrawn: the port must end closed, or a close must still be on its
-        # way, or a case must still hold the point for a caseworker to finish.
-        assert last["state"] == "closed" or out or holders, (
-            last["state"],
-            last["open_without_live_consent"],
-        )
+            commands = conn.execute(
+                text("SELECT action, status, attempt FROM hes_commands ORDER BY id")
+            ).all()
+        assert last["state"] == "closed", (last, commands)
+        assert [tuple(c) for c in commands] == [
+            ("close", "failed", 1),
+            ("close", "failed", 2),
+            ("close", "failed", 3),
+            ("close", "acked", 4),
+        ]
     finally:
         app.close()
 
@@ -1249,16 +1196,12 @@ _KARI_CONSENT = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a close queued behind a cancelled opening that fails is re-queued as a new "
-    "command behind the next case's open command; it then runs after that opening was "
-    "confirmed and closes the port under the new case's live consent (commands of a point are "
-    "no longer in order)",
-)
 def test_requeued_close_of_a_cancelled_opening_does_not_overtake_the_next_opening(
     tmp_path: Path,
 ) -> None:
+    """Found by the state machine: a close left behind by a cancelled opening that failed was
+    re-queued as a new command behind the next case's opening, ran after that opening was
+    confirmed and closed the port under its live consent. It is now sent again in its place."""
     # The point's 1st command (the open) succeeds, its 2nd (the close behind it) fails once.
     app = _fresh_app(tmp_path, hes_sim_script={NORE_POINT: ("ok", "fail")})
     try:
