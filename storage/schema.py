@@ -11,8 +11,8 @@ SCHEMA_HEAD = "0004"
 
 
 def current_revision(engine: Engine) -> str | None:
-    try:
-        with engine.connect() as conn:
+    with engine.connect() as conn:  # an unreachable server raises here, not "no schema"
+        try:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except (OperationalError, ProgrammingError):
-        return None
+        except (OperationalError, ProgrammingError):
+            return None  # no alembic_version table: nothing migrated yet

@@ -9,10 +9,10 @@ import sys
 import click
 
 from hanport.cli.context import CliState
-from hanport.errors import HanportError
+from hanport.errors import Conflict, HanportError
 
 EXIT_CODES = """Exit codes: 0 success (also "already applied") · 1 unexpected error · 2 usage ·
-3 not found · 4 refused (nothing changed) · 5 conflict (retry) · 6 done with rejected rows ·
+3 not found · 4 refused (nothing changed) · 5 conflict or database unreachable (retry) · 6 done with rejected rows ·
 7 audit found a problem."""
 
 
@@ -91,6 +91,36 @@ _register()
 _json_everywhere(cli)
 
 
+# What the drivers say when the server is down, restarting or dropped the connection.
+_GONE = (
+    "could not connect",
+    "connection refused",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "connection is closed",
+    "consuming input failed",
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
+def _database_went_away(exc: BaseException) -> bool:
+    """A lost or refused database connection (a PostgreSQL restart, the server down): the work
+    is safe to run again — every step commits on its own and claims make a repeat do nothing
+    twice — so it gets the "retry" exit code, not "unexpected"."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    text = str(exc.orig).lower()
+    return exc.connection_invalidated or any(g in text for g in _GONE)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="hanport", standalone_mode=False)
@@ -106,6 +136,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # the last resort: say what happened, exit 1
+        if _database_went_away(exc):
+            click.echo(
+                "hanport: the database could not be reached or went away "
+                f"({_first_line(exc)}); nothing after the last commit was written: retry",
+                err=True,
+            )
+            sys.exit(Conflict.exit_code)
         click.echo(f"hanport: unexpected error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -6,6 +6,8 @@ Most cases run in-process (``hanport.cli.main.main``); a few through ``python -m
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.e2e.cli import (
@@ -547,3 +549,18 @@ def test_import_wrong_column_count_by_subprocess(hp: Hanport) -> None:
     assert "row 2:" in r.err and "row 3:" in r.err and "columns" in r.err
     assert [x["row"] for x in r.json["rejected"]] == [2, 3]
     assert hp.counts()["metering_points"] == 5
+
+
+def test_database_unreachable_says_retry(tmp_path: Path) -> None:
+    """No server where the URL points (a PostgreSQL being restarted, a wrong port): a one-line
+    message and the "retry" exit code, not a traceback."""
+    import socket
+
+    with socket.socket() as s:  # a local port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    hp = Hanport(tmp_path / "down", url=f"postgresql://postgres@127.0.0.1:{port}/test")
+    r = hp.run("tick")
+    assert r.code == 5, r
+    assert "could not be reached or went away" in r.err and "retry" in r.err, r.err
+    assert "Traceback" not in r.err

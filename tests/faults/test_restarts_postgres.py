@@ -143,11 +143,11 @@ def test_postgresql_restarted_during_a_tick_fires_every_timer_once(
     after = _fired(engine)
     engine.dispose()
     print(f"restart after {seen} of {total} fired; the tick exited {code}; {after} fired then")
-    assert code in (0, 1), err[-2000:]
+    assert code in (0, 5), err[-2000:]
     if code == 0:
         assert after == total
-    else:  # a clear message, not a traceback
-        assert "Traceback" not in err and "unexpected error" in err, err[-2000:]
+    else:  # a clear message, not a traceback: the database went away, retry
+        assert "Traceback" not in err and "went away" in err and "retry" in err, err[-2000:]
 
     later = now + LEASE + timedelta(minutes=1)  # past the lease of mail the tick had claimed
     code, _out, err = h.run_cli(env, tmp_path, later, "tick")
