@@ -45,9 +45,36 @@ def _env(html: bool) -> Environment:
         keep_trailing_newline=False,
     )
     env.filters["paragraphs"] = _paragraphs
+    env.filters["wrap"] = wrap
     env.filters["local_date"] = local_date
     env.filters["local_datetime"] = local_datetime
     return env
+
+
+def wrap(text: str, width: int = 76) -> str:
+    """Greedy word wrap of each line at ``width`` for the plain-text part: words are never broken
+    (a long URL keeps its line) and a line's leading indentation is kept. On single-spaced
+    lines (the ``paragraphs`` filter makes them) it gives ``textwrap``'s result with
+    ``break_long_words=False, break_on_hyphens=False`` (tested), at a fraction of its cost: that
+    was half of a notice's rendering time."""
+    out: list[str] = []
+    for line in text.splitlines():
+        body = line.lstrip()
+        words = body.split()
+        if not words:
+            out.append("")
+            continue
+        indent = line[: len(line) - len(body)]
+        # (an indented first word too long for the line loses its indentation, as in textwrap)
+        current = (indent if len(indent) + len(words[0]) <= width else "") + words[0]
+        for word in words[1:]:
+            if len(current) + 1 + len(word) <= width:
+                current += " " + word
+            else:
+                out.append(current)
+                current = word
+        out.append(current)
+    return "\n".join(out)
 
 
 MONTHS = {

@@ -5,14 +5,25 @@ leftover template syntax, correct escaping and never the full meter number."""
 from __future__ import annotations
 
 import re
+import textwrap
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from jinja2 import nodes
 
-from notifications.render import LANGUAGES, MissingTemplate, Rendered, _env, notices, render
+from notifications.render import (
+    LANGUAGES,
+    MissingTemplate,
+    Rendered,
+    _env,
+    notices,
+    render,
+    wrap,
+)
 from workflows import WORKFLOWS
 
 MAIL_DIR = Path(__file__).resolve().parents[2] / "templates" / "mail"
@@ -199,3 +210,22 @@ def test_languages_differ() -> None:
 def test_unknown_notice_is_missing() -> None:
     with pytest.raises(MissingTemplate):
         render("no_such_notice", "nb", FULL)
+
+
+_WORDS = st.text(alphabet="abcæøå-./:ABC", min_size=1, max_size=90)
+
+
+@given(
+    lines=st.lists(
+        st.tuples(st.sampled_from(["", "", "  "]), st.lists(_WORDS, max_size=30)), max_size=4
+    )
+)
+def test_wrap_matches_textwrap_on_mail_paragraphs(lines: list[tuple[str, list[str]]]) -> None:
+    """The plain-text part's fast ``wrap`` filter gives textwrap's result (no broken words, no
+    breaks at hyphens, a kept indentation) on single-spaced lines."""
+    text = "\n".join(indent + " ".join(words) for indent, words in lines)
+    expected = "\n".join(
+        "\n".join(textwrap.wrap(line, 76, break_long_words=False, break_on_hyphens=False))
+        for line in text.splitlines()
+    )
+    assert wrap(text) == expected
