@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from hanport.bootstrap import App
 from hanport.casework import Actor, Work, apply, finish
-from hanport.errors import Conflict, Refused
+from hanport.errors import Conflict, NotFound, Refused
 from storage import repository as repo
 
 HES_ACTOR = Actor.system("hes")
@@ -254,7 +254,15 @@ def _send_again(app: App, conn: Any, cmd: dict[str, Any], now: datetime, error: 
     )
 
 
-def _apply_ack(app: App, conn: Any, cmd: dict[str, Any], now: datetime, report: HesReport) -> None:
+def _apply_ack(
+    app: App,
+    conn: Any,
+    cmd: dict[str, Any],
+    now: datetime,
+    report: HesReport,
+    *,
+    recorded_by: str | None = None,
+) -> None:
     row = repo.case_by_pk(conn, cmd["case_id"])
     assert row is not None
     work = Work.for_row(app, conn, HES_ACTOR, now, row)
@@ -308,7 +316,11 @@ def _apply_ack(app: App, conn: Any, cmd: dict[str, Any], now: datetime, report: 
                 repo.HES.c.action == "close",
             )
         ).first()
-        cause = f"late {cmd['action']} acknowledgement for {ref} ({work.case.state})"
+        cause = (
+            f"{cmd['action']} answer recorded by {recorded_by} for {ref} ({work.case.state})"
+            if recorded_by
+            else f"late {cmd['action']} acknowledgement for {ref} ({work.case.state})"
+        )
         if port == "closed":
             repo.set_port(
                 conn,
@@ -343,3 +355,136 @@ def _apply_ack(app: App, conn: Any, cmd: dict[str, Any], now: datetime, report: 
                     hes_command_id=pending_close[0],
                 )
     report.details.append(f"{ref}: {cmd['action']} #{cmd['id']} acknowledged")
+
+
+# --- commands a caseworker looks after (the manual adapter) ------------------------------------
+
+OUTCOMES = {"open": ("opened", "failed"), "close": ("closed", "failed")}
+
+
+def _out() -> Any:
+    H = repo.HES
+    return (H.c.status.in_(("pending", "sent"))) | (
+        (H.c.status == "failed") & H.c.ack_due_at.is_not(None)
+    )
+
+
+def list_commands(
+    app: App, *, metering_point: str | None = None, everything: bool = False
+) -> list[dict[str, Any]]:
+    """HES commands still out (or all with ``everything``), oldest first, each with what it waits
+    for — in particular a manual command left by an ended case, which only ``answer`` settles."""
+    H, C, P = repo.HES, repo.CASES, repo.POINTS
+    stmt = (
+        select(H, C.c.ref, C.c.state.label("case_state"), C.c.active, P.c.gsrn)
+        .join(C, C.c.id == H.c.case_id)
+        .join(P, P.c.id == H.c.point_id)
+        .order_by(H.c.id)
+    )
+    if not everything:
+        stmt = stmt.where(_out())
+    with app.engine.connect() as conn:
+        if metering_point is not None:
+            if repo.point_by_gsrn(conn, metering_point) is None:
+                raise NotFound(f"metering point {metering_point} not found")
+            stmt = stmt.where(P.c.gsrn == metering_point)
+        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    return [
+        {
+            "id": r["id"],
+            "case": r["ref"],
+            "case_state": r["case_state"],
+            "metering_point": r["gsrn"],
+            "action": r["action"],
+            "status": r["status"],
+            "attempt": r["attempt"],
+            "adapter": r["adapter"],
+            "created_at": r["created_at"],
+            "sent_at": r["sent_at"],
+            "waits_for": _waits_for(r),
+        }
+        for r in rows
+    ]
+
+
+def _waits_for(r: Mapping[str, Any]) -> str:
+    if r["status"] == "pending":
+        return "its turn (sent by the next tick once the point's earlier commands are settled)"
+    if r["status"] == "failed" and r["ack_due_at"] is not None:
+        return "the gateway's late answer"
+    if r["status"] != "sent":
+        return "-"
+    if r["adapter"] != "manual":
+        return "the gateway's answer"
+    if r["active"]:
+        confirm = "confirm_open" if r["action"] == "open" else "confirm_close"
+        return f"a caseworker: hanport case advance {r['ref']} {confirm}|report_failure"
+    return f"a caseworker: hanport hes answer {r['id']} {'|'.join(OUTCOMES[r['action']])}"
+
+
+def answer(
+    app: App, actor: Actor, command_id: int, outcome: str, note: str | None = None
+) -> dict[str, Any]:
+    """Record the vendor's answer to a manual command whose case has ended (a close left behind
+    by a cancelled case): the port's history records it with the caseworker's name; a failed
+    close is sent again. A live case's command is answered through its case instead."""
+    from hanport import roles
+    from hanport.commands import transaction
+
+    roles.require_writer(actor)
+    now = app.clock.now()
+    H = repo.HES
+    with transaction(app) as uow:
+        lock = select(H).where(H.c.id == command_id)
+        if app.backend == "postgresql":
+            lock = lock.with_for_update()
+        row = uow.conn.execute(lock).mappings().first()
+        if row is None:
+            raise NotFound(f"HES command {command_id} not found")
+        cmd = dict(row)
+        if outcome not in OUTCOMES[cmd["action"]]:
+            raise Refused(
+                f"a {cmd['action']} command is answered with "
+                f"{' or '.join(OUTCOMES[cmd['action']])}, not {outcome!r}",
+                field="outcome",
+            )
+        if cmd["adapter"] != "manual":
+            raise Refused(
+                f"HES command {command_id} went through the {cmd['adapter']} gateway, which "
+                "answers it itself"
+            )
+        if cmd["status"] != "sent":
+            raise Refused(
+                f"HES command {command_id} is {cmd['status']}: only a command sent to the "
+                "vendor and not yet answered can be answered"
+            )
+        case = repo.case_by_pk(uow.conn, cmd["case_id"])
+        assert case is not None
+        if case["active"]:
+            confirm = "confirm_open" if cmd["action"] == "open" else "confirm_close"
+            raise Refused(
+                f"HES command {command_id} belongs to {case['ref']}, which is still "
+                f"{case['state']}: record the answer on the case (hanport case advance "
+                f"{case['ref']} {confirm} or report_failure)"
+            )
+        error = note or f"failure reported by {actor.name}"
+        cmd.update(
+            ack_due_at=now, ack_outcome=outcome, error=error if outcome == "failed" else None
+        )
+        report = HesReport()
+        _apply_ack(app, uow.conn, cmd, now, report, recorded_by=actor.name)
+        uow.commit()
+    with app.engine.connect() as conn:
+        after = conn.execute(select(H.c.status, H.c.attempt).where(H.c.id == command_id)).one()
+        point = repo.point_by_pk(conn, cmd["point_id"])
+    assert point is not None
+    return {
+        "id": command_id,
+        "case": case["ref"],
+        "action": cmd["action"],
+        "outcome": outcome,
+        "status": after.status,
+        "attempt": after.attempt,
+        "metering_point": point["gsrn"],
+        "port": point["han_port"],
+    }

@@ -48,6 +48,7 @@ COMMAND_MODULES = (
     "customer",
     "db",
     "demo",
+    "hes",
     "imports",
     "mail",
     "scheduler",

@@ -353,6 +353,34 @@ def test_cancel_after_the_open_command_left_enqueues_a_close_behind(hp: Hanport)
     assert hp.query("SELECT kind, body FROM case_notes") == [("reason", "changed my mind")]
 
 
+def test_the_vendors_answers_to_a_cancelled_cases_commands_are_recorded_by_hand(
+    hp: Hanport,
+) -> None:
+    """Manual area: the commands a cancelled case left with the vendor are listed with who must
+    answer them, and `hes answer` records the answers; the port ends closed."""
+    ref = hp.open_nore(*consent_sets())
+    hp.call("tick").ok()
+    hp.advance(ref, "cancel", "--set", "reason=changed my mind").ok()
+    listed = hp.call("hes", "list").ok().json
+    assert [(c["case"], c["action"], c["status"]) for c in listed] == [
+        (ref, "open", "sent"),
+        (ref, "close", "pending"),
+    ]
+    opened, close = (c["id"] for c in listed)
+    human = hp.call("hes", "list", as_json=False).ok().out
+    assert f"hanport hes answer {opened} opened|failed" in human
+    hp.refused(4, "hes", "answer", str(opened), "closed", says=("opened or failed", "closed"))
+    hp.refused(4, "hes", "answer", str(close), "closed", says=("pending",))
+    hp.refused(3, "hes", "answer", "999999", "closed", says=("999999",))
+    hp.refused(4, "hes", "answer", str(opened), "opened", user="aud", says=("auditor",))
+    assert hp.call("hes", "answer", str(opened), "opened").ok().json["port"] == "closing"
+    hp.call("tick").ok()  # the close leaves for the vendor
+    r = hp.call("hes", "answer", str(close), "closed", as_json=False).ok()
+    assert "port closed" in r.out
+    assert hp.call("hes", "list").ok().json == []
+    assert len(hp.call("hes", "list", "--all").ok().json) == 2
+
+
 def test_close_request_takes_over_an_opening_in_flight(hp: Hanport) -> None:
     opening = hp.open_nore(*consent_sets())
     r = hp.call(

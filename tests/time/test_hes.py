@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from hanport import hes
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.casework import Work, apply, finish
 from hanport.commands import advance, case_view, open_case, transaction
+from hanport.errors import NotFound, Refused
 from hanport.identifiers import gsrn_with_check_digit
 from hanport.registry import import_customers, import_points
 from hanport.tick import tick
@@ -548,6 +550,91 @@ def test_manual_adapter_a_cancelled_case_still_gets_its_close_sent(seeded: App) 
         tick(app)
     close = [h for h in hes_rows(app, ref) if h["action"] == "close"]
     assert close and close[-1]["status"] == "sent"
+
+
+def test_hes_list_names_who_answers_each_command(seeded: App) -> None:
+    app = seeded
+    ref = open_nore(app)
+    tick(app)
+    (live,) = hes.list_commands(app)
+    assert (live["case"], live["action"], live["status"], live["adapter"]) == (
+        ref,
+        "open",
+        "sent",
+        "manual",
+    )
+    assert f"hanport case advance {ref} confirm_open" in live["waits_for"]
+    advance(app, actor(app), ref, "cancel", {"reason": "changed mind"})
+    rows = hes.list_commands(app, metering_point=NORE_POINT)
+    assert [(r["action"], r["status"], r["case_state"]) for r in rows] == [
+        ("open", "sent", "cancelled"),
+        ("close", "pending", "cancelled"),
+    ]
+    assert rows[0]["waits_for"] == f"a caseworker: hanport hes answer {rows[0]['id']} opened|failed"
+    assert rows[1]["waits_for"].startswith("its turn")
+    assert hes.list_commands(app, metering_point=NORE_POINT_2) == []
+    with pytest.raises(NotFound):
+        hes.list_commands(app, metering_point="707057500000000070")
+
+
+def test_hes_answer_settles_the_commands_a_cancelled_case_left(seeded: App) -> None:
+    """Manual area: an opening sent to the vendor, then cancelled. The vendor says the port was
+    opened, then that the close behind it failed once and then succeeded: each answer is
+    recorded by hand, and the port ends closed with the caseworker named in its history."""
+    app = seeded
+    ref = open_nore(app)
+    tick(app)
+    advance(app, actor(app), ref, "cancel", {"reason": "changed mind"})
+    opened, close = hes_rows(app, ref)
+    r = hes.answer(app, actor(app), opened["id"], "opened")
+    assert (r["status"], r["port"]) == ("acked", "closing")  # open now, the close queued behind
+    tick(app)  # the close leaves for the vendor
+    assert hes_rows(app, ref)[1]["status"] == "sent"
+    r = hes.answer(app, actor(app), close["id"], "failed", note="meter did not answer")
+    assert (r["status"], r["attempt"], r["port"]) == ("pending", 2, "closing")  # sent again
+    assert hes_rows(app, ref)[1]["error"] == "meter did not answer"
+    tick_until(app, lambda: hes_rows(app, ref)[1]["status"] == "sent")
+    r = hes.answer(app, actor(app), close["id"], "closed")
+    assert (r["status"], r["port"]) == ("acked", "closed")
+    assert hes.list_commands(app) == []
+    with app.engine.connect() as conn:
+        causes = [
+            c
+            for (c,) in conn.execute(
+                select(repo.PORT_EVENTS.c.cause).order_by(repo.PORT_EVENTS.c.id)
+            )
+        ]
+    assert causes[-1] == f"close answer recorded by cw for {ref} (cancelled)"
+
+
+def test_hes_answer_refuses_what_it_cannot_settle(seeded: App, db_url: str) -> None:
+    app = seeded
+    ref = open_nore(app)
+    (pending,) = hes_rows(app, ref)
+    with pytest.raises(Refused, match="pending: only a command sent"):
+        hes.answer(app, actor(app), pending["id"], "opened")
+    tick(app)
+    with pytest.raises(Refused, match=f"belongs to {ref}, which is still opening"):
+        hes.answer(app, actor(app), pending["id"], "opened")
+    advance(app, actor(app), ref, "cancel", {"reason": "changed mind"})
+    with pytest.raises(Refused, match="opened or failed, not 'closed'") as wrong:
+        hes.answer(app, actor(app), pending["id"], "closed")
+    assert wrong.value.field == "outcome"
+    with pytest.raises(Refused, match="auditor"):
+        hes.answer(app, actor(app, "aud"), pending["id"], "opened")
+    with pytest.raises(NotFound):
+        hes.answer(app, actor(app), 999_999, "opened")
+    assert hes_rows(app, ref)[0]["status"] == "sent"  # nothing changed
+
+
+@pytest.mark.sim()
+def test_hes_answer_leaves_a_gateways_commands_to_the_gateway(sim: App) -> None:
+    app = sim
+    ref = open_nore(app)
+    tick(app)
+    advance(app, actor(app), ref, "cancel", {"reason": "changed mind"})
+    with pytest.raises(Refused, match="simulated gateway, which answers it itself"):
+        hes.answer(app, actor(app), hes_rows(app, ref)[0]["id"], "opened")
 
 
 def test_manual_adapter_a_superseded_open_does_not_block_the_point(seeded: App) -> None:
