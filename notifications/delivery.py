@@ -13,9 +13,10 @@ import mailbox
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from email.message import Message
 from pathlib import Path
 from typing import Any, Protocol
+
+from notifications.message import Outgoing
 
 ACCEPTED, TEMPORARY, PERMANENT = "accepted", "temporary", "permanent"
 
@@ -33,7 +34,7 @@ OnOutcome = Callable[[int, Outcome], None]
 class Transport(Protocol):
     name: str
 
-    def send(self, messages: Sequence[Message], on_outcome: OnOutcome) -> list[Outcome]: ...
+    def send(self, messages: Sequence[Outgoing], on_outcome: OnOutcome) -> list[Outcome]: ...
 
 
 class MaildirTransport:
@@ -44,14 +45,14 @@ class MaildirTransport:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
 
-    def send(self, messages: Sequence[Message], on_outcome: OnOutcome) -> list[Outcome]:
+    def send(self, messages: Sequence[Outgoing], on_outcome: OnOutcome) -> list[Outcome]:
         for sub in ("tmp", "new", "cur"):  # also when the folder exists but is empty
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         box = mailbox.Maildir(self.folder, create=False)
         out = []
         for i, msg in enumerate(messages):
             try:
-                box.add(msg)
+                box.add(msg.data)
                 outcome = Outcome(ACCEPTED, f"maildir {self.folder}")
             except OSError as exc:
                 outcome = Outcome(TEMPORARY, f"maildir: {exc}")
@@ -76,7 +77,7 @@ class SmtpTransport:
     timeout: float = 30.0
     name: str = "smtp"
 
-    def send(self, messages: Sequence[Message], on_outcome: OnOutcome) -> list[Outcome]:
+    def send(self, messages: Sequence[Outgoing], on_outcome: OnOutcome) -> list[Outcome]:
         return asyncio.run(self._send(messages, on_outcome))
 
     def _client(self) -> Any:
@@ -97,7 +98,7 @@ class SmtpTransport:
             timeout=self.timeout,
         )
 
-    async def _send(self, messages: Sequence[Message], on_outcome: OnOutcome) -> list[Outcome]:
+    async def _send(self, messages: Sequence[Outgoing], on_outcome: OnOutcome) -> list[Outcome]:
         import aiosmtplib
 
         outcomes = _Outcomes(on_outcome)
@@ -113,7 +114,12 @@ class SmtpTransport:
         try:
             for i, msg in enumerate(messages):
                 try:
-                    await smtp.send_message(msg)
+                    await smtp.sendmail(
+                        msg.sender,
+                        [msg.recipient],
+                        msg.data,
+                        mail_options=["SMTPUTF8"] if msg.needs_smtputf8 else None,
+                    )
                     outcomes.append(Outcome(ACCEPTED, f"smtp {self.host}"))
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     codes = [r.code for r in exc.recipients]
