@@ -43,6 +43,7 @@ def _env(html: bool) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # package data: no stat of every template at every render
     )
     env.filters["paragraphs"] = _paragraphs
     env.filters["wrap"] = wrap
