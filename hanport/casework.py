@@ -429,6 +429,10 @@ def finish(work: Work) -> None:
 # --- effects ----------------------------------------------------------------------------------
 
 
+# The port's state while a command for it is out.
+TRANSIT = {"open": "opening", "close": "closing"}
+
+
 class Effects:
     """The named effects a workflow declares, run inside the command's transaction."""
 
@@ -703,11 +707,17 @@ class Effects:
                 "created_at": w.now,
             },
         )
-        port = "opening" if action == "open" else "closing"
+        ahead = repo.hes_out_for_others(w.conn, w.case.point_id, w.case.id)
+        if ahead:
+            # Queued behind another case's command (a close left by a cancelled case): the port
+            # stays as that one leaves it until this one is sent (the dispatch records it).
+            self._record(f"hes_{action}", cmd)
+            self._record("hes_queued_behind", [c["id"] for c in ahead])
+            return cmd
         repo.set_port(
             w.conn,
             w.case.point_id,
-            port,
+            TRANSIT[action],
             w.now,
             f"{action} command sent to the HES ({w.case.ref})",
             case_id=w.case.id,
@@ -812,6 +822,10 @@ class Effects:
             if c["status"] == "pending":
                 repo.update_hes(w.conn, c["id"], status="cancelled", done_at=w.now)
         if not any(c["status"] in ("sent", "failed", "acked") for c in opens):
+            if repo.hes_out_for_others(w.conn, w.case.point_id, w.case.id):
+                # It waited behind another case's command, which decides the port.
+                self._record("hes_open_recalled", [c["id"] for c in opens])
+                return
             repo.set_port(
                 w.conn,
                 w.case.point_id,

@@ -25,7 +25,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from hanport.bootstrap import App
-from hanport.casework import Actor, Work, apply, finish
+from hanport.casework import TRANSIT, Actor, Work, apply, finish
 from hanport.errors import Conflict, NotFound, Refused
 from storage import repository as repo
 
@@ -177,10 +177,23 @@ def dispatch(app: App, *, limit: int = 100) -> HesReport:
                 ).scalar_one()
                 + cmd["sends"]
             )
-            cmd["gsrn"] = uow.conn.execute(
-                select(repo.POINTS.c.gsrn).where(repo.POINTS.c.id == cmd["point_id"])
-            ).scalar_one()
+            point = repo.point_by_pk(uow.conn, cmd["point_id"])
+            assert point is not None
+            cmd["gsrn"] = point["gsrn"]
             sent = gw.send(cmd, now)
+            if point["han_port"] != TRANSIT[cmd["action"]]:
+                # It waited behind another case's command: the port is in transit from now.
+                case = repo.case_by_pk(uow.conn, cmd["case_id"])
+                assert case is not None
+                repo.set_port(
+                    uow.conn,
+                    cmd["point_id"],
+                    TRANSIT[cmd["action"]],
+                    now,
+                    f"{cmd['action']} command sent to the HES ({case['ref']})",
+                    case_id=cmd["case_id"],
+                    hes_command_id=cmd["id"],
+                )
             repo.update_hes(
                 uow.conn,
                 cmd["id"],

@@ -1148,7 +1148,8 @@ def test_manual_confirm_behind_a_queued_close_keeps_port_and_consent_together(
             assert state.scalar() == "confirmed"
         assert (point["han_port"], point["consent_id"]) == ("open", live[0]), (point, live)
         steps = [e["state"] for e in hanport.audit.port(app, NORE_OPEN_POINT)["timeline"]]
-        assert steps[-2:] == ["closed", "open"], steps  # the close first, then the opening
+        # The close first; the opening is in transit only once its command has left.
+        assert steps[-4:] == ["closing", "closed", "opening", "open"], steps
     finally:
         app.close()
 
