@@ -48,7 +48,7 @@ SEED = 20260309
 WAITING, PER_CASE = 240, 3  # 720 due reminders
 OPEN, SPARE = 350, 40  # about 800 rows in the terminations file
 KILLS = 21
-MAX_STEPS = 45
+MAX_STEPS = 80  # runs that finish before their kill (the work ran out) do not count
 STEP = LEASE + timedelta(minutes=1)  # the clock moves past a lease between runs
 WAIT = 20.0  # the longest a kill waits for progress
 # How long a batch run works once it began (two chunks and the finish): SQLite, PostgreSQL.
