@@ -1,7 +1,8 @@
 """The nightly batch on a large file: wall time and peak memory for 10,000 and 100,000 rows
 (about a third on open ports; move-outs, contract ends, move-ins, rollbacks, repeated documents
-and bad rows), on SQLite and PostgreSQL. Each run is a fresh process on a fresh database, so the
-peak RSS is the batch's own.
+and bad rows), on SQLite and PostgreSQL. Each run is a fresh process on a fresh database, and the
+peak RSS is that process's own (``VmHWM``; not ``ru_maxrss``, which on Linux carries the parent's
+peak — the generated registry and file, growing with the rows — across ``execve``).
 
     python -m bench.batch [--rows 10000,100000] [--runs R] [--backend sqlite|postgresql|both]
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import random
-import resource
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bench.common import app_for, database, machine, median
+from bench.common import app_for, database, machine, median, peak_rss_mb
 from hanport.identifiers import gsrn_with_check_digit
 from storage import repository as repo
 
@@ -146,7 +146,7 @@ def _child(url: str, path: str, out: mp.Queue) -> None:  # type: ignore[type-arg
     report = run_terminations(app, BATCH_ACTOR, Path(path))
     elapsed = time.perf_counter() - t0
     app.close()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()  # the batch process's own, not the bench parent's
     out.put((elapsed, peak_mb, report.summary()))
 
 

@@ -1,10 +1,12 @@
-"""Shared bench helpers: fresh databases, a generated registry, medians."""
+"""Shared bench helpers: fresh databases, a generated registry, medians, peak memory."""
 
 from __future__ import annotations
 
 import os
 import platform
+import resource
 import statistics
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -29,6 +31,26 @@ def machine() -> str:
 
 def median(xs: list[float]) -> float:
     return statistics.median(xs)
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory, in MB.
+
+    Not ``getrusage(RUSAGE_SELF).ru_maxrss`` alone: Linux keeps ``ru_maxrss`` across
+    ``execve`` and folds into it the high-water mark of the memory the process had before it
+    (for a ``spawn`` child, the parent's, which the bench fills with the generated registry and
+    file), so a child would report its parent's peak. ``VmHWM`` belongs to the process's own
+    address space, which starts at ``execve``.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux, bytes on macOS
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 @contextmanager

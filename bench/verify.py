@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from bench.common import app_for, database, machine, median
+from bench.common import app_for, database, machine, median, peak_rss_mb
 from hanport.calendar import isoformat_utc
 from storage import repository as repo
 from storage.hashing import GENESIS, canonical_event, canonical_json, chain_hash
@@ -142,7 +141,7 @@ def _child(url: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
             report.events,
             elapsed,
             report.ok,
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            peak_rss_mb(),  # the verifying process's own, not the parent's (see there)
         )
     )
 
