@@ -25,6 +25,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from hanport.bootstrap import App
+from hanport.calendar import isoformat_utc
 from hanport.casework import TRANSIT, Actor, Work, apply, finish
 from hanport.errors import Conflict, NotFound, Refused
 from storage import repository as repo
@@ -375,11 +376,8 @@ def _apply_ack(
 OUTCOMES = {"open": ("opened", "failed"), "close": ("closed", "failed")}
 
 
-def _out() -> Any:
-    H = repo.HES
-    return (H.c.status.in_(("pending", "sent"))) | (
-        (H.c.status == "failed") & H.c.ack_due_at.is_not(None)
-    )
+def _confirm(action: str) -> str:
+    return "confirm_open" if action == "open" else "confirm_close"
 
 
 def list_commands(
@@ -395,7 +393,7 @@ def list_commands(
         .order_by(H.c.id)
     )
     if not everything:
-        stmt = stmt.where(_out())
+        stmt = stmt.where(repo.HES_OUT)
     with app.engine.connect() as conn:
         if metering_point is not None:
             if repo.point_by_gsrn(conn, metering_point) is None:
@@ -412,8 +410,8 @@ def list_commands(
             "status": r["status"],
             "attempt": r["attempt"],
             "adapter": r["adapter"],
-            "created_at": r["created_at"],
-            "sent_at": r["sent_at"],
+            "created_at": isoformat_utc(r["created_at"]),
+            "sent_at": isoformat_utc(r["sent_at"]) if r["sent_at"] else None,
             "waits_for": _waits_for(r),
         }
         for r in rows
@@ -430,8 +428,9 @@ def _waits_for(r: Mapping[str, Any]) -> str:
     if r["adapter"] != "manual":
         return "the gateway's answer"
     if r["active"]:
-        confirm = "confirm_open" if r["action"] == "open" else "confirm_close"
-        return f"a caseworker: hanport case advance {r['ref']} {confirm}|report_failure"
+        return (
+            f"a caseworker: hanport case advance {r['ref']} {_confirm(r['action'])}|report_failure"
+        )
     return f"a caseworker: hanport hes answer {r['id']} {'|'.join(OUTCOMES[r['action']])}"
 
 
@@ -474,11 +473,10 @@ def answer(
         case = repo.case_by_pk(uow.conn, cmd["case_id"])
         assert case is not None
         if case["active"]:
-            confirm = "confirm_open" if cmd["action"] == "open" else "confirm_close"
             raise Refused(
                 f"HES command {command_id} belongs to {case['ref']}, which is still "
                 f"{case['state']}: record the answer on the case (hanport case advance "
-                f"{case['ref']} {confirm} or report_failure)"
+                f"{case['ref']} {_confirm(cmd['action'])} or report_failure)"
             )
         error = note or f"failure reported by {actor.name}"
         cmd.update(

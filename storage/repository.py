@@ -430,6 +430,14 @@ def ack_latest_hes(
     return conn.execute(_ACK_LATEST_HES, params).rowcount == 1
 
 
+# A command that may still change its point's port: not settled yet (pending, sent), or counted
+# as failed with the gateway's answer still to come.
+HES_OUT = or_(
+    HES.c.status.in_(("pending", "sent")),
+    and_(HES.c.status == "failed", HES.c.ack_due_at.is_not(None)),
+)
+
+
 @cache
 def _hes_out_for_others() -> Any:
     return (
@@ -438,18 +446,14 @@ def _hes_out_for_others() -> Any:
         .where(
             HES.c.point_id == bindparam("point_id"),
             HES.c.case_id != bindparam("case_id"),
-            or_(
-                HES.c.status.in_(("pending", "sent")),
-                and_(HES.c.status == "failed", HES.c.ack_due_at.is_not(None)),
-            ),
+            HES_OUT,
         )
         .order_by(HES.c.id)
     )
 
 
 def hes_out_for_others(conn: Connection, point_id: int, case_id: int) -> list[dict[str, Any]]:
-    """Commands of other cases for the point that may still change its port: not settled yet
-    (pending, sent), or counted as failed with the gateway's answer still to come."""
+    """Commands of other cases for the point that may still change its port (``HES_OUT``)."""
     rows = conn.execute(_hes_out_for_others(), {"point_id": point_id, "case_id": case_id})
     return [dict(r) for r in rows.mappings()]
 
