@@ -199,8 +199,14 @@ def set_port(
     updates = {"han_port": state, "port_since": at, "updated_at": at, **values}
     if consent_id is not _KEEP:
         updates["consent_id"] = consent_id
-    _set_by_id(conn, POINTS, point_id, updates)
-    if consent_id is _KEEP:
+        _set_by_id(conn, POINTS, point_id, updates)
+    elif conn.dialect.update_returning:  # the consent kept, read back in the same round trip
+        params = {f"v_{k}": v for k, v in updates.items()}
+        params["pk_"] = point_id
+        stmt = _update_by_id(POINTS, tuple(updates)).returning(POINTS.c.consent_id)
+        consent_id = conn.execute(stmt, params).scalar_one()
+    else:
+        _set_by_id(conn, POINTS, point_id, updates)
         consent_id = conn.execute(_POINT_CONSENT, {"pk": point_id}).scalar()
     conn.execute(
         _insert(PORT_EVENTS),
