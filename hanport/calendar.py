@@ -15,8 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
-import holidays
-
 __all__ = [
     "OSLO",
     "InvalidInstant",
@@ -168,6 +166,8 @@ class WorkingCalendar:
     def _load_year(self, year: int) -> None:
         if year in self._loaded_years:
             return
+        import holidays  # on first use: a caseworker's `case show` never needs it
+
         loaded = holidays.country_holidays("NO", years=year, include_sundays=False)
         self._holidays.update(loaded.items())
         self._loaded_years.add(year)

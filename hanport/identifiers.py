@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-import phonenumbers
 from stdnum import ean
 from stdnum.no import orgnr
 
@@ -109,6 +108,8 @@ def normalise_phone(value: str) -> str:
     an SMS to a wrong number is a notice sent to a stranger.
     """
     text = value.strip()
+    import phonenumbers  # on first use: 30 ms of start-up that `case show` does not need
+
     try:
         parsed = phonenumbers.parse(text, "NO")
     except phonenumbers.NumberParseException as exc:
