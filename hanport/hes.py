@@ -484,11 +484,10 @@ def answer(
         )
         report = HesReport()
         _apply_ack(app, uow.conn, cmd, now, report, recorded_by=actor.name)
+        after = uow.conn.execute(select(H.c.status, H.c.attempt).where(H.c.id == command_id)).one()
+        point = repo.point_by_pk(uow.conn, cmd["point_id"])
+        assert point is not None
         uow.commit()
-    with app.engine.connect() as conn:
-        after = conn.execute(select(H.c.status, H.c.attempt).where(H.c.id == command_id)).one()
-        point = repo.point_by_pk(conn, cmd["point_id"])
-    assert point is not None
     return {
         "id": command_id,
         "case": case["ref"],

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 
 from hanport.bootstrap import App, bootstrap
 from hanport.casework import Actor
 from hanport.config import Settings, load
 from hanport.registry import import_customers, import_points
 from hanport.roles import resolve
+from storage import repository as repo
 
 START = "2026-03-02T09:00:00+01:00"  # a Monday
 ROLES = "cw=caseworker,cw2=caseworker,sup=supervisor,aud=auditor"
@@ -82,3 +87,31 @@ def seed(app: App, folder: Path) -> None:
 
 def actor(app: App, name: str = "cw") -> Actor:
     return resolve(app, name)
+
+
+def copy_reminders(conn: Connection, per_case: int) -> tuple[int, frozenset[int]]:
+    """Add ``per_case - 1`` more ``remind_consent`` timers for every case that has one, each
+    copy a minute after the last (so one case's firings land in different batches); return
+    (how many there were before, the ids of all of them)."""
+    T = repo.TIMERS
+    first = [
+        dict(r) for r in conn.execute(select(T).where(T.c.name == "remind_consent")).mappings()
+    ]
+    extra = [
+        {
+            "case_id": t["case_id"],
+            "name": t["name"],
+            "kind": t["kind"],
+            "trigger": t["trigger"],
+            "due_at": t["due_at"] + timedelta(minutes=j),
+            "status": "pending",
+            "created_at": t["created_at"],
+            "started_seq": t["started_seq"],
+        }
+        for j in range(1, per_case)
+        for t in first
+    ]
+    if extra:
+        conn.execute(insert(T), extra)
+    ids = frozenset(conn.execute(select(T.c.id).where(T.c.name == "remind_consent")).scalars())
+    return len(first), ids

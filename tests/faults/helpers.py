@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 
 from hanport import audit
@@ -30,9 +30,9 @@ from hanport.identifiers import gsrn_with_check_digit
 from hanport.registry import import_customers, import_points
 from storage import repository as repo
 from storage.engine import create_engine
-from tests.batch.helpers import BRS, HEADER
+from tests.batch.helpers import BRS, HEADER, rows, scalar
 from tests.mail.conftest import Handler, SmtpServer, hanport_cmd, hanport_env
-from tests.support import START, actor
+from tests.support import START, actor, copy_reminders
 
 CUSTOMERS_HEADER = "customer_id;name;email;phone;street;postal_code;city;language;energipilot"
 POINTS_HEADER = (
@@ -115,29 +115,9 @@ def awaiting_consent(app: App, reg: Registry, per_case: int) -> frozenset[int]:
         r = open_case(app, who, "nore_open", customer=reg.customer_of[gsrn], metering_point=gsrn)
         r = advance(app, who, r.case, "request_consent")
         assert r.state == "awaiting_consent", r
-    T = repo.TIMERS
     with app.engine.begin() as conn:
-        first = [
-            dict(r) for r in conn.execute(select(T).where(T.c.name == "remind_consent")).mappings()
-        ]
-        assert len(first) == len(reg.waiting)
-        extra = [
-            {
-                "case_id": t["case_id"],
-                "name": t["name"],
-                "kind": t["kind"],
-                "trigger": t["trigger"],
-                "due_at": t["due_at"] + timedelta(minutes=j),
-                "status": "pending",
-                "created_at": t["created_at"],
-                "started_seq": t["started_seq"],
-            }
-            for j in range(1, per_case)
-            for t in first
-        ]
-        if extra:
-            conn.execute(insert(T), extra)
-        ids = frozenset(conn.execute(select(T.c.id).where(T.c.name == "remind_consent")).scalars())
+        before, ids = copy_reminders(conn, per_case)
+    assert before == len(reg.waiting)
     assert len(ids) == len(reg.waiting) * per_case
     return ids
 
@@ -290,16 +270,6 @@ def run_cli(
 
 
 # --- reading -----------------------------------------------------------------------------------
-
-
-def rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(sql), params).mappings()]
-
-
-def scalar(engine: Engine, sql: str, **params: Any) -> Any:
-    with engine.connect() as conn:
-        return conn.execute(text(sql), params).scalar()
 
 
 def wait_for_idle_pg(url: str, timeout: float = 20.0) -> None:

@@ -28,27 +28,6 @@ from tests.integration import dbstate as db
 
 SPAWN = multiprocessing.get_context("spawn")
 RACES = 10
-# Rows one advance from ``opening`` adds for its case (and pending timers after it).
-ONE_ADVANCE = {
-    "report_failure": {
-        "case_events": 1,
-        "case_notes": 0,
-        "timers": 1,
-        "mail_outbox": 0,
-        "hes_commands": 1,
-        "consents": 0,
-        "pending_timers": 2,
-    },
-    "confirm_open": {
-        "case_events": 1,
-        "case_notes": 0,
-        "timers": 0,
-        "mail_outbox": 1,
-        "hes_commands": 0,
-        "consents": 0,
-        "pending_timers": 0,
-    },
-}
 # Tables an advance never adds rows to; one port_events row per advance (the port moves).
 UNTOUCHED = ("cases", "case_notes", "consents", "metering_points", "meter_history")
 PORT_CHANGES = {"confirm_open": 1, "report_failure": 1}  # open; opening again (retry)
@@ -155,9 +134,9 @@ def test_four_processes_advance_one_case_one_wins_ten_times(
             # ... and only its rows were written, for this case and anywhere else.
             after = db.counts(app.engine, ref)
             grown = {k: after[k] - before[k] for k in before if k != "pending_timers"}
-            want = {k: v for k, v in ONE_ADVANCE[trigger].items() if k != "pending_timers"}
+            want = {k: v for k, v in db.ONE_ADVANCE[trigger].items() if k != "pending_timers"}
             assert grown == want, (race, plan, outcome, grown)
-            assert after["pending_timers"] == ONE_ADVANCE[trigger]["pending_timers"]
+            assert after["pending_timers"] == db.ONE_ADVANCE[trigger]["pending_timers"]
             now_totals = _totals(app.engine)
             moved = {t: now_totals[t] - totals[t] for t in totals if now_totals[t] != totals[t]}
             want_moved = {k: v for k, v in want.items() if v}

@@ -13,6 +13,30 @@ from sqlalchemy.engine import Engine
 
 from storage import repository as repo
 
+# What one advance writes, per trigger, from ``opening`` (rows added; pending timers after).
+ONE_ADVANCE = {
+    # Internal: the failure is recorded, a retry command enqueued, the 24 h timeout restarted.
+    "report_failure": {
+        "case_events": 1,
+        "case_notes": 0,
+        "timers": 1,
+        "mail_outbox": 0,
+        "hes_commands": 1,
+        "consents": 0,
+        "pending_timers": 2,
+    },
+    # Final: the "port opened" notice; every timer stops.
+    "confirm_open": {
+        "case_events": 1,
+        "case_notes": 0,
+        "timers": 0,
+        "mail_outbox": 1,
+        "hes_commands": 0,
+        "consents": 0,
+        "pending_timers": 0,
+    },
+}
+
 # Every table a command may write to (a snapshot of these proves "nothing written").
 WRITTEN_TABLES = (
     "cases",

@@ -35,30 +35,6 @@ ROUNDS = 5
 # Unforced overlap on SQLite: about 2 rounds in 5 overlap here; stop at the first conflict.
 CLI_ROUNDS_SQLITE = 4
 
-# What one advance writes, per trigger, from ``opening`` (rows added; pending timers after).
-ONE_ADVANCE = {
-    # Internal: the failure is recorded, a retry command enqueued, the 24 h timeout restarted.
-    "report_failure": {
-        "case_events": 1,
-        "case_notes": 0,
-        "timers": 1,
-        "mail_outbox": 0,
-        "hes_commands": 1,
-        "consents": 0,
-        "pending_timers": 2,
-    },
-    # Final: the "port opened" notice; every timer stops.
-    "confirm_open": {
-        "case_events": 1,
-        "case_notes": 0,
-        "timers": 0,
-        "mail_outbox": 1,
-        "hes_commands": 0,
-        "consents": 0,
-        "pending_timers": 0,
-    },
-}
-
 
 def _race(target: Any, argsets: list[tuple[Any, ...]]) -> dict[str, tuple[int, str]]:
     """Start one process per argument tuple (the name is the 4th argument) sharing a barrier;
@@ -131,9 +107,9 @@ def _check_one_winner(
     assert evs[-1]["actor"] == winners[0] and evs[-1]["trigger"] == trigger
     # ... and only one command's rows written.
     grown = {k: after[k] - before[k] for k in before if k != "pending_timers"}
-    expected = {k: v for k, v in ONE_ADVANCE[trigger].items() if k != "pending_timers"}
+    expected = {k: v for k, v in db.ONE_ADVANCE[trigger].items() if k != "pending_timers"}
     assert grown == expected, (grown, outcome)
-    assert after["pending_timers"] == ONE_ADVANCE[trigger]["pending_timers"]
+    assert after["pending_timers"] == db.ONE_ADVANCE[trigger]["pending_timers"]
     assert db.case_row(app.engine, ref)["version"] == evs[-1]["seq"] == len(evs)
     # The loser saw a conflict (not a refusal: it had loaded the same version).
     assert codes == [0, 5], outcome
@@ -318,7 +294,9 @@ def test_cli_two_advances_at_once(
         # Never two successes, and only one command's rows.
         assert codes.count(0) == 1, results
         grown = {k: after[k] - before[k] for k in before if k != "pending_timers"}
-        expected = {k: v for k, v in ONE_ADVANCE["confirm_open"].items() if k != "pending_timers"}
+        expected = {
+            k: v for k, v in db.ONE_ADVANCE["confirm_open"].items() if k != "pending_timers"
+        }
         assert grown == expected, results
         assert db.case_row(app.engine, ref)["state"] == "confirmed"
         # The loser: a conflict (it overlapped) or a refusal (it came after the winner).

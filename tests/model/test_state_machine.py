@@ -49,6 +49,7 @@ from tests.support import (
     NORE_POINT_2,
     RINGERIKE_POINT,
     START,
+    consent,
     seed,
 )
 
@@ -1050,16 +1051,7 @@ def test_manual_confirm_then_late_answer_to_an_earlier_attempt_keeps_the_consent
     app = _fresh_app(tmp_path)
     try:
         cw = resolve(app, "cw")
-        fields = {
-            "signer_name": "Kari Nordmann",
-            "signer_role": "subscriber",
-            "address": "Sentrumsvegen 5",
-            "postal_code": "3630",
-            "security": "inside_dwelling",
-            "channel": "form",
-            "declaration_version": "v1",
-            "received_at": START,
-        }
+        fields = consent(received_at=START)
         r = open_case(
             app, cw, "nore_open", customer="1001", metering_point=NORE_POINT, fields=fields
         )
@@ -1116,16 +1108,12 @@ def test_manual_confirm_behind_a_queued_close_keeps_port_and_consent_together(
         )
         assert close.state == "closing"  # legacy consent withdrawn, close command queued
         advance(app, cw, close.case, "cancel", {"reason": "asked by mistake"})  # close kept
-        fields = {
-            "signer_name": "Siri Berg",
-            "signer_role": "subscriber",
-            "address": "Uvdalsvegen 40",
-            "postal_code": "3632",
-            "security": "inside_dwelling",
-            "channel": "form",
-            "declaration_version": "v1",
-            "received_at": START,
-        }
+        fields = consent(
+            signer_name="Siri Berg",
+            address="Uvdalsvegen 40",
+            postal_code="3632",
+            received_at=START,
+        )
         r = open_case(
             app, cw, "nore_open", customer="1004", metering_point=NORE_OPEN_POINT, fields=fields
         )
@@ -1185,18 +1173,6 @@ def test_cancelling_a_close_in_needs_attention_does_not_abandon_it(tmp_path: Pat
         app.close()
 
 
-_KARI_CONSENT = {
-    "signer_name": "Kari Nordmann",
-    "signer_role": "subscriber",
-    "address": "Sentrumsvegen 5",
-    "postal_code": "3630",
-    "security": "inside_dwelling",
-    "channel": "form",
-    "declaration_version": "v1",
-    "received_at": START,
-}
-
-
 def test_requeued_close_of_a_cancelled_opening_does_not_overtake_the_next_opening(
     tmp_path: Path,
 ) -> None:
@@ -1208,12 +1184,22 @@ def test_requeued_close_of_a_cancelled_opening_does_not_overtake_the_next_openin
     try:
         cw = resolve(app, "cw")
         first = open_case(
-            app, cw, "nore_open", customer="1001", metering_point=NORE_POINT, fields=_KARI_CONSENT
+            app,
+            cw,
+            "nore_open",
+            customer="1001",
+            metering_point=NORE_POINT,
+            fields=consent(received_at=START),
         )
         _tick_after(app, 1)  # its open command leaves
         advance(app, cw, first.case, "cancel", {"reason": "changed their mind"})  # close behind
         second = open_case(
-            app, cw, "nore_open", customer="1001", metering_point=NORE_POINT, fields=_KARI_CONSENT
+            app,
+            cw,
+            "nore_open",
+            customer="1001",
+            metering_point=NORE_POINT,
+            fields=consent(received_at=START),
         )
         assert second.state == "opening"
         for _ in range(8):

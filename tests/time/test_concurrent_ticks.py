@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine as sa_create_engine
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from hanport.commands import advance, open_case
@@ -43,7 +43,7 @@ from hanport.tick import tick
 from storage import repository as repo
 from storage.engine import create_engine
 from tests.conftest import PG_ADMIN_URL, drop_pg_database, new_pg_database
-from tests.support import START, actor, make_app
+from tests.support import START, actor, copy_reminders, make_app
 from tests.time.workers import fire_due_at_once
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -116,31 +116,9 @@ def _seed(url: str, folder: Path, n: int, per_case: int, maildir: str) -> frozen
             advance(app, who, r.case, "request_consent")
         report = tick(app)  # nothing due yet: delivers the "received"/"consent needed" notices
         assert report.timers_fired == 0 and report.mail_sent == 2 * n, report.mail_sent
-        T = repo.TIMERS
         with app.engine.begin() as conn:
-            first = [
-                dict(r)
-                for r in conn.execute(select(T).where(T.c.name == "remind_consent")).mappings()
-            ]
-            assert len(first) == n
-            extra = [
-                {
-                    "case_id": t["case_id"],
-                    "name": t["name"],
-                    "kind": t["kind"],
-                    "trigger": t["trigger"],
-                    "due_at": t["due_at"] + timedelta(minutes=j),
-                    "status": "pending",
-                    "created_at": t["created_at"],
-                    "started_seq": t["started_seq"],
-                }
-                for j in range(1, per_case)
-                for t in first
-            ]
-            if extra:
-                conn.execute(insert(T), extra)
-            ids = conn.execute(select(T.c.id).where(T.c.name == "remind_consent")).scalars()
-            timer_ids = frozenset(ids)
+            before, timer_ids = copy_reminders(conn, per_case)
+        assert before == n
     finally:
         app.close()
     assert len(timer_ids) == n * per_case
