@@ -21,7 +21,7 @@ from sqlalchemy import insert
 
 from bench.common import app_for, database, machine, median, peak_rss_mb
 from hanport.identifiers import gsrn_with_check_digit
-from storage import repository as repo
+from hanport.storage import repository as repo
 
 HEADER = "document_id;metering_point_id;event;brs_code;effective_at;customer_id;rollback_of"
 

@@ -67,8 +67,8 @@ def database(backend: str) -> Iterator[str]:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-        from storage import migrate
-        from storage.engine import create_engine as hp_engine
+        from hanport.storage import migrate
+        from hanport.storage.engine import create_engine as hp_engine
 
         eng = hp_engine(url)
         migrate.upgrade(eng)

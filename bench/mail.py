@@ -27,10 +27,10 @@ from bench.common import app_for, database, machine, median, nore_registry
 from hanport.commands import open_case
 from hanport.config import SmtpSettings
 from hanport.mail import deliver
+from hanport.notifications.outbox import intent_row
+from hanport.notifications.render import render
 from hanport.roles import resolve
-from notifications.outbox import intent_row
-from notifications.render import render
-from storage import repository as repo
+from hanport.storage import repository as repo
 
 SERVER = """
 import sys, time

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from bench.common import app_for, database, machine, median, nore_registry
 from hanport.commands import advance, open_case
 from hanport.roles import resolve
-from storage import repository as repo
+from hanport.storage import repository as repo
 
 
 def _worker(url: str, now: str, start: mp.synchronize.Event, out: mp.Queue) -> None:  # type: ignore[name-defined]

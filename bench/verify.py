@@ -18,8 +18,8 @@ from sqlalchemy import insert
 
 from bench.common import app_for, database, machine, median, peak_rss_mb
 from hanport.calendar import isoformat_utc
-from storage import repository as repo
-from storage.hashing import GENESIS, canonical_event, canonical_json, chain_hash
+from hanport.storage import repository as repo
+from hanport.storage.hashing import GENESIS, canonical_event, canonical_json, chain_hash
 
 TRIGGERS = ["open", "record_consent", "report_failure", "report_failure", "retry", "confirm_open"]
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy import String, select, type_coerce
 
-import workflows
+from hanport import workflows
 from hanport.bootstrap import App
 from hanport.calendar import format_local, isoformat_utc
 from hanport.errors import NotFound
-from storage import repository as repo
-from storage.hashing import GENESIS, canonical_event_text, chain_hash_text
-from workflows.runner import NotAllowed
+from hanport.storage import repository as repo
+from hanport.storage.hashing import GENESIS, canonical_event_text, chain_hash_text
+from hanport.workflows.runner import NotAllowed
 
 
 @dataclass

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.casework import Actor, Work, finish, record_opened
-from storage import repository as repo
+from hanport.storage import repository as repo
 
 OPENING_WORKFLOWS = ("nore_open", "meter_swap")
 BLOCKING_CLOSE_STATES = ("scheduled", "closing", "needs_attention")

@@ -33,8 +33,8 @@ from hanport.csvfile import BadRow, Rejected, Row, rows, scan
 from hanport.errors import Conflict, Refused
 from hanport.identifiers import InvalidIdentifier, validate_gsrn
 from hanport.retry import on_conflict
-from storage import repository as repo
-from storage.tables import BatchDocument, BatchFile, BatchRun
+from hanport.storage import repository as repo
+from hanport.storage.tables import BatchDocument, BatchFile, BatchRun
 
 HEADER = (
     "document_id",

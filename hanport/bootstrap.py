@@ -15,11 +15,11 @@ from hanport.calendar import InvalidInstant, WorkingCalendar, parse_instant
 from hanport.clock import Clock, SimulatedClock, SystemClock
 from hanport.config import Settings
 from hanport.errors import HanportError, Refused
-from storage import repository as repo
-from storage.engine import create_engine, is_sqlite
-from storage.hashing import personal_hash
-from storage.schema import SCHEMA_HEAD, current_revision
-from storage.uow import UnitOfWork
+from hanport.storage import repository as repo
+from hanport.storage.engine import create_engine, is_sqlite
+from hanport.storage.hashing import personal_hash
+from hanport.storage.schema import SCHEMA_HEAD, current_revision
+from hanport.storage.uow import UnitOfWork
 
 
 @dataclass
@@ -53,7 +53,7 @@ def ensure_schema(engine: Engine, url: str) -> None:
     if rev == SCHEMA_HEAD:
         return
     if is_sqlite(url):
-        from storage import migrate
+        from hanport.storage import migrate
 
         migrate.upgrade(engine)
         return

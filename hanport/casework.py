@@ -17,17 +17,17 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-import workflows
+from hanport import workflows
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import Conflict, NotFound, Refused
 from hanport.fields import clean_fields
-from notifications.outbox import intent_row
-from storage import repository as repo
-from storage.hashing import canonical_event, canonical_json, chain_hash
-from workflows.definition import Notice, Role, Timer, TimerKind, Transition, Workflow
-from workflows.guards import GUARDS
-from workflows.runner import Decision, NotAllowed
+from hanport.notifications.outbox import intent_row
+from hanport.storage import repository as repo
+from hanport.storage.hashing import canonical_event, canonical_json, chain_hash
+from hanport.workflows.definition import Notice, Role, Timer, TimerKind, Transition, Workflow
+from hanport.workflows.guards import GUARDS
+from hanport.workflows.runner import Decision, NotAllowed
 
 ROLE_RANK = {Role.AUDITOR: 0, Role.CASEWORKER: 1, Role.SUPERVISOR: 2}
 
@@ -519,7 +519,7 @@ class Effects:
 
     def _mail(self, template: str) -> dict[str, Any]:
         """A mail intent, rendered now: the outbox holds exactly what will be sent."""
-        from notifications.render import render
+        from hanport.notifications.render import render
 
         w = self.work
         settings = w.app.settings

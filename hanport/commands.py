@@ -19,16 +19,15 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-import workflows
-from hanport import roles
+from hanport import roles, workflows
 from hanport.bootstrap import App
 from hanport.calendar import OSLO, isoformat_utc
 from hanport.casework import Actor, CaseRow, Facts, Work, apply, finish, record_opened
 from hanport.errors import Conflict, NotFound, Refused
 from hanport.identifiers import InvalidIdentifier, normalise_meter_number, validate_gsrn
-from storage import repository as repo
-from storage.hashing import GENESIS, canonical_json
-from storage.uow import UnitOfWork
+from hanport.storage import repository as repo
+from hanport.storage.hashing import GENESIS, canonical_json
+from hanport.storage.uow import UnitOfWork
 
 
 @dataclass

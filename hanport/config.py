@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from workflows.definition import Duration, Role
+from hanport.workflows.definition import Duration, Role
 
 DEFAULT_DATABASE_URL = "sqlite:///hanport.db"
 

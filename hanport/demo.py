@@ -118,7 +118,7 @@ class Story:
             self.problems.append(f"{ref} should have a {trigger} event")
 
     def check_port(self, gsrn: str, port: str) -> None:
-        from storage import repository as repo
+        from hanport.storage import repository as repo
 
         with self.app.engine.connect() as conn:
             point = repo.point_by_gsrn(conn, gsrn)

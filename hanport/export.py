@@ -13,14 +13,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-import workflows
-from hanport import audit
+from hanport import audit, workflows
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.commands import case_view
 from hanport.mail import show_mail
-from storage import repository as repo
-from workflows.definition import Workflow
+from hanport.storage import repository as repo
+from hanport.workflows.definition import Workflow
 
 
 def evidence(app: App, ref: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from hanport.errors import Refused
-from workflows.definition import Field, FieldKind, Workflow
+from hanport.workflows.definition import Field, FieldKind, Workflow
 
 MAX_TEXT = 2000
 
@@ -16,7 +16,7 @@ def declaration_versions() -> tuple[str, ...]:
     """Versions with a declaration text in ``templates/declarations`` (``<version>.nb.txt``)."""
     from importlib.resources import files
 
-    folder = files("templates").joinpath("declarations")
+    folder = files("hanport.templates").joinpath("declarations")
     names = {p.name.split(".")[0] for p in folder.iterdir() if p.name.endswith(".txt")}
     return tuple(sorted(names))
 

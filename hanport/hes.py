@@ -28,7 +28,7 @@ from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.casework import TRANSIT, Actor, Work, apply, finish
 from hanport.errors import Conflict, NotFound, Refused
-from storage import repository as repo
+from hanport.storage import repository as repo
 
 HES_ACTOR = Actor.system("hes")
 

@@ -26,9 +26,15 @@ from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.casework import Actor, Work, apply, finish
 from hanport.errors import Conflict, NotFound, Refused
-from notifications import message
-from notifications.delivery import ACCEPTED, PERMANENT, MaildirTransport, SmtpTransport, Transport
-from storage import repository as repo
+from hanport.notifications import message
+from hanport.notifications.delivery import (
+    ACCEPTED,
+    PERMANENT,
+    MaildirTransport,
+    SmtpTransport,
+    Transport,
+)
+from hanport.storage import repository as repo
 
 LEASE = timedelta(minutes=5)
 MAILER = Actor.system("system", "mailer")

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, insert, update
 from sqlalchemy.engine import Connection
 
-from storage.repository import METERS
+from hanport.storage.repository import METERS
 
 
 def replace_meter(

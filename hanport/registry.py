@@ -24,7 +24,7 @@ from hanport.commands import transaction
 from hanport.csvfile import BadRow, Rejected, Row, rows, scan
 from hanport.errors import NotFound, Refused
 from hanport.meters import replace_meter
-from storage import repository as repo
+from hanport.storage import repository as repo
 
 CUSTOMER_HEADER = (
     "customer_id",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hanport.bootstrap import App
 from hanport.casework import Actor
 from hanport.errors import Refused
-from workflows.definition import Role
+from hanport.workflows.definition import Role
 
 
 def resolve(app: App, user: str | None = None) -> Actor:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from hanport.config import Settings
-from storage import repository as repo
+from hanport.storage import repository as repo
 
 RATE_WINDOW = timedelta(days=56)
 MIN_INSTALLATIONS = 8  # fewer in the window: the rate says too little

@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import and_, select, update
 
-import workflows
+from hanport import workflows
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.casework import Actor, CaseRow, Facts, Work, apply, finish
 from hanport.errors import Conflict, Refused
 from hanport.retry import on_conflict
-from storage import repository as repo
+from hanport.storage import repository as repo
 
 SCHEDULER = Actor.system("scheduler")
 

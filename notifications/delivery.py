@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from notifications.message import Outgoing
+from hanport.notifications.message import Outgoing
 
 ACCEPTED, TEMPORARY, PERMANENT = "accepted", "temporary", "permanent"
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from storage.hashing import canonical_json
+from hanport.storage.hashing import canonical_json
 
 
 def message_id(case_ref: str, seq: int, template: str, domain: str) -> str:

@@ -37,7 +37,7 @@ class MissingTemplate(LookupError):
 @cache
 def _env(html: bool) -> Environment:
     env = Environment(
-        loader=PackageLoader("templates", "mail"),
+        loader=PackageLoader("hanport.templates", "mail"),
         autoescape=html,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert, Update
 
-from storage import tables as t
-from storage.hashing import canonical_json
+from hanport.storage import tables as t
+from hanport.storage.hashing import canonical_json
 
 CASES: Table = t.Case.__table__  # type: ignore[attr-defined]
 EVENTS: Table = t.CaseEvent.__table__  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from hanport.storage.types import UTCDateTime
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Column:

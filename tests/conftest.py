@@ -45,8 +45,8 @@ def _pg_available() -> str | None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{TEMPLATE}"'))
         eng.dispose()
-        from storage import migrate
-        from storage.engine import create_engine
+        from hanport.storage import migrate
+        from hanport.storage.engine import create_engine
 
         tmpl = create_engine(_db_url(TEMPLATE), pool=False)
         migrate.upgrade(tmpl)

@@ -14,7 +14,7 @@ from hanport.casework import Actor
 from hanport.config import Settings, load
 from hanport.registry import import_customers, import_points
 from hanport.roles import resolve
-from storage import repository as repo
+from hanport.storage import repository as repo
 
 START = "2026-03-02T09:00:00+01:00"  # a Monday
 ROLES = "cw=caseworker,cw2=caseworker,sup=supervisor,aud=auditor"

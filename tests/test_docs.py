@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import workflows
+from hanport import workflows
 from hanport.cli import reference
-from notifications.render import notices
+from hanport.notifications.render import notices
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -31,8 +31,8 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_schema_head_matches_migrations() -> None:
-    from storage import migrate
-    from storage.schema import SCHEMA_HEAD
+    from hanport.storage import migrate
+    from hanport.storage.schema import SCHEMA_HEAD
 
     assert migrate.head() == SCHEMA_HEAD
 
@@ -47,3 +47,38 @@ def test_demo_reaches_every_expected_state(tmp_path: Path) -> None:
     report = json.loads(result.output)
     assert report["ok"] and not report["problems"]
     assert {c["state"] for c in report["cases"]} >= {"confirmed", "rejected", "closed", "cancelled"}
+
+
+GIVEN_FOLDERS = ("storage", "workflows", "notifications", "templates")
+
+
+def test_given_folders_are_imported_only_under_the_hanport_namespace() -> None:
+    """The given top-level folders are linked into the package (``hanport/storage`` →
+    ``../storage``…): nothing may import them under their bare names, which would load a second
+    copy (and claim a global name an installed wheel must not)."""
+    import sys
+
+    import hanport.storage.tables  # noqa: F401 - the namespaced copy is the one in use
+
+    for name in GIVEN_FOLDERS:
+        assert name not in sys.modules, f"{name} was imported as a top-level package"
+        link = ROOT / "hanport" / name
+        assert link.is_symlink() and link.resolve() == (ROOT / name).resolve()
+
+
+def test_the_wheel_installs_only_the_hanport_package(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import zipfile
+
+    cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)]
+    built = subprocess.run(cmd, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = tmp_path.glob("hanport-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"hanport"}
+    for name in GIVEN_FOLDERS:
+        assert any(n.startswith(f"hanport/{name}/") for n in names), name
+    assert "hanport/storage/migrations/versions/0001_initial_schema.py" in names
+    assert "hanport/templates/mail/nb/port_opened.j2" in names

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from workflows import close_port, meter_swap, nore_open
-from workflows.definition import Workflow
-from workflows.runner import Runner
+from hanport.workflows import close_port, meter_swap, nore_open
+from hanport.workflows.definition import Workflow
+from hanport.workflows.runner import Runner
 
 _ALL: tuple[Workflow, ...] = (nore_open.WORKFLOW, meter_swap.WORKFLOW, close_port.WORKFLOW)
 WORKFLOWS: dict[tuple[str, int], Workflow] = {(w.name, w.version): w for w in _ALL}

@@ -4,7 +4,7 @@ replaced (opened by the nightly batch or a registry import)."""
 
 from __future__ import annotations
 
-from workflows.definition import (
+from hanport.workflows.definition import (
     Field,
     FieldKind,
     Notice,
@@ -15,7 +15,7 @@ from workflows.definition import (
     Transition,
     Workflow,
 )
-from workflows.fragments import cancel_transition, common_transitions, hes_fragment
+from hanport.workflows.fragments import cancel_transition, common_transitions, hes_fragment
 
 AUTO_REASONS = ("move_out", "end_of_supply", "move_in", "meter_replaced")
 IDENTITY_METHODS = ("callback_registered_phone", "bankid", "in_person", "registered_email")

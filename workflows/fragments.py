@@ -3,7 +3,7 @@ triggers every workflow has (cancel, clear_flag, the SLA breach)."""
 
 from __future__ import annotations
 
-from workflows.definition import (
+from hanport.workflows.definition import (
     Duration,
     Field,
     FieldKind,

@@ -4,7 +4,7 @@ real-time unit in the fuse box stops working with the new meter."""
 
 from __future__ import annotations
 
-from workflows.definition import (
+from hanport.workflows.definition import (
     Duration,
     Field,
     FieldKind,
@@ -16,7 +16,7 @@ from workflows.definition import (
     Transition,
     Workflow,
 )
-from workflows.fragments import (
+from hanport.workflows.fragments import (
     SLA_TIMER,
     cancel_transition,
     common_transitions,

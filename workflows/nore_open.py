@@ -6,8 +6,8 @@ consent together, so ``record_consent`` is accepted straight from ``requested``.
 
 from __future__ import annotations
 
-from workflows.definition import Notice, State, Transition, Workflow
-from workflows.fragments import (
+from hanport.workflows.definition import Notice, State, Transition, Workflow
+from hanport.workflows.fragments import (
     SLA_TIMER,
     cancel_transition,
     common_transitions,

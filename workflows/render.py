@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.definition import Workflow
+from hanport.workflows.definition import Workflow
 
 
 def mermaid(wf: Workflow, highlight: list[tuple[str, str]] | None = None) -> str:

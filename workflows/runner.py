@@ -14,8 +14,8 @@ from typing import Any
 
 from transitions import EventData, Machine, MachineError
 
-from workflows.definition import Transition, Workflow
-from workflows.guards import GUARDS
+from hanport.workflows.definition import Transition, Workflow
+from hanport.workflows.guards import GUARDS
 
 
 class NotAllowed(Exception):

@@ -16,8 +16,8 @@ def group() -> None:
 @pass_state
 def upgrade(state: CliState) -> None:
     from hanport import config
-    from storage import migrate
-    from storage.engine import create_engine
+    from hanport.storage import migrate
+    from hanport.storage.engine import create_engine
 
     settings = config.load(database_url=state.db)
     engine = create_engine(settings.database_url)

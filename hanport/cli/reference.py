@@ -63,8 +63,8 @@ def cli_markdown() -> str:
 
 
 def workflows_markdown() -> str:
-    import workflows
-    from workflows import render
+    from hanport import workflows
+    from hanport.workflows import render
 
     lines = [
         "# Workflows",

@@ -29,9 +29,9 @@ def group() -> None:
 )
 @pass_state
 def show(state: CliState, w: str, fmt: str, version: int | None) -> None:
-    import workflows
+    from hanport import workflows
     from hanport.errors import NotFound
-    from workflows import render
+    from hanport.workflows import render
 
     try:
         wf = workflows.get(w, version)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from storage.tables import METADATA
+from hanport.storage.tables import METADATA
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only the programmatic entry point is supported

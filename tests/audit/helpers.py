@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, make_url
 from hanport.bootstrap import App, save_clock
 from hanport.calendar import isoformat_utc
 from hanport.commands import advance, open_case
-from storage.hashing import GENESIS, canonical_event, chain_hash
+from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
 from tests.support import (
     NORE_OPEN_METER,
     NORE_POINT,

@@ -20,8 +20,8 @@ from hanport import audit
 from hanport.bootstrap import App, save_clock
 from hanport.commands import advance, open_case
 from hanport.errors import Refused
-from storage import migrate
-from storage.engine import create_engine
+from hanport.storage import migrate
+from hanport.storage.engine import create_engine
 from tests.audit.helpers import Cli, History, build_history
 from tests.conftest import drop_pg_database, new_pg_database
 from tests.support import (

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from hanport import audit
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
-from storage.hashing import canonical_event, chain_hash
+from hanport.storage.hashing import canonical_event, chain_hash
 from tests.audit.helpers import Cli, History, Run, build_history, instant, problems, tamper
 from tests.support import NORE_POINT, seed
 

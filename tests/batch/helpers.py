@@ -24,8 +24,8 @@ from hanport.batch import run_terminations
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.commands import advance, open_case
-from storage import repository as repo
-from storage.hashing import GENESIS, canonical_event, chain_hash
+from hanport.storage import repository as repo
+from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
 from tests.support import NORE_POINT, actor, consent
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import text
 
 from hanport.registry import import_customers, import_points
-from storage.engine import create_engine
+from hanport.storage.engine import create_engine
 from tests.batch import crashdata
 from tests.batch.helpers import cli_args, cli_env, rows, verify_chains
 from tests.support import actor, make_app

@@ -15,7 +15,7 @@ from hanport.bootstrap import App
 from hanport.errors import Refused
 from hanport.identifiers import gsrn_with_check_digit
 from hanport.registry import import_points
-from storage.tables import BatchRun
+from hanport.storage.tables import BatchRun
 from tests.batch.helpers import (
     FUTURE,
     HEADER,

@@ -28,8 +28,8 @@ from hanport.bootstrap import App
 from hanport.commands import advance, open_case
 from hanport.identifiers import gsrn_with_check_digit
 from hanport.registry import import_customers, import_points
-from storage import repository as repo
-from storage.engine import create_engine
+from hanport.storage import repository as repo
+from hanport.storage.engine import create_engine
 from tests.batch.helpers import BRS, HEADER, rows, scalar
 from tests.mail.conftest import Handler, SmtpServer, hanport_cmd, hanport_env
 from tests.support import START, actor, copy_reminders

@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 
 from hanport.mail import LEASE
-from storage.engine import create_engine
+from hanport.storage.engine import create_engine
 from tests.faults import helpers as h
 from tests.support import make_app
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from hanport.mail import LEASE, backoff
-from storage.engine import create_engine
+from hanport.storage.engine import create_engine
 from tests.faults import helpers as h
 from tests.support import make_app
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from hanport.mail import LEASE
-from storage.engine import create_engine
+from hanport.storage.engine import create_engine
 from tests.conftest import PG_ADMIN_URL, drop_pg_database, new_pg_database
 from tests.faults import helpers as h
 from tests.support import make_app

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
-from storage import repository as repo
+from hanport.storage import repository as repo
 
 # What one advance writes, per trigger, from ``opening`` (rows added; pending timers after).
 ONE_ADVANCE = {

@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from hanport.bootstrap import App
 from hanport.commands import advance, open_case
-from storage.engine import create_engine
+from hanport.storage.engine import create_engine
 from tests.integration import dbstate as db
 from tests.integration.procs import advance_worker, open_at_once
 from tests.support import NORE_METER, NORE_POINT, actor, consent

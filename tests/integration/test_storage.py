@@ -20,15 +20,15 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-import storage.repository
+import hanport.storage.repository as repository_module
 from hanport import hes
 from hanport.bootstrap import App
 from hanport.calendar import OSLO, isoformat_utc
 from hanport.commands import advance, open_case
 from hanport.errors import Conflict, HanportError, Refused
-from storage import migrate, schema
-from storage.engine import create_engine
-from storage.hashing import GENESIS, canonical_event, chain_hash
+from hanport.storage import migrate, schema
+from hanport.storage.engine import create_engine
+from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
 from tests.integration import dbstate as db
 from tests.support import (
     CUSTOMERS_CSV,
@@ -92,7 +92,7 @@ def test_sqlite_pragmas(sqlite_url: str) -> None:
 def test_foreign_keys_are_enforced(seeded: App) -> None:
     now = datetime.now(UTC)
     with pytest.raises(IntegrityError), seeded.engine.begin() as conn:
-        storage.repository.insert_note(
+        repository_module.insert_note(
             conn,
             {
                 "case_id": 999_999,
@@ -169,7 +169,7 @@ def test_migrations_upgrade_downgrade_upgrade(fresh_url: str) -> None:
         from alembic.autogenerate import compare_metadata
         from alembic.migration import MigrationContext
 
-        from storage.tables import METADATA
+        from hanport.storage.tables import METADATA
 
         with engine.connect() as conn:
             mc = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -434,7 +434,7 @@ def test_partial_unique_index_allows_one_holding_case_per_point(seeded: App) -> 
     copy = {k: v for k, v in row.items() if k != "id"}
 
     with pytest.raises(IntegrityError) as exc, app.engine.begin() as conn:
-        storage.repository.insert_case(conn, {**copy, "ref": "HAN-2026-999999"})
+        repository_module.insert_case(conn, {**copy, "ref": "HAN-2026-999999"})
     if app.backend == "postgresql":
         assert "ux_cases_point_holding" in str(exc.value.orig)
     else:
@@ -446,7 +446,7 @@ def test_partial_unique_index_allows_one_holding_case_per_point(seeded: App) -> 
     # The index is partial: cases that do not hold the point are not limited.
     with app.engine.begin() as conn:
         for i in range(2):
-            storage.repository.insert_case(
+            repository_module.insert_case(
                 conn, {**copy, "ref": f"HAN-2026-99999{i}", "holds_port": False, "active": False}
             )
     assert db.scalar(app.engine, "SELECT count(*) FROM cases") == 3
@@ -751,7 +751,7 @@ def test_error_late_in_a_command_rolls_back_everything(
         assert rows, "no events to append"
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(storage.repository, "insert_events", boom)
+    monkeypatch.setattr(repository_module, "insert_events", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         advance(app, cw, ref, "record_consent", consent())
     assert db.diff(before, db.snapshot(app.engine)) == {}

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from hanport.bootstrap import App
 from hanport.commands import advance, case_view, open_case
 from hanport.mail import show_mail
-from storage import repository as repo
+from hanport.storage import repository as repo
 from tests.support import NORE_POINT, NORE_POINT_2, RINGERIKE_POINT, actor, consent
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import mailbox
 
 from hanport.mail import deliver, maildir, transport
+from hanport.notifications.delivery import MaildirTransport
 from hanport.tick import tick
-from notifications.delivery import MaildirTransport
 from tests.mail.helpers import meter_swap_en, no_email_case, outbox, port_opened
 from tests.support import NORE_METER
 

@@ -14,8 +14,8 @@ from hanport import hes
 from hanport.bootstrap import App
 from hanport.calendar import OSLO
 from hanport.config import Area, _default_areas
+from hanport.storage import repository as repo
 from hanport.tick import tick
-from storage import repository as repo
 from tests.support import make_app
 
 

@@ -39,9 +39,9 @@ from sqlalchemy.engine import make_url
 from hanport.commands import advance, open_case
 from hanport.identifiers import gsrn_with_check_digit
 from hanport.registry import import_customers, import_points
+from hanport.storage import repository as repo
+from hanport.storage.engine import create_engine
 from hanport.tick import tick
-from storage import repository as repo
-from storage.engine import create_engine
 from tests.conftest import PG_ADMIN_URL, drop_pg_database, new_pg_database
 from tests.support import START, actor, copy_reminders, make_app
 from tests.time.workers import fire_due_at_once

@@ -26,8 +26,8 @@ from hanport.commands import advance, case_view, open_case, transaction
 from hanport.errors import NotFound, Refused
 from hanport.identifiers import gsrn_with_check_digit
 from hanport.registry import import_customers, import_points
+from hanport.storage import repository as repo
 from hanport.tick import tick
-from storage import repository as repo
 from tests.conftest import drop_pg_database, new_pg_database
 from tests.support import (
     NORE_METER,

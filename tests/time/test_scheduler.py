@@ -26,8 +26,8 @@ from hanport.bootstrap import App, save_clock
 from hanport.commands import advance, open_case
 from hanport.config import ConfigError, load
 from hanport.scheduler import run
-from storage import repository as repo
-from storage.engine import create_engine
+from hanport.storage import repository as repo
+from hanport.storage.engine import create_engine
 from tests.support import NORE_POINT, actor, make_app, seed
 
 ROOT = Path(__file__).resolve().parents[2]

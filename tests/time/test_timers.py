@@ -19,6 +19,7 @@ from hanport import hes, timers
 from hanport.bootstrap import App, save_clock
 from hanport.commands import advance, case_view, list_cases, open_case
 from hanport.config import load, parse_duration
+from hanport.workflows.definition import Duration
 from tests.support import (
     HOLE_POINT,
     NORE_POINT,
@@ -39,7 +40,6 @@ from tests.time.helpers import (
     timer_rows,
     triggers,
 )
-from workflows.definition import Duration
 
 T0 = datetime.fromisoformat(START)  # Monday 2026-03-02 09:00 Oslo (CET)
 NEW_METER = "570656731669999" + ean.calc_check_digit("570656731669999")  # the swap's new meter

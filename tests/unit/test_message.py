@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifications.message import build, encode_header
+from hanport.notifications.message import build, encode_header
 
 ROW = {
     "message_id": "<HAN-2026-000001.3.port_opened@foie.no>",

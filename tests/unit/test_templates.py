@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jinja2 import nodes
 
-from notifications.render import (
+from hanport.notifications.render import (
     LANGUAGES,
     MissingTemplate,
     Rendered,
@@ -24,7 +24,7 @@ from notifications.render import (
     render,
     wrap,
 )
-from workflows import WORKFLOWS
+from hanport.workflows import WORKFLOWS
 
 MAIL_DIR = Path(__file__).resolve().parents[2] / "templates" / "mail"
 

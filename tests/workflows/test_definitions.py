@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-import workflows
+from hanport import workflows
 from hanport.casework import Effects
-from workflows import render
-from workflows.definition import (
+from hanport.workflows import render
+from hanport.workflows.definition import (
     Duration,
     Field,
     FieldKind,
@@ -23,9 +23,9 @@ from workflows.definition import (
     Transition,
     Workflow,
 )
-from workflows.fragments import END_REASONS, FLAGS
-from workflows.guards import GUARDS
-from workflows.runner import NotAllowed
+from hanport.workflows.fragments import END_REASONS, FLAGS
+from hanport.workflows.guards import GUARDS
+from hanport.workflows.runner import NotAllowed
 
 ALL = sorted(workflows.WORKFLOWS.values(), key=lambda w: w.key)
 IDS = [w.key for w in ALL]

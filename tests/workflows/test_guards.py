@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflows.guards import GUARDS, evaluate
+from hanport.workflows.guards import GUARDS, evaluate
 
 READS = {
     "address_matches": ("consent_address", "installation_address"),

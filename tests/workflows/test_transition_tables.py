@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-import workflows
-from workflows.definition import Duration, Notice, Role, TimerKind, Workflow
-from workflows.runner import NotAllowed
+from hanport import workflows
+from hanport.workflows.definition import Duration, Notice, Role, TimerKind, Workflow
+from hanport.workflows.runner import NotAllowed
 
 REFUSED = "REFUSED"
 
