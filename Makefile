@@ -26,7 +26,7 @@ bench: venv
 	$(PY) -m bench.all
 
 docs: venv
-	$(PY) -m hanport.cli.reference
+	$(PY) -m hanport.entrypoints.cli.reference
 
 clean:
 	rm -rf demo-out build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

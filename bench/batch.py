@@ -139,7 +139,7 @@ def terminations(path: Path, n: int, points: list[tuple[str, str, bool]], seed: 
 
 
 def _child(url: str, path: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    from hanport.batch import BATCH_ACTOR, run_terminations
+    from hanport.service.batch import BATCH_ACTOR, run_terminations
 
     app = app_for(url)
     t0 = time.perf_counter()

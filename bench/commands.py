@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from bench.common import app_for, database, machine, median, nore_registry
-from hanport.commands import advance, open_case
-from hanport.roles import resolve
+from hanport.service.cases import advance, open_case
+from hanport.service.roles import resolve
 
 
 def consent(i: int) -> dict[str, str]:

@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from hanport.bootstrap import App, bootstrap
 from hanport.config import load
 from hanport.identifiers import gsrn_with_check_digit
-from hanport.registry import import_customers, import_points
-from hanport.roles import resolve
+from hanport.service.registry import import_customers, import_points
+from hanport.service.roles import resolve
 
 PG_ADMIN = os.environ.get("HANPORT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

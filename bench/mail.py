@@ -24,12 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.common import app_for, database, machine, median, nore_registry
-from hanport.commands import open_case
 from hanport.config import SmtpSettings
-from hanport.mail import deliver
 from hanport.notifications.outbox import intent_row
 from hanport.notifications.render import render
-from hanport.roles import resolve
+from hanport.service.cases import open_case
+from hanport.service.mail import deliver
+from hanport.service.roles import resolve
 from hanport.storage import repository as repo
 
 SERVER = """

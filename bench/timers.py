@@ -16,13 +16,13 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 
 from bench.common import app_for, database, machine, median, nore_registry
-from hanport.commands import advance, open_case
-from hanport.roles import resolve
+from hanport.service.cases import advance, open_case
+from hanport.service.roles import resolve
 from hanport.storage import repository as repo
 
 
 def _worker(url: str, now: str, start: mp.synchronize.Event, out: mp.Queue) -> None:  # type: ignore[name-defined]
-    from hanport.timers import fire_due
+    from hanport.service.timers import fire_due
 
     app = app_for(url)
     app.clock.set(app.clock.now().fromisoformat(now))  # type: ignore[attr-defined]

@@ -129,7 +129,7 @@ def build(url: str, events: int, per_case: int) -> None:
 
 
 def _child(url: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    from hanport.audit import verify
+    from hanport.queries.audit import verify
 
     app = app_for(url)
     t0 = time.perf_counter()

@@ -1,3 +1,3 @@
-from hanport.cli.main import main
+from hanport.entrypoints.cli.main import main
 
 main()

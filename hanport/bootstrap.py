@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from hanport.adapters.clock import Clock, SimulatedClock, SystemClock
 from hanport.calendar import InvalidInstant, WorkingCalendar, parse_instant
-from hanport.clock import Clock, SimulatedClock, SystemClock
 from hanport.config import Settings
 from hanport.errors import HanportError, Refused
 from hanport.storage import repository as repo

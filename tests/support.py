@@ -10,10 +10,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from hanport.bootstrap import App, bootstrap
-from hanport.casework import Actor
 from hanport.config import Settings, load
-from hanport.registry import import_customers, import_points
-from hanport.roles import resolve
+from hanport.service.casework import Actor
+from hanport.service.registry import import_customers, import_points
+from hanport.service.roles import resolve
 from hanport.storage import repository as repo
 
 START = "2026-03-02T09:00:00+01:00"  # a Monday

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hanport import workflows
-from hanport.cli import reference
+from hanport.entrypoints.cli import reference
 from hanport.notifications.render import notices
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_generated_reference_is_current(name: str) -> None:
     current = (ROOT / "docs" / name).read_text(encoding="utf-8")
     assert current == reference.FILES[name](), (
-        f"docs/{name} is out of date: run `python -m hanport.cli.reference`"
+        f"docs/{name} is out of date: run `python -m hanport.entrypoints.cli.reference`"
     )
 
 
 def test_every_command_is_in_the_cli_reference() -> None:
-    from hanport.cli.main import cli
+    from hanport.entrypoints.cli.main import cli
 
     text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     for path, cmd in reference._walk(cli, ["hanport"]):

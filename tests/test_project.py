@@ -38,7 +38,7 @@ def test_schema_head_matches_migrations() -> None:
 
 
 def test_demo_reaches_every_expected_state(tmp_path: Path) -> None:
-    from hanport.cli.main import cli
+    from hanport.entrypoints.cli.main import cli
 
     result = CliRunner().invoke(cli, ["--json", "demo", "--dir", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output

@@ -1,7 +1,7 @@
 """The vocabulary workflows are declared in: states, transitions, fields, timers, notices.
 
 A workflow module builds one :class:`Workflow` from these dataclasses. Nothing here does I/O;
-the service layer (``hanport.commands``) reads the declarations and performs the effects.
+the service layer (``hanport.service.cases``) reads the declarations and performs the effects.
 """
 
 from __future__ import annotations

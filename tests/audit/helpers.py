@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from hanport.bootstrap import App, save_clock
 from hanport.calendar import isoformat_utc
-from hanport.commands import advance, open_case
+from hanport.service.cases import advance, open_case
 from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
 from tests.support import (
     NORE_OPEN_METER,
@@ -112,7 +112,7 @@ class Run:
 
 
 class Cli:
-    """``hanport.cli.main.main([...])`` against one database URL with only the environment given
+    """``hanport.entrypoints.cli.main.main([...])`` against one database URL with only the environment given
     here (an empty config file, the suite's roles, a Maildir under ``folder``)."""
 
     def __init__(self, url: str, folder: Path, roles: str = ROLES) -> None:
@@ -129,7 +129,7 @@ class Cli:
         }
 
     def __call__(self, *args: str | Path, user: str | None = "aud", as_json: bool = True) -> Run:
-        from hanport.cli.main import main
+        from hanport.entrypoints.cli.main import main
 
         argv = (["--as", user] if user else []) + (["--json"] if as_json else [])
         argv += [str(a) for a in args]

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from hanport import audit
 from hanport.bootstrap import App, bootstrap
 from hanport.calendar import parse_instant
 from hanport.config import load
+from hanport.queries import audit
 from tests.audit.helpers import Cli, tamper
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo-history-v1.db"

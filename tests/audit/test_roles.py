@@ -16,10 +16,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from hanport import audit
 from hanport.bootstrap import App, save_clock
-from hanport.commands import advance, open_case
 from hanport.errors import Refused
+from hanport.queries import audit
+from hanport.service.cases import advance, open_case
 from hanport.storage import migrate
 from hanport.storage.engine import create_engine
 from tests.audit.helpers import Cli, History, build_history

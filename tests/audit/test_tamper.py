@@ -3,7 +3,7 @@
 A small history is built through the service layer (tests/audit/helpers.py: a nore_open case
 through its full path, a close request, a cancelled case). Then the append-only triggers are
 bypassed as an attacker with owner rights would (SQLite: a raw connection drops them; PostgreSQL:
-the owner disables them) and each kind of tampering must be caught by ``hanport.audit.verify``
+the owner disables them) and each kind of tampering must be caught by ``hanport.queries.audit.verify``
 and by ``hanport audit verify --all`` (exit 7) — and *named*: the case, the event's seq and what
 happened (design.md, "Reliability and security").
 """
@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from hanport import audit
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
+from hanport.queries import audit
 from hanport.storage.hashing import canonical_event, chain_hash
 from tests.audit.helpers import Cli, History, Run, build_history, instant, problems, tamper
 from tests.support import NORE_POINT, seed

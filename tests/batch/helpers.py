@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine
 
-from hanport.batch import run_terminations
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
-from hanport.commands import advance, open_case
+from hanport.service.batch import run_terminations
+from hanport.service.cases import advance, open_case
 from hanport.storage import repository as repo
 from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
 from tests.support import NORE_POINT, actor, consent

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from hanport.registry import import_customers, import_points
+from hanport.service.registry import import_customers, import_points
 from hanport.storage.engine import create_engine
 from tests.batch import crashdata
 from tests.batch.helpers import cli_args, cli_env, rows, verify_chains

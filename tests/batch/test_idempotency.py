@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hanport.bootstrap import App
 from hanport.errors import Refused
 from hanport.identifiers import gsrn_with_check_digit
-from hanport.registry import import_points
+from hanport.service.registry import import_points
 from hanport.storage.tables import BatchRun
 from tests.batch.helpers import (
     FUTURE,

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from hanport.bootstrap import App
-from hanport.inbox import run_inbox
-from hanport.registry import import_customers, import_points
-from hanport.scheduler import nightly
+from hanport.entrypoints.inbox import run_inbox
+from hanport.entrypoints.scheduler import nightly
+from hanport.service.registry import import_customers, import_points
 from tests.batch import crashdata
 from tests.batch.helpers import (
     FUTURE,

@@ -12,9 +12,9 @@ import pytest
 from stdnum import ean
 
 from hanport.bootstrap import App
-from hanport.commands import advance, open_case
 from hanport.errors import Refused
-from hanport.registry import ImportReport, import_points
+from hanport.service.cases import advance, open_case
+from hanport.service.registry import ImportReport, import_points
 from tests.batch.helpers import (
     cases_for,
     consents,

@@ -3,7 +3,7 @@ on SQLite and PostgreSQL: file order, whose port a row closes, where the notices
 before ``effective_at``, rollbacks before and after it, one close per point, instants across
 the DST changes.
 
-The batch runs through ``hanport.batch.run_terminations``; one test drives the real CLI. The
+The batch runs through ``hanport.service.batch.run_terminations``; one test drives the real CLI. The
 simulated clock starts 2026-03-02T09:00+01:00 and is moved, never slept on; ``tick`` fires what
 is due. The Nore areas use the manual HES adapter: the close is a ``hes_commands`` row and the
 acknowledgement is a caseworker's ``confirm_close``.
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from hanport.batch import BatchReport
 from hanport.bootstrap import App
-from hanport.commands import advance, open_case
-from hanport.tick import tick
+from hanport.entrypoints.tick import tick
+from hanport.service.batch import BatchReport
+from hanport.service.cases import advance, open_case
 from tests.batch.helpers import (
     FUTURE,
     FUTURE_UTC,

@@ -48,7 +48,7 @@ def scheduler(
     event to wait for first. ``paused``/``resume``: hold this scheduler after it has applied and
     marked its first file done, before it moves it to ``done/`` (set ``paused``, wait for
     ``resume``)."""
-    from hanport import inbox as inbox_module
+    from hanport.entrypoints import inbox as inbox_module
 
     app = inbox_app(db_url, inbox)
     try:

@@ -2,7 +2,7 @@
 
 ``Hanport.run`` starts ``python -m hanport …`` as a subprocess (the real entry point, a fresh
 interpreter, only the environment it is given); ``Hanport.call`` runs
-``hanport.cli.main.main([...])`` in this process, with the same environment and the same exit-code
+``hanport.entrypoints.cli.main.main([...])`` in this process, with the same environment and the same exit-code
 mapping, for the many small bad-input cases. Both return a :class:`Run`.
 
 ``Hanport.dump`` reads every table of the SQLite file directly, so a test can show that a refused
@@ -170,8 +170,8 @@ class Hanport:
         return Run(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
     def call(self, *args: str | Path, user: str | None = "cw", as_json: bool = True) -> Run:
-        """``hanport.cli.main.main([...])`` in this process (same environment, same exit codes)."""
-        from hanport.cli.main import main
+        """``hanport.entrypoints.cli.main.main([...])`` in this process (same environment, same exit codes)."""
+        from hanport.entrypoints.cli.main import main
 
         argv = self.argv(tuple(map(str, args)), user, as_json)
         out, err = io.StringIO(), io.StringIO()
@@ -186,7 +186,9 @@ class Hanport:
             except SystemExit as exc:
                 code = exc.code
             else:  # pragma: no cover - main() always exits
-                raise AssertionError("hanport.cli.main.main() returned instead of exiting")
+                raise AssertionError(
+                    "hanport.entrypoints.cli.main.main() returned instead of exiting"
+                )
         if code is None:
             code = 0
         assert isinstance(code, int), f"exit code {code!r} is not a number"

@@ -1,7 +1,7 @@
 """Bad input through the CLI: a clear message on stderr naming the field or row, the contract's
 exit code, and nothing changed (every table's rows, the case's state and version).
 
-Most cases run in-process (``hanport.cli.main.main``); a few through ``python -m hanport``.
+Most cases run in-process (``hanport.entrypoints.cli.main.main``); a few through ``python -m hanport``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import click
 import pytest
 
-from hanport.cli.main import cli
+from hanport.entrypoints.cli.main import cli
 from tests.e2e.cli import Hanport
 
 

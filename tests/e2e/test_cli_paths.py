@@ -1,7 +1,7 @@
 """Every workflow from request to its final state, by hand through the real CLI (``--json``).
 
 Key steps run as ``python -m hanport`` subprocesses; the rest in-process through
-``hanport.cli.main.main`` (same parsing, same exit codes). Each test has its own copy of a
+``hanport.entrypoints.cli.main.main`` (same parsing, same exit codes). Each test has its own copy of a
 database whose registry was imported by subprocess (tests/e2e/conftest.py).
 """
 

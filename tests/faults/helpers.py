@@ -23,11 +23,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 
-from hanport import audit
 from hanport.bootstrap import App
-from hanport.commands import advance, open_case
 from hanport.identifiers import gsrn_with_check_digit
-from hanport.registry import import_customers, import_points
+from hanport.queries import audit
+from hanport.service.cases import advance, open_case
+from hanport.service.registry import import_customers, import_points
 from hanport.storage import repository as repo
 from hanport.storage.engine import create_engine
 from tests.batch.helpers import BRS, HEADER, rows, scalar

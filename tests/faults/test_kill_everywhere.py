@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from hanport.mail import LEASE
+from hanport.service.mail import LEASE
 from hanport.storage.engine import create_engine
 from tests.faults import helpers as h
 from tests.support import make_app

@@ -3,7 +3,7 @@ a real SQLite file and on PostgreSQL (design.md, "Reliability and security": one
 exit 5 and nothing of theirs is written; SQLite busy counts as a conflict).
 
 Four long-lived racer processes (multiprocessing "spawn") meet at a barrier inside
-``hanport.commands.advance``, after each has loaded the case (``app.extras["after_load"]``), so
+``hanport.service.cases.advance``, after each has loaded the case (``app.extras["after_load"]``), so
 all four hold the same version before any of them writes. Each race is a fresh case in
 ``opening``; the racers fire ``confirm_open`` (final), ``report_failure`` (internal: a retry is
 enqueued), or two of each.
@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from hanport.commands import open_case
-from hanport.roles import resolve
+from hanport.service.cases import open_case
+from hanport.service.roles import resolve
 from tests.faults import helpers as h
 from tests.faults.workers import JOB_TIMEOUT, RACERS, racer, racer_app
 from tests.integration import dbstate as db

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hanport.mail import LEASE, backoff
+from hanport.service.mail import LEASE, backoff
 from hanport.storage.engine import create_engine
 from tests.faults import helpers as h
 from tests.support import make_app

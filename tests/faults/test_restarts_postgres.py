@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from hanport.mail import LEASE
+from hanport.service.mail import LEASE
 from hanport.storage.engine import create_engine
 from tests.conftest import PG_ADMIN_URL, drop_pg_database, new_pg_database
 from tests.faults import helpers as h

@@ -32,9 +32,9 @@ def racer_app(db_url: str) -> Any:
 
 
 def racer(db_url: str, user: str, barrier: Any, jobs: Any, results: Any) -> None:
-    from hanport.commands import advance
     from hanport.errors import HanportError
-    from hanport.roles import resolve
+    from hanport.service.cases import advance
+    from hanport.service.roles import resolve
 
     app = racer_app(db_url)
     app.extras["after_load"] = lambda: barrier.wait(BARRIER_TIMEOUT)

@@ -50,8 +50,8 @@ def advance_worker(
     advance it with ``trigger``, waiting inside ``after_load`` until the other worker has loaded
     the same case too — both work from the same version — and report ``(ref, user, code,
     detail)``. Exits 0 after the last job."""
-    from hanport.commands import advance
     from hanport.errors import HanportError
+    from hanport.service.cases import advance
     from tests.support import actor, make_app
 
     app = make_app(db_url)
@@ -83,7 +83,7 @@ def open_at_once(
     point yet) until the other process has passed them too."""
 
     def body() -> str:
-        import hanport.commands as commands
+        import hanport.service.cases as commands
         from tests.support import actor, make_app
 
         checks = commands._check_opening

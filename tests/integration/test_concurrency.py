@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from hanport.bootstrap import App
-from hanport.commands import advance, open_case
+from hanport.service.cases import advance, open_case
 from hanport.storage.engine import create_engine
 from tests.integration import dbstate as db
 from tests.integration.procs import advance_worker, open_at_once

@@ -1,4 +1,4 @@
-from hanport.commands import advance, open_case
+from hanport.service.cases import advance, open_case
 from tests.support import NORE_POINT, actor, consent
 
 

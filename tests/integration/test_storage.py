@@ -21,11 +21,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 import hanport.storage.repository as repository_module
-from hanport import hes
 from hanport.bootstrap import App
 from hanport.calendar import OSLO, isoformat_utc
-from hanport.commands import advance, open_case
 from hanport.errors import Conflict, HanportError, Refused
+from hanport.service import hes
+from hanport.service.cases import advance, open_case
 from hanport.storage import migrate, schema
 from hanport.storage.engine import create_engine
 from hanport.storage.hashing import GENESIS, canonical_event, chain_hash

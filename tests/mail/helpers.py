@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from hanport.bootstrap import App
-from hanport.commands import advance, case_view, open_case
-from hanport.mail import show_mail
+from hanport.service.cases import advance, case_view, open_case
+from hanport.service.mail import show_mail
 from hanport.storage import repository as repo
 from tests.support import NORE_POINT, NORE_POINT_2, RINGERIKE_POINT, actor, consent
 

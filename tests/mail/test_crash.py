@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import timedelta
 
 from hanport.calendar import isoformat_utc, parse_instant
-from hanport.mail import LEASE, deliver
+from hanport.service.mail import LEASE, deliver
 from tests.mail.conftest import hanport_cmd, hanport_env, wait_for
 from tests.mail.helpers import outbox, parse, port_opened
 from tests.support import START

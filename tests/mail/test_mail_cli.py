@@ -1,5 +1,5 @@
 """``hanport mail list|show|send|retry`` through the real command line, in this process
-(``hanport.cli.main.main``), against a real SMTP server."""
+(``hanport.entrypoints.cli.main.main``), against a real SMTP server."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hanport.cli.main import main
+from hanport.entrypoints.cli.main import main
 from tests.mail.conftest import hanport_env
 from tests.mail.helpers import flags, no_email_case, outbox, port_opened, request_received
 

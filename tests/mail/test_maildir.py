@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import mailbox
 
-from hanport.mail import deliver, maildir, transport
+from hanport.entrypoints.tick import tick
 from hanport.notifications.delivery import MaildirTransport
-from hanport.tick import tick
+from hanport.service.mail import deliver, maildir, transport
 from tests.mail.helpers import meter_swap_en, no_email_case, outbox, port_opened
 from tests.support import NORE_METER
 

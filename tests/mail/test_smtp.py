@@ -9,10 +9,10 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
 from hanport.calendar import isoformat_utc, parse_instant
-from hanport.commands import transaction
 from hanport.config import SmtpSettings
-from hanport.mail import backoff, deliver
-from hanport.registry import save_customer, update_customer
+from hanport.service.cases import transaction
+from hanport.service.mail import backoff, deliver
+from hanport.service.registry import save_customer, update_customer
 from tests.mail.helpers import (
     event_triggers,
     flags,
@@ -487,7 +487,7 @@ def test_a_server_that_never_answers_times_out(make_mail_app, tmp_path):
 
 
 def test_dead_mail_follows_the_corrected_address_on_retry(make_mail_app, smtp_server):
-    from hanport.mail import retry_mail
+    from hanport.service.mail import retry_mail
 
     smtp_server.handler.rcpt_refuse = {"kari@example.no": "550 5.1.1 no such user"}
     app = make_mail_app(smtp=smtp_server.settings())

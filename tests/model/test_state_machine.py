@@ -33,14 +33,14 @@ from hypothesis.stateful import (
 from sqlalchemy import text
 from stdnum import ean
 
-import hanport.audit
+import hanport.queries.audit
 from hanport.bootstrap import App, bootstrap
 from hanport.calendar import OSLO
-from hanport.commands import Result, advance, open_case
 from hanport.config import load
+from hanport.entrypoints.tick import tick
 from hanport.errors import Conflict, NotFound, Refused
-from hanport.roles import resolve
-from hanport.tick import tick
+from hanport.service.cases import Result, advance, open_case
+from hanport.service.roles import resolve
 from tests.model import reference as ref_model
 from tests.support import (
     HOLE_POINT,
@@ -964,9 +964,9 @@ class EngineMachine(RuleBasedStateMachine):
 
     def _audit(self) -> None:
         assert self.app is not None
-        report = hanport.audit.verify(self.app)
+        report = hanport.queries.audit.verify(self.app)
         assert report.ok, report.as_dict()["problems"]
-        for r in hanport.audit.replay(self.app):
+        for r in hanport.queries.audit.replay(self.app):
             assert not r.divergences, (r.case, [d.as_dict() for d in r.divergences])
 
 
@@ -1063,7 +1063,7 @@ def test_manual_confirm_then_late_answer_to_an_earlier_attempt_keeps_the_consent
         assert consent_id is not None
         _tick_after(app, 11)  # the late answer to the first command arrives
         point = _port(app, NORE_POINT)
-        last = hanport.audit.port(app, NORE_POINT)["timeline"][-1]
+        last = hanport.queries.audit.port(app, NORE_POINT)["timeline"][-1]
         assert point["han_port"] == "open" and point["consent_id"] == consent_id, point
         assert last["open_without_live_consent"] is None, last
 
@@ -1135,7 +1135,7 @@ def test_manual_confirm_behind_a_queued_close_keeps_port_and_consent_together(
             state = conn.execute(text("SELECT state FROM cases WHERE ref = :r"), {"r": r.case})
             assert state.scalar() == "confirmed"
         assert (point["han_port"], point["consent_id"]) == ("open", live[0]), (point, live)
-        steps = [e["state"] for e in hanport.audit.port(app, NORE_OPEN_POINT)["timeline"]]
+        steps = [e["state"] for e in hanport.queries.audit.port(app, NORE_OPEN_POINT)["timeline"]]
         # The close first; the opening is in transit only once its command has left.
         assert steps[-4:] == ["closing", "closed", "opening", "open"], steps
     finally:
@@ -1157,7 +1157,7 @@ def test_cancelling_a_close_in_needs_attention_does_not_abandon_it(tmp_path: Pat
         assert advance(app, cw, r.case, "cancel", {"reason": "call back"}).state == "cancelled"
         for _ in range(4):
             _tick_after(app, 60)
-        last = hanport.audit.port(app, NORE_OPEN_POINT)["timeline"][-1]
+        last = hanport.queries.audit.port(app, NORE_OPEN_POINT)["timeline"][-1]
         with app.engine.connect() as conn:
             commands = conn.execute(
                 text("SELECT action, status, attempt FROM hes_commands ORDER BY id")

@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hanport import hes
 from hanport.bootstrap import App
 from hanport.calendar import OSLO
 from hanport.config import Area, _default_areas
+from hanport.entrypoints.tick import tick
+from hanport.service import hes
 from hanport.storage import repository as repo
-from hanport.tick import tick
 from tests.support import make_app
 
 

@@ -36,12 +36,12 @@ from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from hanport.commands import advance, open_case
+from hanport.entrypoints.tick import tick
 from hanport.identifiers import gsrn_with_check_digit
-from hanport.registry import import_customers, import_points
+from hanport.service.cases import advance, open_case
+from hanport.service.registry import import_customers, import_points
 from hanport.storage import repository as repo
 from hanport.storage.engine import create_engine
-from hanport.tick import tick
 from tests.conftest import PG_ADMIN_URL, drop_pg_database, new_pg_database
 from tests.support import START, actor, copy_reminders, make_app
 from tests.time.workers import fire_due_at_once

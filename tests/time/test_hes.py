@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hanport import hes
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
-from hanport.casework import Work, apply, finish
-from hanport.commands import advance, case_view, open_case, transaction
+from hanport.entrypoints.tick import tick
 from hanport.errors import NotFound, Refused
 from hanport.identifiers import gsrn_with_check_digit
-from hanport.registry import import_customers, import_points
+from hanport.service import hes
+from hanport.service.cases import advance, case_view, open_case, transaction
+from hanport.service.casework import Work, apply, finish
+from hanport.service.registry import import_customers, import_points
 from hanport.storage import repository as repo
-from hanport.tick import tick
 from tests.conftest import drop_pg_database, new_pg_database
 from tests.support import (
     NORE_METER,

@@ -1,4 +1,4 @@
-"""The scheduler service: ``hanport.scheduler.run`` in a thread, and the real ``hanport scheduler``
+"""The scheduler service: ``hanport.entrypoints.scheduler.run`` in a thread, and the real ``hanport scheduler``
 process stopped by SIGTERM and SIGINT; the nightly slot's configuration.
 
 Waits are bounded polls of the database (every 50 ms, with a deadline), never a fixed sleep for a
@@ -23,9 +23,9 @@ import pytest
 from sqlalchemy import select
 
 from hanport.bootstrap import App, save_clock
-from hanport.commands import advance, open_case
 from hanport.config import ConfigError, load
-from hanport.scheduler import run
+from hanport.entrypoints.scheduler import run
+from hanport.service.cases import advance, open_case
 from hanport.storage import repository as repo
 from hanport.storage.engine import create_engine
 from tests.support import NORE_POINT, actor, make_app, seed

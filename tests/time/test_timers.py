@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 from stdnum import ean
 
-from hanport import hes, timers
 from hanport.bootstrap import App, save_clock
-from hanport.commands import advance, case_view, list_cases, open_case
 from hanport.config import load, parse_duration
+from hanport.service import hes, timers
+from hanport.service.cases import advance, case_view, list_cases, open_case
 from hanport.workflows.definition import Duration
 from tests.support import (
     HOLE_POINT,
@@ -535,7 +535,7 @@ def test_list_overdue_lists_cases_past_a_timer_or_with_a_breached_sla(seeded: Ap
 def test_case_list_overdue_on_the_command_line(
     seeded: App, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hanport.cli.main import cli
+    from hanport.entrypoints.cli.main import cli
 
     app = seeded
     late = awaiting(app)

@@ -15,7 +15,7 @@ def fire_due_at_once(db_url: str, now: str, name: str, barrier: Any, queue: Any)
     report (name, exit code, timers fired or the error)."""
     code, detail = 0, ""
     try:
-        from hanport import timers
+        from hanport.service import timers
         from tests.support import make_app
 
         app = make_app(db_url, now=now)

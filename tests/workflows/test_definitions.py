@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hanport import workflows
-from hanport.casework import Effects
+from hanport.service.casework import Effects
 from hanport.workflows import render
 from hanport.workflows.definition import (
     Duration,

@@ -1,0 +1,229 @@
+"""``hanport audit``: verify, checkpoint, replay, the port of a point, export a case. Reads
+only: an auditor may run every command here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hanport.entrypoints.cli.context import CliState, pass_state, table
+from hanport.errors import EXIT_AUDIT_PROBLEM, UsageError
+
+
+@click.group(
+    "audit",
+    help="Audit the history: verify, checkpoint, replay, port timeline, export. Changes nothing.",
+)
+def group() -> None:
+    pass
+
+
+def _instant(value: str | None) -> Any:
+    if value is None:
+        return None
+    from hanport.calendar import parse_instant
+    from hanport.errors import Refused
+
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise Refused(f"--at/--as-of: {exc}", field="at") from None
+
+
+def _reader(state: CliState) -> None:
+    state.actor()  # unknown users are refused; every known role may read
+
+
+@group.command(
+    "verify",
+    help="Recompute every hash of one CASE or --all, check chains and derived state; exit 7 on any problem.",
+)
+@click.argument("case", required=False)
+@click.option(
+    "--all", "all_", is_flag=True, help="Verify every case (and every metering point's port state)."
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Also check against a checkpoint file (catches truncated or recomputed chains, deleted cases).",
+)
+@pass_state
+def verify(state: CliState, case: str | None, all_: bool, checkpoint: Path | None) -> None:
+    from hanport.queries import audit
+
+    if bool(case) == all_:
+        raise UsageError("give a CASE or --all")
+    _reader(state)
+    cp = json.loads(checkpoint.read_text(encoding="utf-8")) if checkpoint else None
+    report = audit.verify(state.app(), case.strip().upper() if case else None, cp)
+    human = (
+        f"{report.cases} cases, {report.events} events, {report.points} metering points checked: "
+    )
+    human += "all intact" if report.ok else f"{len(report.problems)} problems"
+    if report.problems:
+        human += "\n" + table([p.as_dict() for p in report.problems], ["case", "seq", "what"])
+    state.emit(report.as_dict(), human)
+    if not report.ok:
+        click.get_current_context().exit(EXIT_AUDIT_PROBLEM)
+
+
+@group.command(
+    "checkpoint",
+    help="Print (or write with --out) a digest of every chain head and the global sequence, to keep outside the database.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the checkpoint to this file.",
+)
+@pass_state
+def checkpoint_(state: CliState, out: Path | None) -> None:
+    from hanport.queries import audit
+
+    _reader(state)
+    cp = audit.checkpoint(state.app())
+    text = json.dumps(cp, indent=2, sort_keys=True)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+        state.emit(
+            {"file": str(out), "digest": cp["digest"], "cases": len(cp["cases"])},
+            f"checkpoint of {len(cp['cases'])} chains written to {out} (digest {cp['digest']})",
+        )
+    else:
+        click.echo(text)
+
+
+@group.command(
+    "replay",
+    help="Re-apply CASE's (or --all) recorded triggers with their recorded guard inputs; show the timeline; exit 7 on divergence.",
+)
+@click.argument("case", required=False)
+@click.option("--all", "all_", is_flag=True, help="Replay every case.")
+@click.option("--as-of", metavar="ISO", help="Stop at this moment: the state the case had then.")
+@pass_state
+def replay(state: CliState, case: str | None, all_: bool, as_of: str | None) -> None:
+    from hanport.queries import audit
+
+    if bool(case) == all_:
+        raise UsageError("give a CASE or --all")
+    _reader(state)
+    results = audit.replay(state.app(), case.strip().upper() if case else None, _instant(as_of))
+    bad = [r for r in results if r.divergences]
+    if case:
+        r = results[0]
+        human = (
+            f"{r.case} {r.workflow} v{r.workflow_version}: {r.state}"
+            + (f" as of {as_of}" if as_of else "")
+            + "\n"
+        )
+        human += table(
+            [{**t, "change": f"{t['from'] or '∅'} → {t['to']}"} for t in r.timeline],
+            ["seq", "at_local", "actor", "trigger", "change"],
+        )
+        data: Any = r.as_dict()
+    else:
+        human = f"{len(results)} cases replayed: " + (
+            "all as recorded" if not bad else f"{len(bad)} diverge"
+        )
+        data = {"cases": len(results), "ok": not bad, "diverging": [r.as_dict() for r in bad]}
+    for r in bad:
+        human += "\n" + table([d.as_dict() for d in r.divergences], ["case", "seq", "what"])
+    state.emit(data, human)
+    if bad:
+        click.get_current_context().exit(EXIT_AUDIT_PROBLEM)
+
+
+@group.command(
+    "port",
+    help="Was the HAN port of METERING_POINT open at --at, since when, under which consent? Without --at: its whole timeline.",
+)
+@click.argument("metering_point")
+@click.option("--at", metavar="ISO", help="The moment to ask about (no offset: Oslo time).")
+@pass_state
+def port(state: CliState, metering_point: str, at: str | None) -> None:
+    from hanport.queries import audit
+
+    _reader(state)
+    r = audit.port(state.app(), metering_point.strip(), _instant(at))
+    if at:
+        c = r.get("consent")
+        lines = [
+            f"{r['metering_point']} at {at}: {r['state']}"
+            + (f" since {r['since_local']} ({r['cause']})" if "since" in r else "")
+        ]
+        if r.get("case"):
+            lines.append(f"  case: {r['case']}")
+        if c:
+            who = (
+                "LEGACY consent (imported, opened before the system)"
+                if c["legacy"]
+                else f"consent #{c['id']}: {c['signer_name']} ({c['signer_role']}), {c['channel']}, declaration {c['declaration_version']}, address check {c['address_match']}, received {c['received_at']}"
+            )
+            lines.append(
+                f"  {who}; customer {c['customer']}; live then: {'yes' if r['consent_live_at_that_moment'] else 'NO'}"
+            )
+        elif r.get("data_may_flow"):
+            lines.append("  OPEN WITHOUT A LIVE CONSENT")
+        human = "\n".join(lines)
+    else:
+        rows = []
+        for t in r["timeline"]:
+            c = t["consent"]
+            rows.append(
+                {
+                    "from": t["from_local"],
+                    "state": t["state"],
+                    "cause": t["cause"],
+                    "consent": (
+                        "legacy"
+                        if c and c["legacy"]
+                        else (f"#{c['id']} {c['end_reason'] or 'live'}" if c else "-")
+                    ),
+                    "warning": "OPEN WITHOUT LIVE CONSENT"
+                    if t["open_without_live_consent"]
+                    else "",
+                }
+            )
+        human = (
+            f"{r['metering_point']} (meter {r['meter_number']}), port now {r['port_now']}\n"
+            + table(rows, ["from", "state", "cause", "consent", "warning"])
+        )
+    state.emit(r, human)
+
+
+@group.command(
+    "export",
+    help="Export CASE's evidence (events with hashes, consent, mails as sent, diagram) as one self-contained file.",
+)
+@click.argument("case")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "html"]),
+    default="html",
+    show_default=True,
+    help="File format.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file instead of stdout.",
+)
+@pass_state
+def export(state: CliState, case: str, fmt: str, out: Path | None) -> None:
+    from hanport.queries.evidence import evidence, to_html
+
+    _reader(state)
+    ev = evidence(state.app(), case)
+    text = (
+        to_html(ev) if fmt == "html" else json.dumps(ev, indent=2, ensure_ascii=False, default=str)
+    )
+    if out:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"{ev['case']['case']}: evidence written to {out}", err=True)
+    else:
+        click.echo(text)

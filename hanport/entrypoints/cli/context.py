@@ -1,0 +1,70 @@
+"""What every command shares: the lazily built application, the actor, and output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from hanport.bootstrap import App
+from hanport.service.casework import Actor
+
+
+@dataclass
+class CliState:
+    db: str | None = None
+    user: str | None = None
+    json: bool = False
+    now: str | None = None
+    _app: App | None = field(default=None, repr=False)
+
+    def app(self, *, now: str | None = None, simulated: bool | None = None) -> App:
+        if self._app is None:
+            from hanport import config
+            from hanport.bootstrap import bootstrap
+
+            settings = config.load(database_url=self.db)
+            self._app = bootstrap(settings, now=now or self.now, simulated=simulated)
+        return self._app
+
+    def actor(self) -> Actor:
+        from hanport.service.roles import resolve
+
+        return resolve(self.app(), self.user)
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+    def emit(self, data: Any, human: str | None = None) -> None:
+        """Print JSON with ``--json``, else the human form."""
+        if self.json:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        elif human is not None:
+            click.echo(human)
+
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(r.get(c, "") if r.get(c) is not None else "") for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    head = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
+    lines = [head] + [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def warn(message: str) -> None:
+    click.echo(click.style(f"warning: {message}", fg="yellow"), err=True)
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

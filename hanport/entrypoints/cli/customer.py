@@ -1,0 +1,56 @@
+"""``hanport customer``: look up and correct a customer."""
+
+from __future__ import annotations
+
+import click
+
+from hanport.entrypoints.cli.context import CliState, pass_state, table
+
+
+@click.group("customer", help="Customers: show one, or update contact details and language.")
+def group() -> None:
+    pass
+
+
+@group.command("show", help="Show customer C: contact details, history, metering points and cases.")
+@click.argument("c")
+@pass_state
+def show(state: CliState, c: str) -> None:
+    from hanport.service.registry import customer_view
+
+    v = customer_view(state.app(), c)
+    human = "\n".join(
+        [
+            f"Customer {v['customer']}: {v['name'] or '(no name)'}",
+            f"  e-mail {v['email'] or '(none)'}   phone {v['phone'] or '(none)'}   language {v['language']}",
+            f"  address {v['street'] or ''}, {v['postal_code'] or ''} {v['city'] or ''}",
+            f"  ENERGIPILOT {'yes' if v['energipilot'] else 'no'}   version {v['version']}",
+            "",
+            "Metering points:",
+            table(v["metering_points"], ["metering_point", "meter_number", "municipality", "port"]),
+            "",
+            "Cases:",
+            table(v["cases"], ["ref", "workflow", "state"]),
+            "",
+            "History:",
+            table(v["history"], ["version", "valid_from", "changed_by", "source"]),
+        ]
+    )
+    state.emit(v, human)
+
+
+@group.command("update", help="Update customer C's e-mail, phone or language (history kept).")
+@click.argument("c")
+@click.option("--email", metavar="E", help="New e-mail address ('' removes it).")
+@click.option("--phone", metavar="P", help="New phone number, normalised to E.164 ('' removes it).")
+@click.option("--language", type=click.Choice(["nb", "en"]), help="Language of notices.")
+@pass_state
+def update(
+    state: CliState, c: str, email: str | None, phone: str | None, language: str | None
+) -> None:
+    from hanport.service.registry import update_customer
+
+    outcome = update_customer(
+        state.app(), state.actor(), c, email=email, phone=phone, language=language
+    )
+    state.emit({"customer": c, "outcome": outcome}, f"customer {c}: {outcome}")

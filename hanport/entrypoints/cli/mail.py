@@ -1,0 +1,77 @@
+"""``hanport mail``: the outbox."""
+
+from __future__ import annotations
+
+import click
+
+from hanport.entrypoints.cli.context import CliState, pass_state, table
+
+STATUSES = click.Choice(["pending", "sending", "sent", "dead", "no_address"])
+
+
+@click.group("mail", help="The mail outbox: list, show, send now, retry a dead mail.")
+def group() -> None:
+    pass
+
+
+@group.command("list", help="List notices in the outbox, oldest first.")
+@click.option("--status", type=STATUSES, help="Only mail with this status.")
+@pass_state
+def list_(state: CliState, status: str | None) -> None:
+    from hanport.service.mail import list_mail
+
+    rows = list_mail(state.app(), status)
+    state.emit(
+        rows,
+        table(rows, ["id", "case", "template", "language", "status", "attempts", "created_at"]),
+    )
+
+
+@group.command("show", help="Show mail ID as rendered: headers, subject, text, status and errors.")
+@click.argument("mail_id", metavar="ID", type=int)
+@pass_state
+def show(state: CliState, mail_id: int) -> None:
+    from hanport.service.mail import show_mail
+
+    m = show_mail(state.app(), mail_id)
+    human = "\n".join(
+        [
+            f"Mail {m['id']}  case {m['case']}  {m['template']} ({m['language']})  {m['status']}",
+            f"Message-ID: {m['message_id']}",
+            f"To: {m['recipient'] or '(no address)'}",
+            f"Subject: {m['subject']}",
+            f"Attempts: {m['attempts']}  next: {m['next_attempt_at']}  sent: {m['sent_at'] or '-'}",
+            *([f"Last error: {m['last_error']}"] if m["last_error"] else []),
+            "",
+            m["text"] or "",
+        ]
+    )
+    state.emit(m, human)
+
+
+@group.command("send", help="Deliver every due mail now (SMTP if configured, else the Maildir).")
+@pass_state
+def send(state: CliState) -> None:
+    from hanport.service.mail import deliver, maildir
+    from hanport.service.roles import require_writer
+
+    app = state.app()
+    require_writer(state.actor())
+    report = deliver(app)
+    where = (
+        f"SMTP {app.settings.smtp.host}" if app.settings.smtp.host else f"Maildir {maildir(app)}"
+    )
+    human = f"{report.sent} sent, {report.retrying} to retry, {report.dead} dead ({where})"
+    if report.details:
+        human += "\n" + "\n".join(f"  {d}" for d in report.details)
+    state.emit(report.as_dict(), human)
+
+
+@group.command("retry", help="Put mail ID (dead or waiting) back in line for the next delivery.")
+@click.argument("mail_id", metavar="ID", type=int)
+@pass_state
+def retry(state: CliState, mail_id: int) -> None:
+    from hanport.service.mail import retry_mail
+
+    r = retry_mail(state.app(), state.actor(), mail_id)
+    state.emit(r, f"mail {mail_id}: pending")

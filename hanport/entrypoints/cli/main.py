@@ -1,0 +1,149 @@
+"""``hanport``: the command line. Errors go to stderr in plain words; exit codes:
+0 success · 1 unexpected · 2 usage · 3 not found · 4 refused · 5 conflict · 6 rejected rows ·
+7 audit problem."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hanport.entrypoints.cli.context import CliState
+from hanport.errors import Conflict, HanportError
+
+EXIT_CODES = """Exit codes: 0 success (also "already applied") · 1 unexpected error · 2 usage ·
+3 not found · 4 refused (nothing changed) · 5 conflict or database unreachable (retry) · 6 done with rejected rows ·
+7 audit found a problem."""
+
+
+@click.group(
+    help="hanport: HAN-port cases for a grid company — opening, meter swaps, closing, audits.\n\n"
+    + EXIT_CODES,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--db",
+    metavar="URL",
+    help="Database URL (default: HANPORT_DATABASE_URL or sqlite:///hanport.db).",
+)
+@click.option(
+    "--as", "user", metavar="USER", help="Act as USER (default: HANPORT_USER or the login name)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of tables.")
+@click.option(
+    "--now", metavar="ISO", help="Simulated time (only on a database with a simulated clock)."
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, db: str | None, user: str | None, as_json: bool, now: str | None
+) -> None:
+    ctx.obj = CliState(db=db, user=user, json=as_json, now=now)
+    ctx.call_on_close(ctx.obj.close)
+
+
+COMMAND_MODULES = (
+    "audit",
+    "batch",
+    "case",
+    "customer",
+    "db",
+    "demo",
+    "hes",
+    "imports",
+    "mail",
+    "scheduler",
+    "tick",
+    "workflow",
+)
+
+
+def _register() -> None:
+    """Each module of ``hanport.entrypoints.cli`` contributes one command group (imported lazily inside
+    the commands, so ``--help`` stays fast)."""
+    import importlib
+
+    for name in COMMAND_MODULES:
+        cli.add_command(importlib.import_module(f"hanport.entrypoints.cli.{name}").group)
+
+
+def _json_everywhere(group: click.Group) -> None:
+    """Accept ``--json`` after the command too (``hanport case show X --json``)."""
+
+    def set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.find_object(CliState).json = True  # type: ignore[union-attr]
+
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _json_everywhere(command)
+        elif not any(p.name == "as_json_local" for p in command.params):
+            command.params.append(
+                click.Option(
+                    ["--json", "as_json_local"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=set_json,
+                    help="Print JSON on stdout (same as hanport --json).",
+                )
+            )
+
+
+_register()
+_json_everywhere(cli)
+
+
+# What the drivers say when the server is down, restarting or dropped the connection.
+_GONE = (
+    "could not connect",
+    "connection refused",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "connection is closed",
+    "consuming input failed",
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
+def _database_went_away(exc: BaseException) -> bool:
+    """A lost or refused database connection (a PostgreSQL restart, the server down): the work
+    is safe to run again — every step commits on its own and claims make a repeat do nothing
+    twice — so it gets the "retry" exit code, not "unexpected"."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    text = str(exc.orig).lower()
+    return exc.connection_invalidated or any(g in text for g in _GONE)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = cli.main(args=argv, prog_name="hanport", standalone_mode=False)
+    except HanportError as exc:
+        click.echo(f"hanport: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("hanport: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the last resort: say what happened, exit 1
+        if _database_went_away(exc):
+            click.echo(
+                "hanport: the database could not be reached or went away "
+                f"({_first_line(exc)}); nothing after the last commit was written: retry",
+                err=True,
+            )
+            sys.exit(Conflict.exit_code)
+        click.echo(f"hanport: unexpected error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

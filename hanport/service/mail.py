@@ -1,0 +1,304 @@
+"""The mail outbox after commit: delivery with retries, and the caseworker's view of it.
+
+Delivery claims a batch of due rows (``sending`` with a lease), sends them outside any
+transaction, then records each outcome. A row is marked ``sent`` only after the server accepted
+it; a crash between the server's acceptance and that record leaves the row ``sending`` until its
+lease ends, and it is sent once more — the same message with the same Message-ID (at most one
+duplicate). Temporary failures retry with exponential backoff; a permanent refusal or too many
+attempts make the row ``dead`` and flag the case ``mail_dead``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from hanport.bootstrap import App
+from hanport.calendar import isoformat_utc
+from hanport.errors import Conflict, NotFound, Refused
+from hanport.notifications import message
+from hanport.notifications.delivery import (
+    ACCEPTED,
+    PERMANENT,
+    MaildirTransport,
+    SmtpTransport,
+    Transport,
+)
+from hanport.service import roles
+from hanport.service.casework import Actor, Work, apply, finish
+from hanport.storage import repository as repo
+
+LEASE = timedelta(minutes=5)
+MAILER = Actor.system("system", "mailer")
+
+
+@dataclass
+class MailReport:
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    details: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def maildir(app: App) -> Path:
+    """``HANPORT_MAILDIR``, else a ``maildir`` folder beside an SQLite database file."""
+    if app.settings.maildir:
+        return Path(app.settings.maildir)
+    url = make_url(app.settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return Path(url.database).resolve().parent / "maildir"
+    return Path("maildir").resolve()
+
+
+def transport(app: App) -> Transport:
+    s = app.settings.smtp
+    if s.host:
+        return SmtpTransport(
+            s.host,
+            s.port,
+            s.username,
+            s.password,
+            s.starttls,
+            s.implicit_tls,
+            s.verify,
+            s.ca_file,
+            s.timeout,
+        )
+    return MaildirTransport(maildir(app))
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+
+
+def _claim(app: App, now: datetime, limit: int) -> list[dict[str, Any]]:
+    from hanport.service.cases import transaction
+
+    M = repo.MAIL
+    due = or_(
+        and_(M.c.status == "pending", M.c.next_attempt_at <= now),
+        and_(M.c.status == "sending", M.c.next_attempt_at <= now),  # lease ran out: a crash
+    )
+    stmt = select(M).where(due).order_by(M.c.id).limit(limit)
+    if app.backend == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    with transaction(app, immediate=True) as uow:
+        rows = [dict(r) for r in uow.conn.execute(stmt).mappings()]
+        if rows:
+            uow.conn.execute(
+                update(M)
+                .where(M.c.id.in_([r["id"] for r in rows]))
+                .values(status="sending", next_attempt_at=now + LEASE)
+            )
+        uow.commit()
+    return rows
+
+
+def deliver(app: App, *, batch: int = 100, max_batches: int = 1000) -> MailReport:
+    """Send every due mail, a batch per connection, until none is left. Each outcome is
+    recorded as soon as the server has answered for that message, so a crash re-sends at most
+    the one message whose answer was not yet recorded."""
+    report = MailReport()
+    tx = transport(app)
+    s = app.settings
+    for _ in range(max_batches):
+        now = app.clock.now()
+        rows = _claim(app, now, batch)
+        if not rows:
+            break
+        msgs = [
+            message.build(r, sender_name=s.sender_name, sender_address=s.sender_address)
+            for r in rows
+        ]
+        with _Recorder(app, now, report, rows) as rec:
+            outcomes = tx.send(msgs, rec.record)
+        if all(o.status != ACCEPTED for o in outcomes):
+            break  # the server is down or refusing: leave the rest for the next tick
+    return report
+
+
+class _Recorder:
+    """Records delivery outcomes one message at a time on a held connection. On SQLite that
+    connection commits with ``synchronous=NORMAL``: a commit survives a killed process (what
+    the at-most-one-duplicate promise is about) at a fraction of an fsync's cost; only a power
+    cut could lose the latest marks, and a lost mark means a re-send, never a lost mail."""
+
+    def __init__(
+        self, app: App, now: datetime, report: MailReport, rows: list[dict[str, Any]]
+    ) -> None:
+        self.app, self.now, self.report, self.rows = app, now, report, rows
+
+    def __enter__(self) -> _Recorder:
+        self.conn = self.app.engine.connect()
+        self.sqlite = self.conn.dialect.name == "sqlite"
+        if self.sqlite:  # outside any transaction: on the driver's connection
+            self.conn.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+            if self.sqlite:  # back to the pool as every other connection is
+                self.conn.connection.driver_connection.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
+        finally:
+            self.conn.close()
+
+    def record(self, index: int, outcome: Any) -> None:
+        from hanport.retry import on_conflict
+
+        def write() -> None:
+            try:
+                with self.conn.begin():
+                    self._write(self.rows[index], outcome)
+            except OperationalError as exc:  # busy: another writer holds the database
+                raise Conflict(str(exc)) from None
+
+        on_conflict(write)
+
+    def _write(self, r: dict[str, Any], o: Any) -> None:
+        conn, now, report = self.conn, self.now, self.report
+        if o.status == ACCEPTED:
+            repo.update_mail(
+                conn,
+                r["id"],
+                status="sent",
+                sent_at=now,
+                attempts=r["attempts"] + 1,
+                last_error=None,
+            )
+            report.sent += 1
+            return
+        attempts = r["attempts"] + 1
+        if o.status == PERMANENT or attempts >= self.app.settings.mail_max_attempts:
+            repo.update_mail(
+                conn, r["id"], status="dead", attempts=attempts, last_error=o.detail[:2000]
+            )
+            _flag_dead(self.app, conn, r["case_id"], now)
+            report.dead += 1
+            report.details.append(f"mail #{r['id']} dead: {o.detail}")
+        else:
+            repo.update_mail(
+                conn,
+                r["id"],
+                status="pending",
+                attempts=attempts,
+                next_attempt_at=now + backoff(attempts),
+                last_error=o.detail[:2000],
+            )
+            report.retrying += 1
+            report.details.append(f"mail #{r['id']} retry after {backoff(attempts)}: {o.detail}")
+
+
+def _flag_dead(app: App, conn: Any, case_id: int, now: datetime) -> None:
+    """Flag the case; a caseworker changing it at the same moment only delays the flag (a
+    savepoint keeps the delivery records, which must not be lost)."""
+    for _ in range(20):
+        row = repo.case_by_pk(conn, case_id)
+        assert row is not None
+        work = Work.for_row(app, conn, MAILER, now, row)
+        if "mail_dead" in work.case.flags:
+            return
+        try:
+            with conn.begin_nested():
+                apply(work, "flag_mail_dead", {})
+                finish(work)
+            return
+        except Conflict:
+            time.sleep(0.05)
+    raise Conflict(f"could not flag case {case_id} mail_dead: it keeps changing")
+
+
+# --- the caseworker's view --------------------------------------------------------------------
+
+
+def list_mail(app: App, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    M, C = repo.MAIL, repo.CASES
+    stmt = select(M, C.c.ref).join(C, C.c.id == M.c.case_id).order_by(M.c.id).limit(limit)
+    if status:
+        stmt = stmt.where(M.c.status == status)
+    with app.engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return [
+        {
+            "id": r["id"],
+            "case": r["ref"],
+            "template": r["template"],
+            "language": r["language"],
+            "recipient": r["recipient"],
+            "status": r["status"],
+            "attempts": r["attempts"],
+            "created_at": isoformat_utc(r["created_at"]),
+            "sent_at": isoformat_utc(r["sent_at"]) if r["sent_at"] else None,
+        }
+        for r in rows
+    ]
+
+
+def show_mail(app: App, mail_id: int) -> dict[str, Any]:
+    M, C = repo.MAIL, repo.CASES
+    with app.engine.connect() as conn:
+        r = (
+            conn.execute(select(M, C.c.ref).join(C, C.c.id == M.c.case_id).where(M.c.id == mail_id))
+            .mappings()
+            .first()
+        )
+    if r is None:
+        raise NotFound(f"mail {mail_id} not found")
+    return {
+        "id": r["id"],
+        "case": r["ref"],
+        "seq": r["seq"],
+        "template": r["template"],
+        "language": r["language"],
+        "recipient": r["recipient"],
+        "status": r["status"],
+        "message_id": r["message_id"],
+        "subject": r["subject"],
+        "text": r["body_text"],
+        "html": r["body_html"],
+        "attempts": r["attempts"],
+        "next_attempt_at": isoformat_utc(r["next_attempt_at"]),
+        "last_error": r["last_error"],
+        "created_at": isoformat_utc(r["created_at"]),
+        "sent_at": isoformat_utc(r["sent_at"]) if r["sent_at"] else None,
+        "context": json.loads(r["context"]),
+    }
+
+
+def retry_mail(app: App, actor: Actor, mail_id: int) -> dict[str, Any]:
+    """Put a dead (or waiting) mail back in line for the next delivery."""
+    from hanport.service.cases import transaction
+
+    roles.require_writer(actor)
+    with transaction(app) as uow:
+        row = (
+            uow.conn.execute(select(repo.MAIL).where(repo.MAIL.c.id == mail_id)).mappings().first()
+        )
+        if row is None:
+            raise NotFound(f"mail {mail_id} not found")
+        if row["status"] == "sent":
+            raise Refused(f"mail {mail_id} was already sent at {isoformat_utc(row['sent_at'])}")
+        if row["status"] == "no_address":
+            raise Refused(f"mail {mail_id} has no recipient: update the customer's e-mail first")
+        repo.update_mail(
+            uow.conn,
+            mail_id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=app.clock.now(),
+            last_error=f"retry requested by {actor.name}",
+        )
+        uow.commit()
+    return {"id": mail_id, "status": "pending"}
