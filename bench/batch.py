@@ -139,11 +139,13 @@ def terminations(path: Path, n: int, points: list[tuple[str, str, bool]], seed: 
 
 
 def _child(url: str, path: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    from hanport.service.batch import BATCH_ACTOR, run_terminations
+    from hanport.service import run
+    from hanport.service.commands import RunTerminations
+    from hanport.service.termination_rows import BATCH_ACTOR
 
     app = app_for(url)
     t0 = time.perf_counter()
-    report = run_terminations(app, BATCH_ACTOR, Path(path))
+    report = run(app, BATCH_ACTOR, RunTerminations(Path(path)))
     elapsed = time.perf_counter() - t0
     app.close()
     peak_mb = peak_rss_mb()  # the batch process's own, not the bench parent's

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from bench.common import app_for, database, machine, median, nore_registry
-from hanport.service.cases import advance, open_case
+from hanport.service import run
+from hanport.service.commands import Advance, OpenCase
 from hanport.service.roles import resolve
 
 
@@ -37,9 +38,9 @@ def one_run(backend: str, n: int) -> float:
             actor = resolve(app, "bench")
             t0 = time.perf_counter()
             for i, (cid, gsrn) in enumerate(pairs):
-                r = open_case(app, actor, "nore_open", customer=cid, metering_point=gsrn)
-                advance(app, actor, r.case, "record_consent", consent(i))
-                r = advance(app, actor, r.case, "confirm_open")
+                r = run(app, actor, OpenCase("nore_open", customer=cid, metering_point=gsrn))
+                run(app, actor, Advance(r.case, "record_consent", consent(i)))
+                r = run(app, actor, Advance(r.case, "confirm_open"))
                 assert r.state == "confirmed"
             elapsed = time.perf_counter() - t0
         finally:

@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 from hanport.bootstrap import App, bootstrap
 from hanport.config import load
 from hanport.identifiers import gsrn_with_check_digit
-from hanport.service.registry import import_customers, import_points
+from hanport.service import run
+from hanport.service.commands import ImportCustomers, ImportMeteringPoints
 from hanport.service.roles import resolve
 
 PG_ADMIN = os.environ.get("HANPORT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -110,6 +111,6 @@ def nore_registry(app: App, folder: Path, n: int) -> list[tuple[str, str]]:
     (folder / "c.csv").write_text("\n".join(cust) + "\n", encoding="utf-8")
     (folder / "p.csv").write_text("\n".join(pts) + "\n", encoding="utf-8")
     actor = resolve(app, "bench")
-    import_customers(app, actor, folder / "c.csv")
-    import_points(app, actor, folder / "p.csv")
+    run(app, actor, ImportCustomers(folder / "c.csv"))
+    run(app, actor, ImportMeteringPoints(folder / "p.csv"))
     return pairs

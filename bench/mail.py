@@ -27,9 +27,10 @@ from bench.common import app_for, database, machine, median, nore_registry
 from hanport.config import SmtpSettings
 from hanport.notifications.outbox import intent_row
 from hanport.notifications.render import render
-from hanport.service.cases import open_case
-from hanport.service.mail import deliver
+from hanport.service import run
+from hanport.service.commands import DeliverMail, OpenCase
 from hanport.service.roles import resolve
+from hanport.service.timers import SCHEDULER
 from hanport.storage import repository as repo
 
 SERVER = """
@@ -91,12 +92,10 @@ def one_run(backend: str, n: int) -> tuple[float, float, float]:
         with database(backend) as url, tempfile.TemporaryDirectory() as d:
             app = app_for(url)
             pairs = nore_registry(app, Path(d), 1)
-            case = open_case(
+            case = run(
                 app,
                 resolve(app, "bench"),
-                "nore_open",
-                customer=pairs[0][0],
-                metering_point=pairs[0][1],
+                OpenCase("nore_open", customer=pairs[0][0], metering_point=pairs[0][1]),
             )
             with app.engine.connect() as conn:
                 case_id = repo.case_by_ref(conn, case.case)["id"]  # type: ignore[index]
@@ -138,7 +137,7 @@ def one_run(backend: str, n: int) -> tuple[float, float, float]:
                 with app.engine.begin() as conn:
                     repo.insert_mail(conn, rows)
             t1 = time.perf_counter()
-            report = deliver(app, batch=200)
+            report = run(app, SCHEDULER, DeliverMail(batch=200))
             t2 = time.perf_counter()
             app.close()
             assert report.sent == n, report

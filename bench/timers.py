@@ -16,18 +16,18 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 
 from bench.common import app_for, database, machine, median, nore_registry
-from hanport.service.cases import advance, open_case
+from hanport.service import run
+from hanport.service.commands import Advance, FireTimers, OpenCase
 from hanport.service.roles import resolve
+from hanport.service.timers import SCHEDULER
 from hanport.storage import repository as repo
 
 
 def _worker(url: str, now: str, start: mp.synchronize.Event, out: mp.Queue) -> None:  # type: ignore[name-defined]
-    from hanport.service.timers import fire_due
-
     app = app_for(url)
     app.clock.set(app.clock.now().fromisoformat(now))  # type: ignore[attr-defined]
     start.wait(30)
-    report = fire_due(app, batch=50)
+    report = run(app, SCHEDULER, FireTimers(batch=50))
     out.put(report.fired)
     app.close()
 
@@ -38,8 +38,8 @@ def one_run(backend: str, n: int) -> tuple[float, int, int]:
         pairs = nore_registry(app, Path(d), n)
         actor = resolve(app, "bench")
         for cid, gsrn in pairs:
-            r = open_case(app, actor, "nore_open", customer=cid, metering_point=gsrn)
-            advance(app, actor, r.case, "request_consent")
+            r = run(app, actor, OpenCase("nore_open", customer=cid, metering_point=gsrn))
+            run(app, actor, Advance(r.case, "request_consent"))
         due = (app.clock.now() + timedelta(days=8)).isoformat()
         app.close()
         ctx = mp.get_context("spawn")

@@ -17,14 +17,23 @@ from typing import Any
 
 import click
 
+from hanport import service
 from hanport.bootstrap import App, bootstrap
 from hanport.calendar import format_local
 from hanport.config import load
 from hanport.errors import HanportError
-from hanport.service import cases as commands
-from hanport.service.casework import Actor
-from hanport.service.registry import import_customers, import_points
+from hanport.queries.cases import case_view
+from hanport.service.cases import Result
+from hanport.service.commands import (
+    Advance,
+    DeliverMail,
+    ImportCustomers,
+    ImportMeteringPoints,
+    OpenCase,
+    RunTerminations,
+)
 from hanport.service.roles import resolve
+from hanport.workflows.definition import Actor
 
 CASEWORKER, SUPERVISOR, AUDITOR = "anne.saksbehandler", "bjorn.leder", "revisor"
 
@@ -92,7 +101,7 @@ class Story:
     def now_iso(self) -> str:
         return self.app.clock.now().isoformat()
 
-    def step(self, text: str, fn: Callable[[], commands.Result]) -> commands.Result:
+    def step(self, text: str, fn: Callable[[], Result]) -> Result:
         result = fn()
         self.say(f"{text} → {result.case} {result.state}")
         return result
@@ -107,14 +116,14 @@ class Story:
             self.say(f"  [tick] {line}")
 
     def check_flag(self, ref: str, flag: str) -> None:
-        flags = commands.case_view(self.app, ref)["flags"]
+        flags = case_view(self.app, ref)["flags"]
         if flag not in flags:
             self.problems.append(f"{ref} should carry the flag {flag} (has {flags})")
         else:
             self.say(f"  {ref} is flagged {flag}")
 
     def check_event(self, ref: str, trigger: str) -> None:
-        if not any(e["trigger"] == trigger for e in commands.case_view(self.app, ref)["history"]):
+        if not any(e["trigger"] == trigger for e in case_view(self.app, ref)["history"]):
             self.problems.append(f"{ref} should have a {trigger} event")
 
     def check_port(self, gsrn: str, port: str) -> None:
@@ -143,10 +152,21 @@ class Story:
         self.titles[ref] = title
 
 
+def open_case(app: App, actor: Actor, workflow: str, **options: Any) -> Result:
+    result: Result = service.run(app, actor, OpenCase(workflow, **options))
+    return result
+
+
+def advance(
+    app: App, actor: Actor, ref: str, trigger: str, fields: dict[str, str] | None = None, **kw: Any
+) -> Result:
+    result: Result = service.run(app, actor, Advance(ref, trigger, fields or {}, **kw))
+    return result
+
+
 def _scenarios(s: Story) -> None:
     cw, sup = s.actor(), s.actor(SUPERVISOR)
     app = s.app
-    advance, open_case = commands.advance, commands.open_case
 
     # Day 0 — Nore: the form carries order and consent together; the address matches.
     s.say("Nore: Kari Nordmann sends the order and consent form for her meter in Rødberg")
@@ -452,7 +472,7 @@ def _scenarios(s: Story) -> None:
         "  identity verified (BankID)",
         lambda: advance(app, cw, close_marit.case, "verify_identity", {"method": "bankid"}),
     )
-    s.say(f"  {marit.case} is now {commands.case_view(app, marit.case)['state']}")
+    s.say(f"  {marit.case} is now {case_view(app, marit.case)['state']}")
     s.tick(minutes=15)  # the late 'opened' acknowledgement, then the close leaves
     s.tick(minutes=15)  # the close is acknowledged
     s.expect(marit.case, "cancelled", "Swap overtaken by a close request")
@@ -507,7 +527,7 @@ def _scenarios(s: Story) -> None:
 def _nightly(s: Story, ola: str, per: str) -> None:
     """The nightly Elhub-derived file: a move, a contract end in the future, a move that is
     rolled back, a newcomer moving in, a repeated document and a bad row."""
-    from hanport.service.batch import BATCH_ACTOR, run_terminations
+    from hanport.service.termination_rows import BATCH_ACTOR
 
     app = s.app
     now = app.clock.now()
@@ -528,8 +548,8 @@ def _nightly(s: Story, ola: str, per: str) -> None:
     s.say(
         f"Nightly batch: {path.name} (a move, a future contract end, a rollback, a move-in, a repeat, a bad row)"
     )
-    dry = run_terminations(app, BATCH_ACTOR, path, dry_run=True)
-    report = run_terminations(app, BATCH_ACTOR, path, details=True)
+    dry = service.run(app, BATCH_ACTOR, RunTerminations(path, dry_run=True))
+    report = service.run(app, BATCH_ACTOR, RunTerminations(path, details=True))
     if (dry.applied, dry.noop, dry.rejected) != (report.applied, report.noop, report.rejected):
         s.problems.append("the dry run's summary differs from the real run's")
     for o in report.outcomes:
@@ -595,7 +615,7 @@ def _print_histories(s: Story) -> list[dict[str, Any]]:
     if not s.as_json:
         click.echo("\n" + click.style("Case histories", bold=True))
     for ref, want in s.expected.items():
-        v = commands.case_view(s.app, ref)
+        v = case_view(s.app, ref)
         ok = v["state"] == want
         if not ok:
             s.problems.append(f"{ref} ended {v['state']}, expected {want}")
@@ -641,15 +661,15 @@ def run(folder: Path, now: str, *, as_json: bool = False) -> bool:
         s = Story(app, as_json)
         (folder / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
         (folder / "metering-points.csv").write_text(POINTS, encoding="utf-8")
-        rc = import_customers(app, s.actor(), folder / "customers.csv")
-        rp = import_points(app, s.actor(), folder / "metering-points.csv")
+        rc = service.run(app, s.actor(), ImportCustomers(folder / "customers.csv"))
+        rp = service.run(app, s.actor(), ImportMeteringPoints(folder / "metering-points.csv"))
         s.say(
             f"Registry imported: {rc.inserted} customers, {rp.inserted} metering points (Nore, Ringerike, Hole)"
         )
         _scenarios(s)
-        from hanport.service.mail import deliver, list_mail, maildir
+        from hanport.service.mail import list_mail, maildir
 
-        deliver(app)
+        service.run(app, s.actor(), DeliverMail())
         box = maildir(app)
         delivered = len(list((box / "new").glob("*"))) if (box / "new").exists() else 0
         unsent = [m for m in list_mail(app) if m["status"] not in ("sent", "no_address")]

@@ -9,15 +9,15 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from hanport.adapters.clock import Clock, SimulatedClock, SystemClock
 from hanport.calendar import InvalidInstant, WorkingCalendar, parse_instant
 from hanport.config import Settings
 from hanport.errors import HanportError, Refused
-from hanport.storage import repository as repo
 from hanport.storage.engine import create_engine, is_sqlite
 from hanport.storage.hashing import personal_hash
+from hanport.storage.repositories.meta import Meta
 from hanport.storage.schema import SCHEMA_HEAD, current_revision
 from hanport.storage.uow import UnitOfWork
 
@@ -30,6 +30,8 @@ class App:
     calendar: WorkingCalendar
     salt: bytes
     extras: dict[str, Any] = field(default_factory=dict)
+    # The decider's view of the settings (``hanport.service.policy``), made on first use.
+    policy: Any = None
 
     def hash(self, value: str) -> str:
         """The salted hash an event carries instead of a personal value."""
@@ -101,7 +103,7 @@ def _settle_meta(
     for write in (False, True):
         with UnitOfWork(engine, immediate=write) as uow:
             try:
-                settled = _meta(uow.conn, settings, given, simulated, write=write)
+                settled = _meta(uow.meta, settings, given, simulated, write=write)
             except _WriteNeeded:
                 continue
             uow.commit()
@@ -110,7 +112,7 @@ def _settle_meta(
 
 
 def _meta(
-    conn: Connection,
+    meta: Meta,
     settings: Settings,
     given: str | datetime | None,
     simulated: bool | None,
@@ -118,24 +120,24 @@ def _meta(
     write: bool,
 ) -> tuple[bytes, Clock]:
     def put(key: str, value: str) -> None:
-        if repo.meta_get(conn, key) == value:
+        if meta.get(key) == value:
             return
         if not write:
             raise _WriteNeeded
-        repo.meta_set(conn, key, value)
+        meta.set(key, value)
 
-    stored_salt = repo.meta_get(conn, "salt")
+    stored_salt = meta.get("salt")
     if stored_salt is None:
         if not write:
             raise _WriteNeeded
-        stored_salt = repo.meta_setdefault(conn, "salt", secrets.token_hex(32))
+        stored_salt = meta.setdefault("salt", secrets.token_hex(32))
     if simulated:
         put("clock", "simulated")
-    is_sim = settings.clock == "simulated" or repo.meta_get(conn, "clock") == "simulated"
+    is_sim = settings.clock == "simulated" or meta.get("clock") == "simulated"
     clock: Clock
     if is_sim:
         if given is None:
-            stored = repo.meta_get(conn, "sim_now")
+            stored = meta.get("sim_now")
             start = parse_instant(stored) if stored else SystemClock().now()
         else:
             try:
@@ -159,9 +161,9 @@ def save_clock(app: App) -> None:
     """Persist a simulated clock's time so the next command continues from it."""
     if isinstance(app.clock, SimulatedClock):
         now = app.clock.now().isoformat()
-        with app.engine.connect() as conn:
-            if repo.meta_get(conn, "sim_now") == now:
+        with UnitOfWork(app.engine) as uow:
+            if uow.meta.get("sim_now") == now:
                 return
         with UnitOfWork(app.engine, immediate=True) as uow:
-            repo.meta_set(uow.conn, "sim_now", now)
+            uow.meta.set("sim_now", now)
             uow.commit()

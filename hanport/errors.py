@@ -33,6 +33,11 @@ class Conflict(HanportError):
     exit_code = 5
 
 
+class Unreachable(Conflict):
+    """The database could not be reached or went away: nothing after the last commit was
+    written; retry."""
+
+
 class AuditProblem(HanportError):
     exit_code = 7
 

@@ -9,14 +9,101 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
+from hanport import service
 from hanport.bootstrap import App, bootstrap
 from hanport.config import Settings, load
-from hanport.service.casework import Actor
-from hanport.service.registry import import_customers, import_points
+from hanport.service import commands as cmds
+from hanport.service.cases import Result
 from hanport.service.roles import resolve
+from hanport.service.timers import SCHEDULER
 from hanport.storage import repository as repo
+from hanport.storage.uow import Repositories
+from hanport.workflows.definition import Actor
+from hanport.workflows.model import Case
 
 START = "2026-03-02T09:00:00+01:00"  # a Monday
+
+
+# --- the service, as the tests call it: each a command run through ``hanport.service.run`` --
+
+
+def open_case(app: App, actor: Actor, workflow: str, **options: Any) -> Result:
+    if options.get("fields") is None:
+        options.pop("fields", None)
+    result: Result = service.run(app, actor, cmds.OpenCase(workflow, **options))
+    return result
+
+
+def advance(
+    app: App,
+    actor: Actor,
+    ref: str,
+    trigger: str,
+    fields: dict[str, str] | None = None,
+    *,
+    note: str | None = None,
+    key: str | None = None,
+) -> Result:
+    result: Result = service.run(app, actor, cmds.Advance(ref, trigger, fields or {}, note, key))
+    return result
+
+
+def import_customers(app: App, actor: Actor, path: Path) -> Any:
+    return service.run(app, actor, cmds.ImportCustomers(path))
+
+
+def import_points(app: App, actor: Actor, path: Path) -> Any:
+    return service.run(app, actor, cmds.ImportMeteringPoints(path))
+
+
+def update_customer(app: App, actor: Actor, customer: str, **changes: str | None) -> Any:
+    return service.run(app, actor, cmds.UpdateCustomer(customer, **changes))
+
+
+def run_terminations(app: App, actor: Actor, path: Path, **options: Any) -> Any:
+    return service.run(app, actor, cmds.RunTerminations(path, **options))
+
+
+def fire_due(app: App) -> Any:
+    return service.run(app, SCHEDULER, cmds.FireTimers())
+
+
+def dispatch(app: App) -> Any:
+    return service.run(app, SCHEDULER, cmds.DispatchHes())
+
+
+def apply_acks(app: App) -> Any:
+    return service.run(app, SCHEDULER, cmds.ApplyHesAnswers())
+
+
+def answer(app: App, actor: Actor, command_id: int, outcome: str, note: str | None = None) -> Any:
+    return service.run(app, actor, cmds.AnswerHes(command_id, outcome, note))
+
+
+def deliver(app: App, *, batch: int = 100) -> Any:
+    return service.run(app, SCHEDULER, cmds.DeliverMail(batch))
+
+
+def retry_mail(app: App, actor: Actor, mail_id: int) -> Any:
+    return service.run(app, actor, cmds.RetryMail(mail_id))
+
+
+def fire_in(uow: Repositories, app: App, who: Actor, ref: str, trigger: str, **fields: str) -> Case:
+    """Decide ``trigger`` on case ``ref`` and write it in ``uow`` without committing: a command
+    caught half-way (what the outboxes must never let out)."""
+    from hanport.service import load
+    from hanport.service.policy import decision_for
+    from hanport.service.writer import write
+
+    decision = decision_for(app, who, app.clock.now(), uow)
+    case = next(
+        c for c in load.into(decision, uow.cases.load("ref", [ref])).values() if c.ref == ref
+    )
+    decision.fire(case, trigger, fields)
+    write(app, uow, decision)
+    return case
+
+
 ROLES = "cw=caseworker,cw2=caseworker,sup=supervisor,aud=auditor"
 
 # Valid GSRNs (GS1 check digit) and meter numbers.

@@ -15,7 +15,15 @@ from hanport.workflows.definition import (
     Transition,
     Workflow,
 )
-from hanport.workflows.fragments import cancel_transition, common_transitions, hes_fragment
+from hanport.workflows.errors import Refusal
+from hanport.workflows.fragments import (
+    cancel_transition,
+    common_transitions,
+    hes_fragment,
+    hes_tail,
+)
+from hanport.workflows.intents import EndConsent, KeepClosing, TakeOverPoint
+from hanport.workflows.model import Opening
 
 AUTO_REASONS = ("move_out", "end_of_supply", "move_in", "meter_replaced")
 IDENTITY_METHODS = ("callback_registered_phone", "bankid", "in_person", "registered_email")
@@ -49,7 +57,7 @@ STATES: tuple[State, ...] = (
 
 # Entering ``closing`` takes over the point: in-flight openings are cancelled and the consent
 # ends (``withdrawn`` for a request, the auto-close reason otherwise) before the close is sent.
-_CLOSING_EFFECTS = ("take_over_point", "end_consent")
+_CLOSING = (TakeOverPoint(), EndConsent(point=True))
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(
@@ -68,7 +76,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "The request came by e-mail from the registered address: close at once",
         role=Role.SYSTEM,
         guards=("email_from_registered",),
-        effects=_CLOSING_EFFECTS,
+        intents=_CLOSING,
     ),
     Transition(
         "verify_identity",
@@ -83,7 +91,7 @@ TRANSITIONS: tuple[Transition, ...] = (
                 choices=IDENTITY_METHODS,
             ),
         ),
-        effects=_CLOSING_EFFECTS,
+        intents=_CLOSING,
     ),
     Transition(
         "start_close",
@@ -92,7 +100,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "An automatic close whose effective time has already come: close at once",
         role=Role.SYSTEM,
         guards=("is_auto_close", "effective_reached"),
-        effects=_CLOSING_EFFECTS,
+        intents=_CLOSING,
     ),
     Transition(
         "schedule",
@@ -110,7 +118,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "The effective time has come: end the consent and close the port",
         role=Role.SYSTEM,
         guards=("effective_reached",),
-        effects=_CLOSING_EFFECTS,
+        intents=_CLOSING,
     ),
     Transition(
         "rollback",
@@ -123,14 +131,14 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_hes_transitions,
     cancel_transition(
         STATES,
-        effects=("hes_keep_closing",),
+        intents=(KeepClosing(),),
         unless=("is_auto_close",),
         help="Cancel the close request (reason required); once its consent has ended the port "
         "still closes: a close command still out stays, or one more is queued",
     ),
     cancel_transition(
         STATES,
-        effects=("hes_keep_closing",),
+        intents=(KeepClosing(),),
         guards=("is_auto_close",),
         role=Role.SUPERVISOR,
         help="Cancel an automatic close (supervisor, reason required); once the consent has "
@@ -148,6 +156,26 @@ AUTO_CLOSE_DUE = Timer(
     at_field="effective_at",
 )
 
+
+def something_to_close(o: Opening) -> None:
+    """A customer closing their own port: no close already under way, a HAN port to close, and
+    either an open port or something in flight. (A meter number of another customer's point is
+    taken, and rejected by ``reject_request``.)"""
+    if o.point_customer_id != o.customer.customer_id:
+        return
+    for c in o.others:
+        if c.workflow == "close_port":
+            raise Refusal(f"a close is already under way for this meter ({c.ref}, {c.state})")
+    holding, number = o.holder, o.meter_number
+    if o.point.port == "none":
+        swap = (
+            f" (a meter swap is under way: {holding.ref}; cancel that instead)" if holding else ""
+        )
+        raise Refusal(f"meter {number} has no HAN port, so there is nothing to close{swap}")
+    if o.point.port == "closed" and holding is None:
+        raise Refusal(f"the HAN port of meter {number} is already closed, with nothing in flight")
+
+
 WORKFLOW = Workflow(
     name="close_port",
     version=1,
@@ -157,4 +185,6 @@ WORKFLOW = Workflow(
     transitions=TRANSITIONS,
     timers=(AUTO_CLOSE_DUE, *_hes_timers),
     auto_triggers=("reject_request", "accept_email", "start_close", "schedule"),
+    open_rules=(something_to_close,),
+    hes=hes_tail("close"),
 )

@@ -1,13 +1,21 @@
 """The vocabulary workflows are declared in: states, transitions, fields, timers, notices.
 
-A workflow module builds one :class:`Workflow` from these dataclasses. Nothing here does I/O;
-the service layer (``hanport.service.cases``) reads the declarations and performs the effects.
+A workflow module builds one :class:`Workflow` from these dataclasses. Nothing here does I/O:
+the decider (:mod:`workflows.decider`) runs the declarations over the facts a command loaded,
+and the intents a transition names (:mod:`workflows.intents`) say what happens besides the state
+change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from hanport.workflows.decider import Step
+    from hanport.workflows.model import Opening
 
 
 class Role(StrEnum):
@@ -17,6 +25,25 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
     SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who fires a trigger: a person with a role, or a part of the system (fixed names)."""
+
+    name: str
+    role: Role
+    kind: str  # caseworker | supervisor | scheduler | batch | hes | system | customer
+
+    @classmethod
+    def system(cls, kind: str = "system", name: str | None = None) -> Actor:
+        return cls(name or kind, Role.SYSTEM, kind)
+
+
+class Intent(Protocol):
+    """What a transition or state does besides the state change (:mod:`workflows.intents`)."""
+
+    def apply(self, step: Step) -> None: ...
 
 
 class FieldKind(StrEnum):
@@ -102,8 +129,7 @@ class State:
     holds_port: bool = True
     notices: tuple[Notice, ...] = ()  # enqueued on entry
     flag: str | None = None  # flag set on entry, cleared on leaving
-    # Named effects the service layer runs on entry, e.g. "hes_open", "hes_close".
-    effects: tuple[str, ...] = ()
+    intents: tuple[Intent, ...] = ()  # run on entry, e.g. SendHesCommand("open")
 
 
 @dataclass(frozen=True)
@@ -119,10 +145,26 @@ class Transition:
     also: tuple[Role, ...] = ()
     fields: tuple[Field, ...] = ()
     notices: tuple[Notice, ...] = ()
-    effects: tuple[str, ...] = ()
+    intents: tuple[Intent, ...] = ()
     note_required: bool = False
     clears_flags: tuple[str, ...] = ()
     sets_flags: tuple[str, ...] = ()
+
+
+# A rule a new case must pass: it raises ``Refusal`` (naming the field, when one is at fault).
+OpenRule = Callable[["Opening"], None]
+
+
+@dataclass(frozen=True)
+class HesTail:
+    """The head-end tail of a workflow: the command its busy state sends and the triggers an
+    answer fires (declared once, in ``fragments.hes_fragment``)."""
+
+    action: str  # open | close
+    busy: str  # opening | closing
+    confirm: str  # confirm_open | confirm_close
+    failure: str = "report_failure"
+    attention: str = "needs_attention"
 
 
 @dataclass(frozen=True)
@@ -139,6 +181,11 @@ class Workflow:
     # System triggers tried in order right after a case is opened; each fires if it is allowed
     # from the state reached and its guards hold (e.g. a due auto-close skips ``scheduled``).
     auto_triggers: tuple[str, ...] = ()
+    # Rules a new case must pass, in order (the first refusal wins; nothing is created).
+    open_rules: tuple[OpenRule, ...] = ()
+    # Whether a case of this workflow opens the port (a termination closes what it opens).
+    opens_port: bool = False
+    hes: HesTail | None = None
     _state_index: dict[str, State] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

@@ -3,10 +3,14 @@ triggers every workflow has (cancel, clear_flag, the SLA breach)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hanport.workflows.definition import (
     Duration,
     Field,
     FieldKind,
+    HesTail,
+    Intent,
     Notice,
     Role,
     State,
@@ -14,6 +18,19 @@ from hanport.workflows.definition import (
     TimerKind,
     Transition,
 )
+from hanport.workflows.errors import Refusal
+from hanport.workflows.intents import (
+    ClearFlag,
+    CountHesFailure,
+    EndConsent,
+    PortAcknowledged,
+    RecordConsent,
+    ResetHesAttempts,
+    RetryHesCommand,
+    SendHesCommand,
+    ValidateConsent,
+)
+from hanport.workflows.model import Opening
 
 FLAGS = ("address_review", "sla_breached", "swap_overdue", "hes_attention", "mail_dead", "no_email")
 
@@ -93,7 +110,7 @@ def consent_fragment(
             "Record the signed consent; it matches the installation address",
             guards=("address_matches", "sender_verified"),
             fields=CONSENT_FIELDS,
-            effects=("record_consent",),
+            intents=(RecordConsent(),),
         ),
         Transition(
             "record_consent",
@@ -101,7 +118,7 @@ def consent_fragment(
             "address_review",
             "Record the signed consent; the address or sender needs review",
             fields=CONSENT_FIELDS,
-            effects=("record_consent",),
+            intents=(RecordConsent(),),
         ),
         Transition(
             "approve_address",
@@ -110,7 +127,7 @@ def consent_fragment(
             "Accept the consent despite the address mismatch (supervisor, with a note)",
             role=Role.SUPERVISOR,
             note_required=True,
-            effects=("validate_consent",),
+            intents=(ValidateConsent(),),
         ),
         Transition(
             "reject",
@@ -119,7 +136,7 @@ def consent_fragment(
             "Reject the consent",
             fields=(REASON,),
             notices=(Notice("opening_rejected"),),
-            effects=("end_consent:cancelled",),
+            intents=(EndConsent("cancelled"),),
         ),
         Transition(
             "remind_consent",
@@ -172,7 +189,7 @@ def hes_fragment(
         State(
             busy,
             f"Command to {direction} the port sent to the head-end system; waiting for the ack",
-            effects=(f"hes_{direction}",),
+            intents=(SendHesCommand(direction),),
         ),
         State(
             "needs_attention",
@@ -189,7 +206,7 @@ def hes_fragment(
             f"The head-end system acknowledged: port {'opened' if direction == 'open' else 'closed'}",
             also=(Role.SYSTEM,),
             notices=done_notices,
-            effects=(f"port_{'opened' if direction == 'open' else 'closed'}",),
+            intents=(PortAcknowledged(direction),),
         ),
         Transition(
             "report_failure",
@@ -199,7 +216,7 @@ def hes_fragment(
             guards=("failures_exhausted",),
             also=(Role.SYSTEM,),
             fields=(error,),
-            effects=("hes_failed",),
+            intents=(CountHesFailure(),),
         ),
         Transition(
             "report_failure",
@@ -208,14 +225,14 @@ def hes_fragment(
             "The command failed or timed out; it is retried with backoff",
             also=(Role.SYSTEM,),
             fields=(error,),
-            effects=("hes_failed", f"hes_retry_{direction}"),
+            intents=(CountHesFailure(), RetryHesCommand(direction)),
         ),
         Transition(
             "retry",
             ("needs_attention",),
             busy,
             "Send the command again (resets the attempt count)",
-            effects=("hes_reset",),
+            intents=(ResetHesAttempts(),),
         ),
     )
     timers = (
@@ -232,6 +249,12 @@ def hes_fragment(
     return states, transitions, timers
 
 
+def hes_tail(direction: str) -> HesTail:
+    """The names ``hes_fragment`` gives its states and triggers, for answering a command."""
+    busy = "opening" if direction == "open" else "closing"
+    return HesTail(direction, busy, f"confirm_{direction}")
+
+
 SLA_TIMER = Timer(
     "sla",
     TimerKind.CASE,
@@ -244,7 +267,7 @@ SLA_TIMER = Timer(
 
 
 def cancel_transition(
-    states: tuple[State, ...], *, effects: tuple[str, ...], **kw: object
+    states: tuple[State, ...], *, intents: tuple[Intent, ...], **kw: object
 ) -> Transition:
     """``cancel`` from every non-final state (reason required)."""
     options: dict = {"help": "Cancel the case (reason required)", **kw}
@@ -254,7 +277,7 @@ def cancel_transition(
         "cancelled",
         fields=(REASON,),
         notices=(Notice("case_cancelled"),),
-        effects=effects,
+        intents=intents,
         **options,
     )
 
@@ -273,7 +296,7 @@ def common_transitions(states: tuple[State, ...]) -> tuple[Transition, ...]:
             role=Role.SUPERVISOR,
             note_required=True,
             fields=(Field("flag", FieldKind.CHOICE, "The flag to clear", choices=FLAGS),),
-            effects=("clear_flag",),
+            intents=(ClearFlag(),),
         ),
         Transition(
             "flag_mail_dead",
@@ -300,3 +323,42 @@ def common_transitions(states: tuple[State, ...]) -> tuple[Transition, ...]:
             sets_flags=("sla_breached",),
         ),
     )
+
+
+# --- rules for opening a case that changes the port ------------------------------------------
+
+
+def mapped_to(workflow: str) -> Callable[[Opening], None]:
+    """The point's municipality is mapped to ``workflow`` (the area decides the process)."""
+
+    def rule(o: Opening) -> None:
+        p = o.point
+        if o.area_workflow is None:
+            raise Refusal(
+                f"metering point {p.gsrn} is in municipality {p.municipality}, which is not "
+                "mapped to any workflow (configure it under [areas])",
+                field="municipality",
+            )
+        if o.area_workflow != workflow:
+            raise Refusal(
+                f"metering point {p.gsrn} is in {o.area_name} ({p.municipality}), which uses "
+                f"{o.area_workflow}, not {workflow}"
+            )
+
+    return rule
+
+
+def point_free(o: Opening) -> None:
+    """No other case holds the point (one case at a time changes a port)."""
+    if o.holder is not None:
+        raise Refusal(
+            f"case {o.holder.ref} ({o.holder.state}) already holds metering point {o.point.gsrn}"
+        )
+
+
+def current_customer(o: Opening) -> None:
+    """Only the point's current customer can ask for its port to change."""
+    if o.point.customer_pk != o.customer.pk:
+        raise Refusal(
+            f"customer {o.customer.customer_id} is not the current customer of {o.point.gsrn}"
+        )

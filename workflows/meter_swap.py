@@ -16,13 +16,20 @@ from hanport.workflows.definition import (
     Transition,
     Workflow,
 )
+from hanport.workflows.errors import Refusal
 from hanport.workflows.fragments import (
     SLA_TIMER,
     cancel_transition,
     common_transitions,
     consent_fragment,
+    current_customer,
     hes_fragment,
+    hes_tail,
+    mapped_to,
+    point_free,
 )
+from hanport.workflows.intents import CloseBehind, EndConsent, InstallMeter, SetCaseData
+from hanport.workflows.model import Opening
 
 _consent_states, _consent_transitions, _consent_timers = consent_fragment(
     from_states=(), next_state="opening", entry_notice="meter_installed"
@@ -69,7 +76,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "queued",
         "The ENERGIPILOT customer acknowledged the warning; queue the swap",
         guards=("energipilot_warning_due",),
-        effects=("energipilot_ack",),
+        intents=(SetCaseData("energipilot_ack", True),),
     ),
     Transition(
         "schedule_visit",
@@ -94,7 +101,7 @@ TRANSITIONS: tuple[Transition, ...] = (
             Field("meter_number", FieldKind.METER_NUMBER, "The new meter's number"),
             Field("installed_at", FieldKind.INSTANT, "When the new meter was installed"),
         ),
-        effects=("install_meter",),
+        intents=(InstallMeter(),),
         clears_flags=("swap_overdue",),
     ),
     Transition(
@@ -108,7 +115,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     *_consent_transitions,
     *_hes_transitions,
-    cancel_transition(STATES, effects=("end_consent:cancelled", "hes_close_behind")),
+    cancel_transition(STATES, intents=(EndConsent("cancelled"), CloseBehind())),
     *common_transitions(STATES),
 )
 
@@ -123,6 +130,13 @@ SWAP_OVERDUE = Timer(
     config_key="swap_overdue",
 )
 
+
+def no_han_port(o: Opening) -> None:
+    """The meter has no HAN port yet (a swap is what gives it one)."""
+    if o.point.port != "none":
+        raise Refusal(f"metering point {o.point.gsrn} already has a meter with a HAN port")
+
+
 WORKFLOW = Workflow(
     name="meter_swap",
     version=1,
@@ -132,4 +146,7 @@ WORKFLOW = Workflow(
     transitions=TRANSITIONS,
     timers=(SWAP_OVERDUE, *_consent_timers, *_hes_timers, SLA_TIMER),
     auto_triggers=("enqueue",),
+    open_rules=(mapped_to("meter_swap"), no_han_port, point_free, current_customer),
+    opens_port=True,
+    hes=hes_tail("open"),
 )

@@ -7,13 +7,20 @@ consent together, so ``record_consent`` is accepted straight from ``requested``.
 from __future__ import annotations
 
 from hanport.workflows.definition import Notice, State, Transition, Workflow
+from hanport.workflows.errors import Refusal
 from hanport.workflows.fragments import (
     SLA_TIMER,
     cancel_transition,
     common_transitions,
     consent_fragment,
+    current_customer,
     hes_fragment,
+    hes_tail,
+    mapped_to,
+    point_free,
 )
+from hanport.workflows.intents import CloseBehind, EndConsent
+from hanport.workflows.model import Opening
 
 _consent_states, _consent_transitions, _consent_timers = consent_fragment(
     from_states=("requested",), next_state="opening", entry_notice="consent_needed"
@@ -41,9 +48,18 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     *_consent_transitions,
     *_hes_transitions,
-    cancel_transition(STATES, effects=("end_consent:cancelled", "hes_close_behind")),
+    cancel_transition(STATES, intents=(EndConsent("cancelled"), CloseBehind())),
     *common_transitions(STATES),
 )
+
+
+def closed_port(o: Opening) -> None:
+    """The meter has a HAN port, and it is closed."""
+    if o.point.port == "none":
+        raise Refusal(f"metering point {o.point.gsrn} has no HAN port")
+    if o.point.port == "open":
+        raise Refusal(f"the HAN port of {o.point.gsrn} is already open")
+
 
 WORKFLOW = Workflow(
     name="nore_open",
@@ -54,4 +70,7 @@ WORKFLOW = Workflow(
     transitions=TRANSITIONS,
     timers=(*_consent_timers, *_hes_timers, SLA_TIMER),
     open_notices=(Notice("request_received"),),
+    open_rules=(mapped_to("nore_open"), closed_port, point_free, current_customer),
+    opens_port=True,
+    hes=hes_tail("open"),
 )

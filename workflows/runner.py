@@ -27,7 +27,9 @@ class NotAllowed(Exception):
 
 
 @dataclass(frozen=True)
-class Decision:
+class Choice:
+    """The transition a trigger takes from a state, and every guard evaluated on the way."""
+
     trigger: str
     source: str
     dest: str  # equals source for an internal transition
@@ -86,7 +88,7 @@ class Runner:
 
         return check
 
-    def decide(self, state: str, trigger: str, facts: Mapping[str, Any]) -> Decision:
+    def decide(self, state: str, trigger: str, facts: Mapping[str, Any]) -> Choice:
         """Pick the transition ``trigger`` takes from ``state`` given the guard inputs."""
         if trigger not in self.machine.events:
             raise NotAllowed(f"{self.workflow.name} has no trigger {trigger!r}")
@@ -103,7 +105,7 @@ class Runner:
             if not ok or m.chosen is None:
                 failed = ", ".join(n for n, r in m.log.items() if not r["result"]) or "?"
                 raise NotAllowed(f"{trigger}: guard failed ({failed})", dict(m.log))
-            return Decision(trigger, state, m.state, m.chosen, dict(m.log))
+            return Choice(trigger, state, m.state, m.chosen, dict(m.log))
 
     def may(self, state: str, trigger: str, facts: Mapping[str, Any]) -> bool:
         try:

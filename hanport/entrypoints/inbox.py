@@ -15,14 +15,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-
 from hanport.bootstrap import App
 from hanport.errors import Refused
 from hanport.retry import on_conflict
-from hanport.service.batch import BATCH_ACTOR, FILES, run_terminations
-from hanport.service.cases import transaction
+from hanport.service import run
+from hanport.service.commands import RunTerminations
+from hanport.service.termination_rows import BATCH_ACTOR
+from hanport.service.unit import transaction
 
 log = logging.getLogger("hanport.entrypoints.inbox")
 LEASE = timedelta(hours=2)
@@ -30,54 +29,27 @@ LEASE = timedelta(hours=2)
 
 def _claim(app: App, digest: str, name: str, now: datetime, me: str) -> bool:
     with transaction(app) as uow:
-        row = uow.conn.execute(select(FILES).where(FILES.c.file_hash == digest)).mappings().first()
+        row = uow.batch.file(digest)
         if row is None:
-            try:
-                with uow.conn.begin_nested():
-                    uow.conn.execute(
-                        insert(FILES).values(
-                            file_hash=digest,
-                            file_name=name,
-                            status="running",
-                            claimed_by=me,
-                            lease_until=now + LEASE,
-                        )
-                    )
-            except IntegrityError:
-                return False  # another scheduler claimed it a moment ago
-            uow.commit()
-            return True
-        if row["status"] in ("done", "refused"):
+            taken = uow.batch.claim_new_file(digest, name, me, now + LEASE)
+        elif row.status in ("done", "refused"):
             return False
-        taken = uow.conn.execute(
-            update(FILES)
-            .where(
-                and_(
-                    FILES.c.file_hash == digest,
-                    FILES.c.status == "running",
-                    or_(FILES.c.lease_until < now, FILES.c.claimed_by == me),
-                )
-            )
-            .values(claimed_by=me, lease_until=now + LEASE)
-        ).rowcount
+        else:
+            taken = uow.batch.take_over_file(digest, me, now, now + LEASE)
         uow.commit()
-        return bool(taken)
+        return taken
 
 
 def _done(app: App, digest: str, run_id: int | None, status: str = "done") -> None:
     with transaction(app) as uow:
-        uow.conn.execute(
-            update(FILES)
-            .where(FILES.c.file_hash == digest)
-            .values(status=status, run_id=run_id, finished_at=app.clock.now())
-        )
+        uow.batch.file_done(digest, run_id, status, app.clock.now())
         uow.commit()
 
 
 def _is_done(app: App, digest: str) -> bool:
-    with app.engine.connect() as conn:
-        status = conn.execute(select(FILES.c.status).where(FILES.c.file_hash == digest)).scalar()
-    return status in ("done", "refused")
+    with transaction(app) as uow:
+        row = uow.batch.file(digest)
+    return row is not None and row.status in ("done", "refused")
 
 
 def _move(path: Path, folder: Path) -> None:
@@ -105,7 +77,7 @@ def _one_file(app: App, path: Path, me: str, inbox: Path, results: dict[str, Any
         results["skipped"].append(path.name)
         return
     try:
-        report = run_terminations(app, BATCH_ACTOR, path)
+        report = run(app, BATCH_ACTOR, RunTerminations(path))
     except Refused as exc:
         # An unusable file (not UTF-8, wrong header, …) must not hold back the others: set it
         # aside for a person, with the reason beside it.

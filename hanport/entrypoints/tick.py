@@ -9,7 +9,9 @@ from typing import Any
 
 from hanport.bootstrap import App
 from hanport.retry import on_conflict
-from hanport.service import hes, mail, timers
+from hanport.service import run
+from hanport.service.commands import ApplyHesAnswers, DeliverMail, DispatchHes, FireTimers
+from hanport.service.timers import SCHEDULER
 
 
 @dataclass
@@ -30,16 +32,16 @@ class TickReport:
 
 def tick(app: App) -> TickReport:
     report = TickReport()
-    fired = timers.fire_due(app)  # retries its batches itself
+    fired = run(app, SCHEDULER, FireTimers())  # retries its batches itself
     report.timers_fired, report.timers_skipped = fired.fired, fired.skipped
     report.details += fired.details
     # Acknowledgements first (they may free a point for its next command), then dispatch.
-    acks = on_conflict(lambda: hes.apply_acks(app))
-    sent = on_conflict(lambda: hes.dispatch(app))
+    acks = on_conflict(lambda: run(app, SCHEDULER, ApplyHesAnswers()))
+    sent = on_conflict(lambda: run(app, SCHEDULER, DispatchHes()))
     report.hes_acknowledged, report.hes_failed = acks.acknowledged, acks.failed
     report.hes_dispatched = sent.dispatched
     report.details += acks.details + sent.details
-    delivered = on_conflict(lambda: mail.deliver(app))
+    delivered = on_conflict(lambda: run(app, SCHEDULER, DeliverMail()))
     report.mail_sent, report.mail_retrying = delivered.sent, delivered.retrying
     report.mail_dead = delivered.dead
     report.details += delivered.details

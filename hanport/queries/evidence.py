@@ -17,7 +17,7 @@ from hanport import workflows
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.queries import audit
-from hanport.service.cases import case_view
+from hanport.queries.cases import case_view
 from hanport.service.mail import show_mail
 from hanport.storage import repository as repo
 from hanport.workflows.definition import Workflow

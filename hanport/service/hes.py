@@ -1,98 +1,40 @@
-"""The head-end system (HES) gateway: one interface, an adapter per area.
+"""The head-end system after commit: commands leave only from ``hes_commands``, in order per
+metering point, one at a time (a point's next command waits until the previous one is settled),
+and the gateways' answers come back through the cases that sent them.
 
-Commands leave only from ``hes_commands``, after the command that enqueued them committed: in
-order per metering point, one at a time (a point's next command waits until the previous one is
-settled). Adapters:
-
-- ``simulated``: answers after a configurable delay and fails a configurable share, deterministic
-  with a seed. The answer is stored on the command row at dispatch and applied by a later tick
-  when the (injected) clock has reached it — never inside the dispatch call.
-- ``manual``: a caseworker sends the request to the vendor and records the answer with
-  ``hanport case advance CASE confirm_open|confirm_close|report_failure``.
-
-Vendor HES protocols are not public; a real adapter implements ``Gateway.send``.
+``dispatch`` sends what is first in line; ``apply_answers`` applies the answers whose time has
+come, as actor ``hes`` — each once, also when one arrives after the 24 h timeout already counted
+the command as failed; ``answer`` records, for a manual area, the vendor's answer to a command
+whose case has ended (the close behind a cancelled opening).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
+from hanport.adapters.hes_gateways import gateways
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import Conflict, NotFound, Refused
-from hanport.service.casework import TRANSIT, Actor, Work, apply, finish
+from hanport.service import load, roles
+from hanport.service.commands import AnswerHes, ApplyHesAnswers, DispatchHes
+from hanport.service.policy import decision_for
+from hanport.service.unit import transaction
+from hanport.service.writer import write
 from hanport.storage import repository as repo
+from hanport.storage.repositories.ports import PortChange
+from hanport.storage.uow import UnitOfWork
+from hanport.workflows import answers
+from hanport.workflows.definition import Actor
+from hanport.workflows.model import TRANSIT
 
 HES_ACTOR = Actor.system("hes")
-
-
-@dataclass(frozen=True)
-class Sent:
-    """What dispatching a command produced: an answer to apply later, or none (manual)."""
-
-    ack_due_at: datetime | None = None
-    outcome: str | None = None  # opened | closed | failed
-    error: str | None = None
-
-
-class Gateway(Protocol):
-    name: str
-
-    def send(self, command: dict[str, Any], now: datetime) -> Sent: ...
-
-
-class ManualGateway:
-    name = "manual"
-
-    def send(self, command: dict[str, Any], now: datetime) -> Sent:
-        return Sent()
-
-
-@dataclass
-class SimulatedGateway:
-    """Deterministic: the outcome of a command depends only on the seed, its id and attempt —
-    or on a script per metering point (outcomes of its 1st, 2nd, … command), for demos."""
-
-    delay: timedelta = timedelta(minutes=10)
-    failure_share: float = 0.0
-    seed: int = 0
-    script: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    name: str = "simulated"
-
-    def send(self, command: dict[str, Any], now: datetime) -> Sent:
-        planned = self.script.get(command.get("gsrn", ""), ())
-        n = int(command.get("sequence", 0))
-        if n < len(planned):
-            if planned[n] == "fail":
-                return Sent(now + self.delay, "failed", "simulated: meter unreachable (scripted)")
-            return Sent(now + self.delay, "opened" if command["action"] == "open" else "closed")
-        digest = hashlib.sha256(
-            f"{self.seed}:{command['id']}:{command['attempt']}".encode()
-        ).digest()
-        draw = int.from_bytes(digest[:8], "big") / 2**64
-        if draw < self.failure_share:
-            return Sent(now + self.delay, "failed", "simulated: meter unreachable")
-        return Sent(now + self.delay, "opened" if command["action"] == "open" else "closed")
-
-
-def gateways(app: App) -> dict[str, Gateway]:
-    s = app.settings
-    return {
-        "manual": ManualGateway(),
-        "simulated": SimulatedGateway(
-            timedelta(minutes=s.hes_sim_delay_minutes),
-            s.hes_sim_failure_share,
-            s.hes_sim_seed,
-            s.hes_sim_script,
-        ),
-    }
+OUTCOMES = {"open": ("opened", "failed"), "close": ("closed", "failed")}
 
 
 @dataclass
@@ -104,280 +46,198 @@ class HesReport:
     details: list[str] = field(default_factory=list)
 
 
-def _dispatchable(now: datetime, limit: int) -> Any:
-    """Pending commands that are due and first in line for their point, nothing outstanding."""
-    H = repo.HES
-    earlier, sent = aliased(H), aliased(H)
-    return (
-        select(H)
-        .where(
-            H.c.status == "pending",
-            H.c.not_before <= now,
-            ~exists().where(and_(sent.c.point_id == H.c.point_id, sent.c.status == "sent")),
-            ~exists().where(
-                and_(
-                    earlier.c.point_id == H.c.point_id,
-                    earlier.c.status == "pending",
-                    earlier.c.id < H.c.id,
-                )
-            ),
-        )
-        .order_by(H.c.id)
-        .limit(limit)
-    )
-
-
-def _supersede_stale_manual(conn: Any, now: datetime) -> None:
-    """A manual command left ``sent`` by a case that has since ended (cancelled, overtaken)
-    will never be acknowledged: the next command for its point supersedes it instead of
-    waiting behind it forever (the caseworker acts on the newest command)."""
-    H, C = repo.HES, repo.CASES
-    later = aliased(H)
-    conn.execute(
-        update(H)
-        .where(
-            H.c.status == "sent",
-            H.c.adapter == "manual",
-            H.c.case_id.in_(select(C.c.id).where(~C.c.active)),
-            exists().where(
-                and_(
-                    later.c.point_id == H.c.point_id,
-                    later.c.status == "pending",
-                    later.c.id > H.c.id,
-                )
-            ),
-        )
-        .values(status="superseded", done_at=now)
-    )
-
-
-def dispatch(app: App, *, limit: int = 100) -> HesReport:
+def dispatch(app: App, actor: Actor, cmd: DispatchHes | None = None) -> HesReport:
     """Send every command that is first in line for its point (one transaction per batch)."""
-    from hanport.service.cases import transaction
-
     report = HesReport()
-    gws = gateways(app)
+    gws = gateways(app.settings)
     now = app.clock.now()
     with transaction(app, immediate=True) as uow:
-        _supersede_stale_manual(uow.conn, now)
-        stmt = _dispatchable(now, limit)
-        if app.backend == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True, of=repo.HES)
-        rows = [dict(r) for r in uow.conn.execute(stmt).mappings()]
+        uow.hes.supersede_stale_manual(now)
         seen_points: set[int] = set()
-        for cmd in rows:
-            if cmd["point_id"] in seen_points:
+        for c in uow.hes.dispatchable(now, (cmd or DispatchHes()).limit):
+            if c.point_id in seen_points:
                 continue  # one at a time per point
-            seen_points.add(cmd["point_id"])
-            gw = gws.get(cmd["adapter"] or "manual", gws["manual"])
-            H = repo.HES
-            # The point's n-th send (what a demo script's outcomes are counted in).
-            cmd["sequence"] = (
-                uow.conn.execute(
-                    select(func.count()).where(H.c.point_id == cmd["point_id"], H.c.id < cmd["id"])
-                ).scalar_one()
-                + cmd["sends"]
+            seen_points.add(c.point_id)
+            gw = gws.get(c.adapter or "manual", gws["manual"])
+            sent = gw.send(
+                {
+                    "id": c.id,
+                    "action": c.action,
+                    "attempt": c.attempt,
+                    "gsrn": c.gsrn,
+                    "sequence": c.sequence,
+                },
+                now,
             )
-            point = repo.point_by_pk(uow.conn, cmd["point_id"])
-            assert point is not None
-            cmd["gsrn"] = point["gsrn"]
-            sent = gw.send(cmd, now)
-            if point["han_port"] != TRANSIT[cmd["action"]]:
+            if c.port != TRANSIT[c.action]:
                 # It waited behind another case's command: the port is in transit from now.
-                case = repo.case_by_pk(uow.conn, cmd["case_id"])
-                assert case is not None
-                repo.set_port(
-                    uow.conn,
-                    cmd["point_id"],
-                    TRANSIT[cmd["action"]],
-                    now,
-                    f"{cmd['action']} command sent to the HES ({case['ref']})",
-                    case_id=cmd["case_id"],
-                    hes_command_id=cmd["id"],
+                cause = f"{c.action} command sent to the HES ({c.case_ref})"
+                uow.ports.change(
+                    [
+                        PortChange(
+                            c.point_id,
+                            TRANSIT[c.action],
+                            now,
+                            cause,
+                            False,
+                            c.consent_id,
+                            c.case_id,
+                            c.id,
+                            None,
+                        )
+                    ]
                 )
-            repo.update_hes(
-                uow.conn,
-                cmd["id"],
-                status="sent",
-                sent_at=now,
-                sends=cmd["sends"] + 1,
-                ack_due_at=sent.ack_due_at,
-                ack_outcome=sent.outcome,
-                # (a command sent again keeps its last failure until a new one replaces it)
-                **({"error": sent.error} if sent.error else {}),
-            )
+            uow.hes.mark_sent(c.id, now, c.sends + 1, sent.ack_due_at, sent.outcome, sent.error)
             report.dispatched += 1
-            report.details.append(f"sent {cmd['action']} #{cmd['id']} via {gw.name}")
+            report.details.append(f"sent {c.action} #{c.id} via {gw.name}")
         uow.commit()
     return report
 
 
-def apply_acks(app: App, *, limit: int = 100) -> HesReport:
-    """Apply stored acknowledgements whose time has come, as actor ``hes`` — each once, also
-    when it arrives after the 24 h timeout already counted the command as failed."""
-    from hanport.service.cases import transaction
-
+def apply_answers(app: App, actor: Actor, cmd: ApplyHesAnswers | None = None) -> HesReport:
+    """Apply stored answers whose time has come, each in its own transaction, once."""
     report = HesReport()
     now = app.clock.now()
-    H = repo.HES
-    stmt = (
-        select(H)
-        .where(
-            H.c.status.in_(("sent", "failed")),
-            H.c.ack_due_at.is_not(None),
-            H.c.ack_due_at <= now,
-        )
-        .order_by(H.c.ack_due_at, H.c.id)
-        .limit(limit)
-    )
-    with app.engine.connect() as conn:
-        due = [dict(r) for r in conn.execute(stmt).mappings()]
-    for cmd in due:
+    with UnitOfWork(app.engine) as uow:
+        due = uow.hes.answers_due(now, (cmd or ApplyHesAnswers()).limit)
+    for command_id in due:
         try:
             with transaction(app) as uow:
-                lock = select(H).where(H.c.id == cmd["id"])
-                if app.backend == "postgresql":
-                    lock = lock.with_for_update()
-                current = dict(uow.conn.execute(lock).mappings().one())
-                if current["ack_due_at"] is None or current["status"] not in ("sent", "failed"):
+                taken = uow.hes.claim_answer(command_id)
+                if taken is None:
                     continue  # another scheduler applied it
-                repo.update_hes(uow.conn, cmd["id"], ack_due_at=None)  # consumed, once
-                _apply_ack(app, uow.conn, current, now, report)
+                late = int((now - taken.ack_due_at).total_seconds())
+                _apply(
+                    app,
+                    uow,
+                    HES_ACTOR,
+                    now,
+                    taken,
+                    report,
+                    taken.error,
+                    None,
+                    {"hes_command": taken.id, "late_seconds": late},
+                )
                 uow.commit()
         except (Conflict, Refused) as exc:
             report.conflicts += 1
-            report.details.append(f"ack #{cmd['id']} deferred: {exc}")
+            report.details.append(f"ack #{command_id} deferred: {exc}")
     return report
 
 
-def _send_again(app: App, conn: Any, cmd: dict[str, Any], now: datetime, error: str) -> None:
-    """A close left behind (a cancelled case's) that failed must not be lost: it goes again, with
-    backoff, in its own place in the point's queue — ahead of any command enqueued after it (a
-    newer opening must not run before it and then be closed by it)."""
-    backoff = timedelta(minutes=app.settings.hes_backoff_minutes * 2 ** min(cmd["attempt"] - 1, 6))
-    repo.update_hes(
-        conn,
-        cmd["id"],
-        status="pending",
-        attempt=cmd["attempt"] + 1,
-        not_before=now + backoff,
-        done_at=None,
-        ack_due_at=None,
-        ack_outcome=None,
-        error=error,
-    )
-
-
-def _apply_ack(
+def _apply(
     app: App,
-    conn: Any,
-    cmd: dict[str, Any],
+    uow: UnitOfWork,
+    actor: Actor,
     now: datetime,
+    taken: Any,
     report: HesReport,
-    *,
-    recorded_by: str | None = None,
+    error: str | None,
+    recorded_by: str | None,
+    extra: dict[str, Any],
 ) -> None:
-    row = repo.case_by_pk(conn, cmd["case_id"])
-    assert row is not None
-    work = Work.for_row(app, conn, HES_ACTOR, now, row)
-    busy = "opening" if cmd["action"] == "open" else "closing"
-    direction_matches = (work.case.workflow == "close_port") == (cmd["action"] == "close")
-    state = work.case.state
-    timed_out = cmd["status"] == "failed"  # the 24 h timeout already counted it as a failure
-    latest = repo.latest_hes(conn, cmd["case_id"], cmd["action"])
-    late = int((now - cmd["ack_due_at"]).total_seconds())
-    extra = {"hes_command": cmd["id"], "late_seconds": late}
-    ref = work.case.ref
-    if cmd["ack_outcome"] == "failed":
+    decision = decision_for(app, actor, now, uow)
+    case = load.into(decision, uow.cases.load("id", [taken.case_id]))[taken.case_id]
+    command = next(c for c in case.point.hes if c.id == taken.id)
+    if taken.outcome == "failed":
         report.failed += 1
-        if timed_out:
-            report.details.append(f"{ref}: {cmd['action']} #{cmd['id']} failed (already counted)")
-            return
-        if state == busy and direction_matches and latest is not None and latest["id"] == cmd["id"]:
-            apply(work, "report_failure", {"error": cmd["error"] or "failure"}, extra=extra)
-            finish(work)
-        else:
-            if cmd["action"] == "close":
-                _send_again(app, conn, cmd, now, cmd["error"] or "failure")
-            else:
-                repo.update_hes(conn, cmd["id"], status="failed", done_at=now, error=cmd["error"])
-        report.details.append(f"{ref}: {cmd['action']} #{cmd['id']} failed")
-        return
-    report.acknowledged += 1
-    if direction_matches and state in (busy, "needs_attention"):
-        # Also a late answer: the port did change, so the case completes (its retry, if one is
-        # waiting, is settled with it).
-        apply(work, f"confirm_{cmd['action']}", {}, extra=extra)
-        finish(work)
-        repo.update_hes(conn, cmd["id"], status="acked", done_at=now, result=cmd["ack_outcome"])
     else:
-        # The case moved on (cancelled or superseded) after the command left: the port did
-        # change, so record it on the point; a close queued behind follows.
-        port = "open" if cmd["action"] == "open" else "closed"
-        repo.update_hes(conn, cmd["id"], status="acked", done_at=now, result=cmd["ack_outcome"])
-        current_port = repo.point_by_pk(conn, cmd["point_id"])
-        if current_port is not None and current_port["han_port"] == port:
-            # Already so (e.g. confirmed by hand before this late answer): nothing changes,
-            # and the consent behind an open port stays where it is.
-            report.details.append(
-                f"{ref}: {cmd['action']} #{cmd['id']} acknowledged (already {port})"
-            )
-            return
-        pending_close = conn.execute(
-            select(repo.HES.c.id).where(
-                repo.HES.c.point_id == cmd["point_id"],
-                repo.HES.c.status.in_(("pending", "sent")),
-                repo.HES.c.action == "close",
-            )
-        ).first()
-        cause = (
-            f"{cmd['action']} answer recorded by {recorded_by} for {ref} ({work.case.state})"
-            if recorded_by
-            else f"late {cmd['action']} acknowledgement for {ref} ({work.case.state})"
-        )
-        if port == "closed":
-            repo.set_port(
-                conn,
-                cmd["point_id"],
-                "closed",
-                now,
-                cause,
-                consent_id=None,
-                case_id=cmd["case_id"],
-                hes_command_id=cmd["id"],
-            )
-        else:
-            # Open with no live consent until the close queued behind it is acknowledged.
-            repo.set_port(
-                conn,
-                cmd["point_id"],
-                "open",
-                now,
-                cause,
-                consent_id=None,
-                case_id=cmd["case_id"],
-                hes_command_id=cmd["id"],
-            )
-            if pending_close is not None:
-                repo.set_port(
-                    conn,
-                    cmd["point_id"],
-                    "closing",
-                    now,
-                    f"close queued behind it ({ref})",
-                    case_id=cmd["case_id"],
-                    hes_command_id=pending_close[0],
-                )
-    report.details.append(f"{ref}: {cmd['action']} #{cmd['id']} acknowledged")
-
-
-# --- commands a caseworker looks after (the manual adapter) ------------------------------------
-
-OUTCOMES = {"open": ("opened", "failed"), "close": ("closed", "failed")}
+        report.acknowledged += 1
+    said = answers.apply(
+        decision,
+        case,
+        answers.Answer(
+            command,
+            taken.outcome,
+            error,
+            taken.status == "failed",
+            taken.attempt,
+            extra,
+            recorded_by,
+        ),
+    )
+    write(app, uow, decision)
+    report.details.append(said)
 
 
 def _confirm(action: str) -> str:
     return "confirm_open" if action == "open" else "confirm_close"
+
+
+def answer(app: App, actor: Actor, cmd: AnswerHes) -> dict[str, Any]:
+    """Record the vendor's answer to a manual command whose case has ended (a close left behind
+    by a cancelled case): the port's history records it with the caseworker's name; a failed
+    close is sent again. A live case's command is answered through its case instead."""
+    roles.require_writer(actor)
+    now = app.clock.now()
+    with transaction(app) as uow:
+        row = uow.hes.get(cmd.command_id, lock=True)
+        if row is None:
+            raise NotFound(f"HES command {cmd.command_id} not found")
+        _check_answer(row, cmd)
+        case_active, case_ref, case_state = uow.hes.case_of(row.case_id)
+        if case_active:
+            raise Refused(
+                f"HES command {cmd.command_id} belongs to {case_ref}, which is still "
+                f"{case_state}: record the answer on the case (hanport case advance "
+                f"{case_ref} {_confirm(row.action)} or report_failure)"
+            )
+        error = cmd.note or f"failure reported by {actor.name}"
+        taken = answers_taken(row, cmd.outcome, now)
+        _apply(
+            app,
+            uow,
+            HES_ACTOR,
+            now,
+            taken,
+            HesReport(),
+            error if cmd.outcome == "failed" else None,
+            actor.name,
+            {"hes_command": row.id, "late_seconds": 0},
+        )
+        after = uow.hes.get(cmd.command_id)
+        port = uow.hes.point_port(row.point_id)
+        uow.commit()
+    assert after is not None
+    return {
+        "id": cmd.command_id,
+        "case": case_ref,
+        "action": row.action,
+        "outcome": cmd.outcome,
+        "status": after.status,
+        "attempt": after.attempt,
+        "metering_point": port[0],
+        "port": port[1],
+    }
+
+
+def _check_answer(row: Any, cmd: AnswerHes) -> None:
+    if cmd.outcome not in OUTCOMES[row.action]:
+        raise Refused(
+            f"a {row.action} command is answered with "
+            f"{' or '.join(OUTCOMES[row.action])}, not {cmd.outcome!r}",
+            field="outcome",
+        )
+    if row.adapter != "manual":
+        raise Refused(
+            f"HES command {cmd.command_id} went through the {row.adapter} gateway, which "
+            "answers it itself"
+        )
+    if row.status != "sent":
+        raise Refused(
+            f"HES command {cmd.command_id} is {row.status}: only a command sent to the "
+            "vendor and not yet answered can be answered"
+        )
+
+
+def answers_taken(row: Any, outcome: str, now: datetime) -> Any:
+    """A caseworker's answer, in the shape of a gateway's stored one."""
+    from hanport.storage.repositories.hes import Answered
+
+    return Answered(row.id, row.case_id, row.action, row.status, row.attempt, now, outcome, None)
+
+
+# --- reading (moving to hanport.queries.hes) ---------------------------------------------
 
 
 def list_commands(
@@ -432,69 +292,3 @@ def _waits_for(r: Mapping[str, Any]) -> str:
             f"a caseworker: hanport case advance {r['ref']} {_confirm(r['action'])}|report_failure"
         )
     return f"a caseworker: hanport hes answer {r['id']} {'|'.join(OUTCOMES[r['action']])}"
-
-
-def answer(
-    app: App, actor: Actor, command_id: int, outcome: str, note: str | None = None
-) -> dict[str, Any]:
-    """Record the vendor's answer to a manual command whose case has ended (a close left behind
-    by a cancelled case): the port's history records it with the caseworker's name; a failed
-    close is sent again. A live case's command is answered through its case instead."""
-    from hanport.service import roles
-    from hanport.service.cases import transaction
-
-    roles.require_writer(actor)
-    now = app.clock.now()
-    H = repo.HES
-    with transaction(app) as uow:
-        lock = select(H).where(H.c.id == command_id)
-        if app.backend == "postgresql":
-            lock = lock.with_for_update()
-        row = uow.conn.execute(lock).mappings().first()
-        if row is None:
-            raise NotFound(f"HES command {command_id} not found")
-        cmd = dict(row)
-        if outcome not in OUTCOMES[cmd["action"]]:
-            raise Refused(
-                f"a {cmd['action']} command is answered with "
-                f"{' or '.join(OUTCOMES[cmd['action']])}, not {outcome!r}",
-                field="outcome",
-            )
-        if cmd["adapter"] != "manual":
-            raise Refused(
-                f"HES command {command_id} went through the {cmd['adapter']} gateway, which "
-                "answers it itself"
-            )
-        if cmd["status"] != "sent":
-            raise Refused(
-                f"HES command {command_id} is {cmd['status']}: only a command sent to the "
-                "vendor and not yet answered can be answered"
-            )
-        case = repo.case_by_pk(uow.conn, cmd["case_id"])
-        assert case is not None
-        if case["active"]:
-            raise Refused(
-                f"HES command {command_id} belongs to {case['ref']}, which is still "
-                f"{case['state']}: record the answer on the case (hanport case advance "
-                f"{case['ref']} {_confirm(cmd['action'])} or report_failure)"
-            )
-        error = note or f"failure reported by {actor.name}"
-        cmd.update(
-            ack_due_at=now, ack_outcome=outcome, error=error if outcome == "failed" else None
-        )
-        report = HesReport()
-        _apply_ack(app, uow.conn, cmd, now, report, recorded_by=actor.name)
-        after = uow.conn.execute(select(H.c.status, H.c.attempt).where(H.c.id == command_id)).one()
-        point = repo.point_by_pk(uow.conn, cmd["point_id"])
-        assert point is not None
-        uow.commit()
-    return {
-        "id": command_id,
-        "case": case["ref"],
-        "action": cmd["action"],
-        "outcome": outcome,
-        "status": after.status,
-        "attempt": after.attempt,
-        "metering_point": point["gsrn"],
-        "port": point["han_port"],
-    }

@@ -11,13 +11,14 @@ attempts make the row ``dead`` and flag the case ``mail_dead``.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -32,9 +33,17 @@ from hanport.notifications.delivery import (
     SmtpTransport,
     Transport,
 )
-from hanport.service import roles
-from hanport.service.casework import Actor, Work, apply, finish
+from hanport.retry import on_conflict
+from hanport.service import load, roles
+from hanport.service.commands import DeliverMail, RetryMail
+from hanport.service.policy import decision_for
+from hanport.service.unit import transaction
+from hanport.service.writer import write
 from hanport.storage import repository as repo
+from hanport.storage.errors import Conflict as StorageConflict
+from hanport.storage.repositories.outbox import MailRow
+from hanport.storage.uow import Repositories
+from hanport.workflows.definition import Actor
 
 LEASE = timedelta(minutes=5)
 MAILER = Actor.system("system", "mailer")
@@ -82,43 +91,21 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
-def _claim(app: App, now: datetime, limit: int) -> list[dict[str, Any]]:
-    from hanport.service.cases import transaction
-
-    M = repo.MAIL
-    due = or_(
-        and_(M.c.status == "pending", M.c.next_attempt_at <= now),
-        and_(M.c.status == "sending", M.c.next_attempt_at <= now),  # lease ran out: a crash
-    )
-    stmt = select(M).where(due).order_by(M.c.id).limit(limit)
-    if app.backend == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    with transaction(app, immediate=True) as uow:
-        rows = [dict(r) for r in uow.conn.execute(stmt).mappings()]
-        if rows:
-            uow.conn.execute(
-                update(M)
-                .where(M.c.id.in_([r["id"] for r in rows]))
-                .values(status="sending", next_attempt_at=now + LEASE)
-            )
-        uow.commit()
-    return rows
-
-
-def deliver(app: App, *, batch: int = 100, max_batches: int = 1000) -> MailReport:
+def deliver(app: App, actor: Actor | None = None, cmd: DeliverMail | None = None) -> MailReport:
     """Send every due mail, a batch per connection, until none is left. Each outcome is
     recorded as soon as the server has answered for that message, so a crash re-sends at most
     the one message whose answer was not yet recorded."""
     report = MailReport()
     tx = transport(app)
     s = app.settings
-    for _ in range(max_batches):
+    size = (cmd or DeliverMail()).batch
+    for _ in range(1000):
         now = app.clock.now()
-        rows = _claim(app, now, batch)
+        rows = on_conflict(lambda now=now: _claim(app, now, size))  # type: ignore[misc]
         if not rows:
             break
         msgs = [
-            message.build(r, sender_name=s.sender_name, sender_address=s.sender_address)
+            message.build(r._asdict(), sender_name=s.sender_name, sender_address=s.sender_address)
             for r in rows
         ]
         with _Recorder(app, now, report, rows) as rec:
@@ -128,15 +115,20 @@ def deliver(app: App, *, batch: int = 100, max_batches: int = 1000) -> MailRepor
     return report
 
 
+def _claim(app: App, now: datetime, limit: int) -> list[MailRow]:
+    with transaction(app, immediate=True) as uow:
+        rows = uow.outbox.claim(now, limit, LEASE)
+        uow.commit()
+    return rows
+
+
 class _Recorder:
     """Records delivery outcomes one message at a time on a held connection. On SQLite that
     connection commits with ``synchronous=NORMAL``: a commit survives a killed process (what
     the at-most-one-duplicate promise is about) at a fraction of an fsync's cost; only a power
     cut could lose the latest marks, and a lost mark means a re-send, never a lost mail."""
 
-    def __init__(
-        self, app: App, now: datetime, report: MailReport, rows: list[dict[str, Any]]
-    ) -> None:
+    def __init__(self, app: App, now: datetime, report: MailReport, rows: list[MailRow]) -> None:
         self.app, self.now, self.report, self.rows = app, now, report, rows
 
     def __enter__(self) -> _Recorder:
@@ -156,66 +148,49 @@ class _Recorder:
             self.conn.close()
 
     def record(self, index: int, outcome: Any) -> None:
-        from hanport.retry import on_conflict
-
         def write() -> None:
             try:
                 with self.conn.begin():
-                    self._write(self.rows[index], outcome)
+                    self._write(Repositories(self.conn), self.rows[index], outcome)
             except OperationalError as exc:  # busy: another writer holds the database
+                raise Conflict(str(exc)) from None
+            except sqlite3.OperationalError as exc:
                 raise Conflict(str(exc)) from None
 
         on_conflict(write)
 
-    def _write(self, r: dict[str, Any], o: Any) -> None:
-        conn, now, report = self.conn, self.now, self.report
+    def _write(self, repos: Repositories, r: MailRow, o: Any) -> None:
+        now, report = self.now, self.report
         if o.status == ACCEPTED:
-            repo.update_mail(
-                conn,
-                r["id"],
-                status="sent",
-                sent_at=now,
-                attempts=r["attempts"] + 1,
-                last_error=None,
-            )
+            repos.outbox.sent(r.id, now, r.attempts + 1)
             report.sent += 1
             return
-        attempts = r["attempts"] + 1
+        attempts = r.attempts + 1
         if o.status == PERMANENT or attempts >= self.app.settings.mail_max_attempts:
-            repo.update_mail(
-                conn, r["id"], status="dead", attempts=attempts, last_error=o.detail[:2000]
-            )
-            _flag_dead(self.app, conn, r["case_id"], now)
+            repos.outbox.failed(r.id, "dead", attempts, o.detail[:2000])
+            _flag_dead(self.app, repos, r.case_id, now)
             report.dead += 1
-            report.details.append(f"mail #{r['id']} dead: {o.detail}")
+            report.details.append(f"mail #{r.id} dead: {o.detail}")
         else:
-            repo.update_mail(
-                conn,
-                r["id"],
-                status="pending",
-                attempts=attempts,
-                next_attempt_at=now + backoff(attempts),
-                last_error=o.detail[:2000],
-            )
+            repos.outbox.failed(r.id, "pending", attempts, o.detail[:2000], now + backoff(attempts))
             report.retrying += 1
-            report.details.append(f"mail #{r['id']} retry after {backoff(attempts)}: {o.detail}")
+            report.details.append(f"mail #{r.id} retry after {backoff(attempts)}: {o.detail}")
 
 
-def _flag_dead(app: App, conn: Any, case_id: int, now: datetime) -> None:
+def _flag_dead(app: App, repos: Repositories, case_id: int, now: datetime) -> None:
     """Flag the case; a caseworker changing it at the same moment only delays the flag (a
     savepoint keeps the delivery records, which must not be lost)."""
     for _ in range(20):
-        row = repo.case_by_pk(conn, case_id)
-        assert row is not None
-        work = Work.for_row(app, conn, MAILER, now, row)
-        if "mail_dead" in work.case.flags:
+        decision = decision_for(app, MAILER, now, repos)
+        case = load.into(decision, repos.cases.load("id", [case_id]))[case_id]
+        if "mail_dead" in case.flags:
             return
         try:
-            with conn.begin_nested():
-                apply(work, "flag_mail_dead", {})
-                finish(work)
+            with repos.conn.begin_nested():
+                decision.fire(case, "flag_mail_dead", {})
+                write(app, repos, decision)
             return
-        except Conflict:
+        except (Conflict, StorageConflict):
             time.sleep(0.05)
     raise Conflict(f"could not flag case {case_id} mail_dead: it keeps changing")
 
@@ -277,28 +252,21 @@ def show_mail(app: App, mail_id: int) -> dict[str, Any]:
     }
 
 
-def retry_mail(app: App, actor: Actor, mail_id: int) -> dict[str, Any]:
+def retry_mail(app: App, actor: Actor, cmd: RetryMail) -> dict[str, Any]:
     """Put a dead (or waiting) mail back in line for the next delivery."""
-    from hanport.service.cases import transaction
-
     roles.require_writer(actor)
     with transaction(app) as uow:
-        row = (
-            uow.conn.execute(select(repo.MAIL).where(repo.MAIL.c.id == mail_id)).mappings().first()
-        )
+        row = uow.outbox.get(cmd.mail_id)
         if row is None:
-            raise NotFound(f"mail {mail_id} not found")
-        if row["status"] == "sent":
-            raise Refused(f"mail {mail_id} was already sent at {isoformat_utc(row['sent_at'])}")
-        if row["status"] == "no_address":
-            raise Refused(f"mail {mail_id} has no recipient: update the customer's e-mail first")
-        repo.update_mail(
-            uow.conn,
-            mail_id,
-            status="pending",
-            attempts=0,
-            next_attempt_at=app.clock.now(),
-            last_error=f"retry requested by {actor.name}",
-        )
+            raise NotFound(f"mail {cmd.mail_id} not found")
+        if row.status == "sent":
+            raise Refused(
+                f"mail {cmd.mail_id} was already sent at {isoformat_utc(row.sent_at)}"  # type: ignore[arg-type]
+            )
+        if row.status == "no_address":
+            raise Refused(
+                f"mail {cmd.mail_id} has no recipient: update the customer's e-mail first"
+            )
+        uow.outbox.retry(cmd.mail_id, app.clock.now(), f"retry requested by {actor.name}")
         uow.commit()
-    return {"id": mail_id, "status": "pending"}
+    return {"id": cmd.mail_id, "status": "pending"}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from hanport.bootstrap import App
 from hanport.errors import Refused
-from hanport.service.casework import Actor
-from hanport.workflows.definition import Role
+from hanport.workflows.definition import Actor, Role
 
 
 def resolve(app: App, user: str | None = None) -> Actor:

@@ -27,14 +27,15 @@ from sqlalchemy.engine import Connection, make_url
 
 from hanport.bootstrap import App, save_clock
 from hanport.calendar import isoformat_utc
-from hanport.service.cases import advance, open_case
 from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
 from tests.support import (
     NORE_OPEN_METER,
     NORE_POINT,
     NORE_POINT_2,
     actor,
+    advance,
     consent,
+    open_case,
 )
 
 ROLES = "cw=caseworker,sup=supervisor,aud=auditor"

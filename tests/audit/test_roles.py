@@ -19,7 +19,6 @@ from sqlalchemy.exc import DBAPIError
 from hanport.bootstrap import App, save_clock
 from hanport.errors import Refused
 from hanport.queries import audit
-from hanport.service.cases import advance, open_case
 from hanport.storage import migrate
 from hanport.storage.engine import create_engine
 from tests.audit.helpers import Cli, History, build_history
@@ -33,8 +32,10 @@ from tests.support import (
     NORE_POINT_2,
     POINTS_CSV,
     actor,
+    advance,
     consent,
     make_app,
+    open_case,
     seed,
 )
 

@@ -22,11 +22,9 @@ from sqlalchemy.engine import Engine
 
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
-from hanport.service.batch import run_terminations
-from hanport.service.cases import advance, open_case
 from hanport.storage import repository as repo
 from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
-from tests.support import NORE_POINT, actor, consent
+from tests.support import NORE_POINT, actor, advance, consent, open_case, run_terminations
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "document_id;metering_point_id;event;brs_code;effective_at;customer_id;rollback_of"

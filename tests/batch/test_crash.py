@@ -28,11 +28,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from hanport.service.registry import import_customers, import_points
 from hanport.storage.engine import create_engine
 from tests.batch import crashdata
 from tests.batch.helpers import cli_args, cli_env, rows, verify_chains
-from tests.support import actor, make_app
+from tests.support import actor, import_customers, import_points, make_app
 
 SEED = 20260302
 POINTS = 1_700

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from hanport.bootstrap import App
 from hanport.errors import Refused
 from hanport.identifiers import gsrn_with_check_digit
-from hanport.service.registry import import_points
 from hanport.storage.tables import BatchRun
 from tests.batch.helpers import (
     FUTURE,
@@ -41,6 +40,7 @@ from tests.support import (
     NORE_POINT_2,
     START,
     actor,
+    import_points,
 )
 
 # A valid GSRN that the seeded registry does not know.

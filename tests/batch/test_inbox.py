@@ -17,7 +17,6 @@ import pytest
 from hanport.bootstrap import App
 from hanport.entrypoints.inbox import run_inbox
 from hanport.entrypoints.scheduler import nightly
-from hanport.service.registry import import_customers, import_points
 from tests.batch import crashdata
 from tests.batch.helpers import (
     FUTURE,
@@ -31,7 +30,15 @@ from tests.batch.helpers import (
     write_file,
 )
 from tests.batch.workers import WAIT, inbox_app, scheduler
-from tests.support import NORE_OPEN_POINT, NORE_POINT, NORE_POINT_2, actor, make_app
+from tests.support import (
+    NORE_OPEN_POINT,
+    NORE_POINT,
+    NORE_POINT_2,
+    actor,
+    import_customers,
+    import_points,
+    make_app,
+)
 
 UNREGISTERED = "707057500000000995"  # valid check digit, not in the registry
 

@@ -13,8 +13,7 @@ from stdnum import ean
 
 from hanport.bootstrap import App
 from hanport.errors import Refused
-from hanport.service.cases import advance, open_case
-from hanport.service.registry import ImportReport, import_points
+from hanport.service.registry import ImportReport
 from tests.batch.helpers import (
     cases_for,
     consents,
@@ -36,6 +35,9 @@ from tests.support import (
     NORE_POINT_2,
     POINTS_CSV,
     actor,
+    advance,
+    import_points,
+    open_case,
 )
 
 

@@ -19,7 +19,6 @@ import pytest
 from hanport.bootstrap import App
 from hanport.entrypoints.tick import tick
 from hanport.service.batch import BatchReport
-from hanport.service.cases import advance, open_case
 from tests.batch.helpers import (
     FUTURE,
     FUTURE_UTC,
@@ -50,6 +49,8 @@ from tests.support import (
     NORE_POINT_2,
     START,
     actor,
+    advance,
+    open_case,
 )
 
 KARI = "kari@example.no"  # customer 1001

@@ -26,13 +26,19 @@ from sqlalchemy.engine import Engine, make_url
 from hanport.bootstrap import App
 from hanport.identifiers import gsrn_with_check_digit
 from hanport.queries import audit
-from hanport.service.cases import advance, open_case
-from hanport.service.registry import import_customers, import_points
 from hanport.storage import repository as repo
 from hanport.storage.engine import create_engine
 from tests.batch.helpers import BRS, HEADER, rows, scalar
 from tests.mail.conftest import Handler, SmtpServer, hanport_cmd, hanport_env
-from tests.support import START, actor, copy_reminders
+from tests.support import (
+    START,
+    actor,
+    advance,
+    copy_reminders,
+    import_customers,
+    import_points,
+    open_case,
+)
 
 CUSTOMERS_HEADER = "customer_id;name;email;phone;street;postal_code;city;language;energipilot"
 POINTS_HEADER = (

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from hanport.service.cases import open_case
 from hanport.service.roles import resolve
 from tests.faults import helpers as h
 from tests.faults.workers import JOB_TIMEOUT, RACERS, racer, racer_app
 from tests.integration import dbstate as db
+from tests.support import open_case
 
 SPAWN = multiprocessing.get_context("spawn")
 RACES = 10

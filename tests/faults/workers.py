@@ -33,8 +33,8 @@ def racer_app(db_url: str) -> Any:
 
 def racer(db_url: str, user: str, barrier: Any, jobs: Any, results: Any) -> None:
     from hanport.errors import HanportError
-    from hanport.service.cases import advance
     from hanport.service.roles import resolve
+    from tests.support import advance
 
     app = racer_app(db_url)
     app.extras["after_load"] = lambda: barrier.wait(BARRIER_TIMEOUT)

@@ -51,8 +51,7 @@ def advance_worker(
     the same case too — both work from the same version — and report ``(ref, user, code,
     detail)``. Exits 0 after the last job."""
     from hanport.errors import HanportError
-    from hanport.service.cases import advance
-    from tests.support import actor, make_app
+    from tests.support import actor, advance, make_app
 
     app = make_app(db_url)
     app.extras["after_load"] = lambda: barrier.wait(BARRIER_TIMEOUT)
@@ -83,19 +82,12 @@ def open_at_once(
     point yet) until the other process has passed them too."""
 
     def body() -> str:
-        import hanport.service.cases as commands
-        from tests.support import actor, make_app
+        from tests.support import actor, make_app, open_case
 
-        checks = commands._check_opening
-
-        def checked_then_wait(*args: Any, **kw: Any) -> None:
-            checks(*args, **kw)
-            barrier.wait(BARRIER_TIMEOUT)
-
-        commands._check_opening = checked_then_wait  # type: ignore[assignment]
         app = make_app(db_url)
+        app.extras["after_load"] = lambda: barrier.wait(BARRIER_TIMEOUT)
         try:
-            r = commands.open_case(
+            r = open_case(
                 app, actor(app, user), "nore_open", customer=customer, metering_point=point
             )
             return f"{r.case} {r.state}"

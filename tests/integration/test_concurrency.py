@@ -23,11 +23,10 @@ import pytest
 from sqlalchemy import text
 
 from hanport.bootstrap import App
-from hanport.service.cases import advance, open_case
 from hanport.storage.engine import create_engine
 from tests.integration import dbstate as db
 from tests.integration.procs import advance_worker, open_at_once
-from tests.support import NORE_METER, NORE_POINT, actor, consent
+from tests.support import NORE_METER, NORE_POINT, actor, advance, consent, open_case
 
 SPAWN = multiprocessing.get_context("spawn")
 JOIN_TIMEOUT = 60.0

@@ -1,5 +1,4 @@
-from hanport.service.cases import advance, open_case
-from tests.support import NORE_POINT, actor, consent
+from tests.support import NORE_POINT, actor, advance, consent, open_case
 
 
 def test_nore_open_main_path(seeded):

@@ -24,11 +24,10 @@ import hanport.storage.repository as repository_module
 from hanport.bootstrap import App
 from hanport.calendar import OSLO, isoformat_utc
 from hanport.errors import Conflict, HanportError, Refused
-from hanport.service import hes
-from hanport.service.cases import advance, open_case
 from hanport.storage import migrate, schema
 from hanport.storage.engine import create_engine
 from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
+from hanport.storage.repositories.cases import Cases
 from tests.integration import dbstate as db
 from tests.support import (
     CUSTOMERS_CSV,
@@ -37,8 +36,11 @@ from tests.support import (
     NORE_POINT,
     NORE_POINT_2,
     actor,
+    advance,
     consent,
+    dispatch,
     make_app,
+    open_case,
 )
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -347,7 +349,7 @@ def test_events_carry_no_personal_data(seeded: App) -> None:
     advance(app, cw, ref, "request_consent")
     fields = consent(channel="email", from_email="kari@example.no")
     assert advance(app, cw, ref, "record_consent", fields).state == "opening"
-    hes.dispatch(app)  # the open command leaves, so the cancel queues a close behind it
+    dispatch(app)  # the open command leaves, so the cancel queues a close behind it
     advance(app, cw, ref, "cancel", {"reason": REASON})
     # The customer then asks by e-mail to close the port (the sender is personal too).
     close = open_case(
@@ -747,11 +749,11 @@ def test_error_late_in_a_command_rolls_back_everything(
     advance(app, cw, ref, "request_consent")
     before = db.snapshot(app.engine)
 
-    def boom(conn, rows):
+    def boom(self, rows):
         assert rows, "no events to append"
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(repository_module, "insert_events", boom)
+    monkeypatch.setattr(Cases, "insert_events", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         advance(app, cw, ref, "record_consent", consent())
     assert db.diff(before, db.snapshot(app.engine)) == {}

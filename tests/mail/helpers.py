@@ -10,10 +10,18 @@ from typing import Any
 from sqlalchemy import select
 
 from hanport.bootstrap import App
-from hanport.service.cases import advance, case_view, open_case
+from hanport.queries.cases import case_view
 from hanport.service.mail import show_mail
 from hanport.storage import repository as repo
-from tests.support import NORE_POINT, NORE_POINT_2, RINGERIKE_POINT, actor, consent
+from tests.support import (
+    NORE_POINT,
+    NORE_POINT_2,
+    RINGERIKE_POINT,
+    actor,
+    advance,
+    consent,
+    open_case,
+)
 
 
 def request_received(app: App) -> str:

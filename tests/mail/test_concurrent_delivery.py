@@ -6,10 +6,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from hanport.service.cases import advance
-from hanport.service.mail import deliver
 from tests.mail.helpers import meter_swap_en, outbox, request_received
-from tests.support import actor
+from tests.support import actor, advance, deliver
 
 DELIVERERS = 3
 

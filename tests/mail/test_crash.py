@@ -11,10 +11,10 @@ from collections import Counter
 from datetime import timedelta
 
 from hanport.calendar import isoformat_utc, parse_instant
-from hanport.service.mail import LEASE, deliver
+from hanport.service.mail import LEASE
 from tests.mail.conftest import hanport_cmd, hanport_env, wait_for
 from tests.mail.helpers import outbox, parse, port_opened
-from tests.support import START
+from tests.support import START, deliver
 
 
 def test_kill_between_data_and_commit_gives_at_most_one_duplicate(

@@ -6,9 +6,9 @@ import mailbox
 
 from hanport.entrypoints.tick import tick
 from hanport.notifications.delivery import MaildirTransport
-from hanport.service.mail import deliver, maildir, transport
+from hanport.service.mail import maildir, transport
 from tests.mail.helpers import meter_swap_en, no_email_case, outbox, port_opened
-from tests.support import NORE_METER
+from tests.support import NORE_METER, deliver
 
 
 def test_deliver_writes_into_the_maildir(make_mail_app, tmp_path):

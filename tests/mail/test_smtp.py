@@ -10,9 +10,9 @@ from email.utils import parsedate_to_datetime
 
 from hanport.calendar import isoformat_utc, parse_instant
 from hanport.config import SmtpSettings
-from hanport.service.cases import transaction
-from hanport.service.mail import backoff, deliver
-from hanport.service.registry import save_customer, update_customer
+from hanport.service.mail import backoff
+from hanport.service.registry import save_customer
+from hanport.service.unit import transaction
 from tests.mail.helpers import (
     event_triggers,
     flags,
@@ -23,7 +23,7 @@ from tests.mail.helpers import (
     port_opened,
     request_received,
 )
-from tests.support import NORE_METER, RINGERIKE_METER, START, actor
+from tests.support import NORE_METER, RINGERIKE_METER, START, actor, deliver, update_customer
 
 TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
 ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
@@ -32,7 +32,7 @@ UNRENDERED = ("{{", "}}", "{%", "%}", "{#", "#}")
 
 def rename(app, customer_id: str, name: str) -> None:
     with transaction(app) as uow:
-        save_customer(uow.conn, customer_id, {"name": name}, app.clock.now(), actor(app), "test")
+        save_customer(uow, customer_id, {"name": name}, app.clock.now(), actor(app), "test")
         uow.commit()
 
 
@@ -487,7 +487,7 @@ def test_a_server_that_never_answers_times_out(make_mail_app, tmp_path):
 
 
 def test_dead_mail_follows_the_corrected_address_on_retry(make_mail_app, smtp_server):
-    from hanport.service.mail import retry_mail
+    from tests.support import retry_mail
 
     smtp_server.handler.rcpt_refuse = {"kari@example.no": "550 5.1.1 no such user"}
     app = make_mail_app(smtp=smtp_server.settings())

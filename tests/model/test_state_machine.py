@@ -39,7 +39,7 @@ from hanport.calendar import OSLO
 from hanport.config import load
 from hanport.entrypoints.tick import tick
 from hanport.errors import Conflict, NotFound, Refused
-from hanport.service.cases import Result, advance, open_case
+from hanport.service.cases import Result
 from hanport.service.roles import resolve
 from tests.model import reference as ref_model
 from tests.support import (
@@ -49,7 +49,9 @@ from tests.support import (
     NORE_POINT_2,
     RINGERIKE_POINT,
     START,
+    advance,
     consent,
+    open_case,
     seed,
 )
 

@@ -119,8 +119,8 @@ def dispatch_spy(monkeypatch: Any) -> list[tuple[int, str, datetime]]:
     sent: list[tuple[int, str, datetime]] = []
     real = hes.gateways
 
-    def spying(app: App) -> dict[str, Any]:
-        gws = real(app)
+    def spying(settings: Any) -> dict[str, Any]:
+        gws = real(settings)
         out = {}
         for name, gw in gws.items():
 

@@ -38,12 +38,19 @@ from sqlalchemy.engine import make_url
 
 from hanport.entrypoints.tick import tick
 from hanport.identifiers import gsrn_with_check_digit
-from hanport.service.cases import advance, open_case
-from hanport.service.registry import import_customers, import_points
 from hanport.storage import repository as repo
 from hanport.storage.engine import create_engine
 from tests.conftest import PG_ADMIN_URL, drop_pg_database, new_pg_database
-from tests.support import START, actor, copy_reminders, make_app
+from tests.support import (
+    START,
+    actor,
+    advance,
+    copy_reminders,
+    import_customers,
+    import_points,
+    make_app,
+    open_case,
+)
 from tests.time.workers import fire_due_at_once
 
 SPAWN = multiprocessing.get_context("spawn")

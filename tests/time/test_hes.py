@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hanport.adapters import hes_gateways
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.entrypoints.tick import tick
 from hanport.errors import NotFound, Refused
 from hanport.identifiers import gsrn_with_check_digit
+from hanport.queries.cases import case_view
 from hanport.service import hes
-from hanport.service.cases import advance, case_view, open_case, transaction
-from hanport.service.casework import Work, apply, finish
-from hanport.service.registry import import_customers, import_points
+from hanport.service.unit import transaction
 from hanport.storage import repository as repo
 from tests.conftest import drop_pg_database, new_pg_database
 from tests.support import (
@@ -36,7 +36,15 @@ from tests.support import (
     NORE_POINT_2,
     START,
     actor,
+    advance,
+    answer,
+    apply_acks,
     consent,
+    dispatch,
+    fire_in,
+    import_customers,
+    import_points,
+    open_case,
     seed,
 )
 from tests.time.helpers import (
@@ -92,12 +100,10 @@ def test_dispatch_sends_nothing_of_a_command_that_rolled_back(
     sent = dispatch_spy(monkeypatch)
     ref = open_case(app, actor(app), "nore_open", customer="1001", metering_point=NORE_POINT).case
     with transaction(app) as uow:
-        work = Work.load(app, uow.conn, actor(app), app.clock.now(), ref)
-        apply(work, "record_consent", consent())
-        finish(work)
-        assert work.case.state == "opening"
+        case = fire_in(uow, app, actor(app), ref, "record_consent", **consent())
+        assert case.state == "opening"
         # no commit: the command fails after enqueueing its HES command
-    assert hes.dispatch(app).dispatched == 0
+    assert dispatch(app).dispatched == 0
     assert tick(app).hes_dispatched == 0
     assert sent == []
     assert hes_rows(app) == []
@@ -111,11 +117,9 @@ def test_dispatch_sends_nothing_before_the_command_commits(
     sent = dispatch_spy(monkeypatch)
     ref = open_case(app, actor(app), "nore_open", customer="1001", metering_point=NORE_POINT).case
     reports: list[hes.HesReport] = []
-    worker = threading.Thread(target=lambda: reports.append(hes.dispatch(app)))
+    worker = threading.Thread(target=lambda: reports.append(dispatch(app)))
     with transaction(app) as uow:
-        work = Work.load(app, uow.conn, actor(app), app.clock.now(), ref)
-        apply(work, "record_consent", consent())
-        finish(work)
+        fire_in(uow, app, actor(app), ref, "record_consent", **consent())
         # A scheduler dispatching meanwhile: PostgreSQL does not see the row (it returns at
         # once); SQLite makes it wait for the writer. Either way nothing leaves yet.
         worker.start()
@@ -126,7 +130,7 @@ def test_dispatch_sends_nothing_before_the_command_commits(
     assert not worker.is_alive()
     if not sent:  # PostgreSQL: the dispatch before the commit found nothing
         assert reports[0].dispatched == 0
-        hes.dispatch(app)
+        dispatch(app)
     assert [(cmd_id, action) for cmd_id, action, _ in sent] == [(hes_rows(app)[0]["id"], "open")]
     assert hes_rows(app)[0]["status"] == "sent"
 
@@ -144,11 +148,11 @@ def test_dispatch_waits_for_not_before(sim: App, monkeypatch: pytest.MonkeyPatch
     assert retry["not_before"] == T0 + DELAY + timedelta(minutes=15)
 
     app.clock.set(retry["not_before"] - timedelta(seconds=1))
-    assert hes.dispatch(app).dispatched == 0
+    assert dispatch(app).dispatched == 0
     assert tick(app).hes_dispatched == 0
     assert retry["id"] not in [s[0] for s in sent]
     app.clock.set(retry["not_before"])
-    assert hes.dispatch(app).dispatched == 1
+    assert dispatch(app).dispatched == 1
     assert sent[-1][:2] == (retry["id"], "open")
 
 
@@ -158,14 +162,14 @@ def test_dispatch_waits_for_not_before(sim: App, monkeypatch: pytest.MonkeyPatch
 def test_acks_are_stored_at_dispatch_and_applied_by_a_later_tick(sim: App) -> None:
     app = sim
     ref = open_nore(app)
-    assert hes.dispatch(app).dispatched == 1
+    assert dispatch(app).dispatched == 1
     cmd = hes_rows(app, ref)[0]
     assert (cmd["status"], cmd["adapter"], cmd["sent_at"]) == ("sent", "simulated", T0)
     assert (cmd["ack_due_at"], cmd["ack_outcome"]) == (T0 + DELAY, "opened")
     # Stored, not applied.
     assert state(app, ref) == "opening"
     assert port(app, NORE_POINT) == "opening"
-    assert hes.apply_acks(app).acknowledged == 0
+    assert apply_acks(app).acknowledged == 0
     app.clock.advance(DELAY - timedelta(seconds=1))
     assert tick(app).hes_acknowledged == 0
     assert state(app, ref) == "opening"
@@ -378,7 +382,7 @@ def test_the_simulated_gateway_is_a_pure_function_of_seed_command_and_attempt() 
     ]
 
     def run(share: float, seed_value: int) -> list[str | None]:
-        gw = hes.SimulatedGateway(failure_share=share, seed=seed_value)
+        gw = hes_gateways.SimulatedGateway(failure_share=share, seed=seed_value)
         return [gw.send(c, T0).outcome for c in cmds]
 
     a, b = run(0.3, 5), run(0.3, 5)
@@ -387,7 +391,7 @@ def test_the_simulated_gateway_is_a_pure_function_of_seed_command_and_attempt() 
     assert 0.24 < a.count("failed") / len(a) < 0.36
     assert set(run(0.0, 5)) == {"opened"}
     assert set(run(1.0, 5)) == {"failed"}
-    sent = hes.SimulatedGateway(delay=timedelta(minutes=7)).send(cmds[0], T0)
+    sent = hes_gateways.SimulatedGateway(delay=timedelta(minutes=7)).send(cmds[0], T0)
     assert sent.ack_due_at == T0 + timedelta(minutes=7)
 
 
@@ -471,7 +475,7 @@ def test_two_schedulers_apply_one_acknowledgement_once(db_url: str, tmp_path: Pa
 
         def run(a: Any) -> None:
             listed.wait()
-            reports.append(hes.apply_acks(a))
+            reports.append(apply_acks(a))
 
         schedulers = [sim_app(db_url, now=app.clock.now(), hes_sim_script=script) for _ in "ab"]
         reports: list[hes.HesReport] = []
@@ -586,15 +590,15 @@ def test_hes_answer_settles_the_commands_a_cancelled_case_left(seeded: App) -> N
     tick(app)
     advance(app, actor(app), ref, "cancel", {"reason": "changed mind"})
     opened, close = hes_rows(app, ref)
-    r = hes.answer(app, actor(app), opened["id"], "opened")
+    r = answer(app, actor(app), opened["id"], "opened")
     assert (r["status"], r["port"]) == ("acked", "closing")  # open now, the close queued behind
     tick(app)  # the close leaves for the vendor
     assert hes_rows(app, ref)[1]["status"] == "sent"
-    r = hes.answer(app, actor(app), close["id"], "failed", note="meter did not answer")
+    r = answer(app, actor(app), close["id"], "failed", note="meter did not answer")
     assert (r["status"], r["attempt"], r["port"]) == ("pending", 2, "closing")  # sent again
     assert hes_rows(app, ref)[1]["error"] == "meter did not answer"
     tick_until(app, lambda: hes_rows(app, ref)[1]["status"] == "sent")
-    r = hes.answer(app, actor(app), close["id"], "closed")
+    r = answer(app, actor(app), close["id"], "closed")
     assert (r["status"], r["port"]) == ("acked", "closed")
     assert hes.list_commands(app) == []
     with app.engine.connect() as conn:
@@ -612,18 +616,18 @@ def test_hes_answer_refuses_what_it_cannot_settle(seeded: App, db_url: str) -> N
     ref = open_nore(app)
     (pending,) = hes_rows(app, ref)
     with pytest.raises(Refused, match="pending: only a command sent"):
-        hes.answer(app, actor(app), pending["id"], "opened")
+        answer(app, actor(app), pending["id"], "opened")
     tick(app)
     with pytest.raises(Refused, match=f"belongs to {ref}, which is still opening"):
-        hes.answer(app, actor(app), pending["id"], "opened")
+        answer(app, actor(app), pending["id"], "opened")
     advance(app, actor(app), ref, "cancel", {"reason": "changed mind"})
     with pytest.raises(Refused, match="opened or failed, not 'closed'") as wrong:
-        hes.answer(app, actor(app), pending["id"], "closed")
+        answer(app, actor(app), pending["id"], "closed")
     assert wrong.value.field == "outcome"
     with pytest.raises(Refused, match="auditor"):
-        hes.answer(app, actor(app, "aud"), pending["id"], "opened")
+        answer(app, actor(app, "aud"), pending["id"], "opened")
     with pytest.raises(NotFound):
-        hes.answer(app, actor(app), 999_999, "opened")
+        answer(app, actor(app), 999_999, "opened")
     assert hes_rows(app, ref)[0]["status"] == "sent"  # nothing changed
 
 
@@ -634,7 +638,7 @@ def test_hes_answer_leaves_a_gateways_commands_to_the_gateway(sim: App) -> None:
     tick(app)
     advance(app, actor(app), ref, "cancel", {"reason": "changed mind"})
     with pytest.raises(Refused, match="simulated gateway, which answers it itself"):
-        hes.answer(app, actor(app), hes_rows(app, ref)[0]["id"], "opened")
+        answer(app, actor(app), hes_rows(app, ref)[0]["id"], "opened")
 
 
 def test_manual_adapter_a_superseded_open_does_not_block_the_point(seeded: App) -> None:

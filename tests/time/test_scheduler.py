@@ -25,10 +25,9 @@ from sqlalchemy import select
 from hanport.bootstrap import App, save_clock
 from hanport.config import ConfigError, load
 from hanport.entrypoints.scheduler import run
-from hanport.service.cases import advance, open_case
 from hanport.storage import repository as repo
 from hanport.storage.engine import create_engine
-from tests.support import NORE_POINT, actor, make_app, seed
+from tests.support import NORE_POINT, actor, advance, make_app, open_case, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 30.0

@@ -17,8 +17,7 @@ from stdnum import ean
 
 from hanport.bootstrap import App, save_clock
 from hanport.config import load, parse_duration
-from hanport.service import hes, timers
-from hanport.service.cases import advance, case_view, list_cases, open_case
+from hanport.queries.cases import case_view, list_cases
 from hanport.workflows.definition import Duration
 from tests.support import (
     HOLE_POINT,
@@ -26,8 +25,12 @@ from tests.support import (
     NORE_POINT_2,
     START,
     actor,
+    advance,
     consent,
+    dispatch,
+    fire_due,
     make_app,
+    open_case,
     seed,
 )
 from tests.time.helpers import (
@@ -68,7 +71,7 @@ def opening(app: App, **over: str) -> str:
 
 
 def fire(app: App) -> int:
-    return timers.fire_due(app).fired
+    return fire_due(app).fired
 
 
 def at(app: App, when: datetime) -> None:
@@ -178,7 +181,7 @@ def test_leaving_awaiting_consent_cancels_both_timers(seeded: App) -> None:
 def test_hes_timeout_is_a_failure_retried_with_doubling_backoff(seeded: App) -> None:
     app = seeded  # default areas use the manual adapter: no acknowledgement ever comes by itself
     ref = opening(app)
-    hes.dispatch(app)
+    dispatch(app)
     assert [h["status"] for h in hes_rows(app, ref)] == ["sent"]
     first = pending(app, ref, "hes_timeout")
     assert first["due_at"] == T0 + timedelta(hours=24)
@@ -457,7 +460,7 @@ def test_firing_twice_at_the_same_time_fires_nothing_the_second_time(
     # A second scheduler (another App on the same database) at the same time: nothing either.
     other = make_app(db_url, now=app.clock.now())
     try:
-        assert timers.fire_due(other).fired == 0
+        assert fire_due(other).fired == 0
     finally:
         other.close()
     assert sum(len(events(app, r)) for r in refs) == n_events

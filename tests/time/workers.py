@@ -15,13 +15,12 @@ def fire_due_at_once(db_url: str, now: str, name: str, barrier: Any, queue: Any)
     report (name, exit code, timers fired or the error)."""
     code, detail = 0, ""
     try:
-        from hanport.service import timers
-        from tests.support import make_app
+        from tests.support import fire_due, make_app
 
         app = make_app(db_url, now=now)
         try:
             barrier.wait(BARRIER_TIMEOUT)
-            detail = str(timers.fire_due(app).fired)
+            detail = str(fire_due(app).fired)
         finally:
             app.close()
     except BaseException as exc:

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from hanport import workflows
-from hanport.service.casework import Effects
-from hanport.workflows import render
+from hanport.workflows import intents, render
 from hanport.workflows.definition import (
     Duration,
     Field,
@@ -30,6 +29,7 @@ from hanport.workflows.runner import NotAllowed
 ALL = sorted(workflows.WORKFLOWS.values(), key=lambda w: w.key)
 IDS = [w.key for w in ALL]
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+UNDOCUMENTED_OK = (intents.SetCaseData, intents.ResetHesAttempts)
 
 
 def all_notices(wf: Workflow) -> list[Notice]:
@@ -40,32 +40,31 @@ def all_notices(wf: Workflow) -> list[Notice]:
     ]
 
 
-def all_effects(wf: Workflow) -> list[str]:
+def all_intents(wf: Workflow) -> list[Any]:
     return [
-        *(e for s in wf.states for e in s.effects),
-        *(e for t in wf.transitions for e in t.effects),
+        *(i for s in wf.states for i in s.intents),
+        *(i for t in wf.transitions for i in t.intents),
     ]
 
 
-# --- effects and guards exist -----------------------------------------------------------------
+# --- intents and guards exist -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("wf", ALL, ids=IDS)
-def test_every_effect_has_a_handler(wf: Workflow) -> None:
-    effects = all_effects(wf)
-    assert effects, "a workflow without effects does nothing"
-    for spec in effects:
-        name, _, _arg = spec.partition(":")
-        assert SNAKE.match(name), spec
-        assert callable(getattr(Effects, f"fx_{name}", None)), f"{wf.key}: no Effects.fx_{name}"
+def test_every_intent_is_a_declared_rule(wf: Workflow) -> None:
+    found = all_intents(wf)
+    assert found, "a workflow without intents does nothing"
+    for intent in found:
+        assert type(intent).__module__ == intents.__name__, intent
+        assert callable(getattr(intent, "apply", None)), f"{wf.key}: {intent!r} cannot apply"
+        assert (type(intent).__doc__ or "").strip() or type(intent) in UNDOCUMENTED_OK, intent
 
 
 @pytest.mark.parametrize("wf", ALL, ids=IDS)
-def test_end_consent_arguments_are_end_reasons(wf: Workflow) -> None:
-    for spec in all_effects(wf):
-        name, _, arg = spec.partition(":")
-        if name == "end_consent" and arg:
-            assert arg in END_REASONS, spec
+def test_end_consent_reasons_are_end_reasons(wf: Workflow) -> None:
+    for intent in all_intents(wf):
+        if isinstance(intent, intents.EndConsent) and intent.reason:
+            assert intent.reason in END_REASONS, intent
 
 
 @pytest.mark.parametrize("wf", ALL, ids=IDS)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from hanport import workflows
+from hanport.workflows import intents
 from hanport.workflows.definition import Duration, Notice, Role, TimerKind, Workflow
 from hanport.workflows.runner import NotAllowed
 
@@ -1316,16 +1317,17 @@ def test_every_cancel_of_close_port_notifies() -> None:
 
 def test_entering_closing_takes_over_the_point_and_ends_the_consent() -> None:
     definition = wf("close_port")
-    into_closing = {t.trigger: t.effects for t in definition.transitions if t.dest == "closing"}
+    into_closing = {t.trigger: t.intents for t in definition.transitions if t.dest == "closing"}
+    takes_over = (intents.TakeOverPoint(), intents.EndConsent(point=True))
     assert into_closing == {
-        "accept_email": ("take_over_point", "end_consent"),
-        "verify_identity": ("take_over_point", "end_consent"),
-        "start_close": ("take_over_point", "end_consent"),
-        "retry": ("hes_reset",),
+        "accept_email": takes_over,
+        "verify_identity": takes_over,
+        "start_close": takes_over,
+        "retry": (intents.ResetHesAttempts(),),
     }
-    assert definition.state("closing").effects == ("hes_close",)
+    assert definition.state("closing").intents == (intents.SendHesCommand("close"),)
 
 
 @pytest.mark.parametrize("workflow", ["nore_open", "meter_swap"])
 def test_opening_sends_the_open_command(workflow: str) -> None:
-    assert wf(workflow).state("opening").effects == ("hes_open",)
+    assert wf(workflow).state("opening").intents == (intents.SendHesCommand("open"),)

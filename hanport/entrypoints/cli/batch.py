@@ -30,17 +30,17 @@ def group() -> None:
 @pass_state
 def terminations(state: CliState, file: Path, dry_run: bool, details: bool) -> None:
     from hanport.adapters.csvfile import scan
-    from hanport.service.batch import run_terminations
+    from hanport.service import run
+    from hanport.service.commands import RunTerminations
 
     app, actor = state.app(), state.actor()
     if is_tty() and not state.json:
         total = max(scan(file).lines - 1, 1)
         with click.progressbar(length=total, label="rows", file=sys.stderr) as bar:
-            report = run_terminations(
-                app, actor, file, dry_run=dry_run, details=details, progress=bar.update
-            )
+            command = RunTerminations(file, dry_run, details, progress=bar.update)
+            report = run(app, actor, command)
     else:
-        report = run_terminations(app, actor, file, dry_run=dry_run, details=details)
+        report = run(app, actor, RunTerminations(file, dry_run, details))
     summary = report.summary()
     head = "DRY RUN — nothing was changed\n" if dry_run else ""
     human = head + table(

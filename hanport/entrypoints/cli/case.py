@@ -31,9 +31,10 @@ def _result(state: CliState, result: Any) -> None:
 
 def _open(state: CliState, workflow: str, **options: Any) -> None:
     """The three ``case open`` commands differ only in the options they take."""
-    from hanport.service.cases import open_case
+    from hanport.service import run
+    from hanport.service.commands import OpenCase
 
-    _result(state, open_case(state.app(), state.actor(), workflow, **options))
+    _result(state, run(state.app(), state.actor(), OpenCase(workflow, **options)))
 
 
 @click.group("case", help="Cases: open, list, show, advance.")
@@ -174,7 +175,7 @@ def list_(
     attention: bool,
     overdue: bool,
 ) -> None:
-    from hanport.service.cases import list_cases
+    from hanport.queries.cases import list_cases
 
     rows = list_cases(
         state.app(),
@@ -238,7 +239,7 @@ def render_case(v: dict[str, Any]) -> str:
 @click.argument("case")
 @pass_state
 def show(state: CliState, case: str) -> None:
-    from hanport.service.cases import case_view
+    from hanport.queries.cases import case_view
 
     v = case_view(state.app(), case)
     state.emit(v, render_case(v))
@@ -265,7 +266,9 @@ def advance(
     note: str | None,
     key: str | None,
 ) -> None:
-    from hanport.service.cases import advance as do_advance
+    from hanport.service import run
+    from hanport.service.commands import Advance
 
-    r = do_advance(state.app(), state.actor(), case, trigger, parse_sets(sets), note=note, key=key)
+    command = Advance(case, trigger, parse_sets(sets), note=note, key=key)
+    r = run(state.app(), state.actor(), command)
     _result(state, r)

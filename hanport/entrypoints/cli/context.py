@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from hanport.bootstrap import App
-from hanport.service.casework import Actor
+from hanport.workflows.definition import Actor
 
 
 @dataclass

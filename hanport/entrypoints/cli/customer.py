@@ -48,9 +48,8 @@ def show(state: CliState, c: str) -> None:
 def update(
     state: CliState, c: str, email: str | None, phone: str | None, language: str | None
 ) -> None:
-    from hanport.service.registry import update_customer
+    from hanport.service import run
+    from hanport.service.commands import UpdateCustomer
 
-    outcome = update_customer(
-        state.app(), state.actor(), c, email=email, phone=phone, language=language
-    )
+    outcome = run(state.app(), state.actor(), UpdateCustomer(c, email, phone, language))
     state.emit({"customer": c, "outcome": outcome}, f"customer {c}: {outcome}")

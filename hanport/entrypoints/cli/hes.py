@@ -43,9 +43,10 @@ def list_(state: CliState, metering_point: str | None, everything: bool) -> None
 @click.option("--note", metavar="TEXT", help="What the vendor said (kept with a failure).")
 @pass_state
 def answer_(state: CliState, command_id: int, outcome: str, note: str | None) -> None:
-    from hanport.service.hes import answer
+    from hanport.service import run
+    from hanport.service.commands import AnswerHes
 
-    r = answer(state.app(), state.actor(), command_id, outcome, note)
+    r = run(state.app(), state.actor(), AnswerHes(command_id, outcome, note))
     state.emit(
         r,
         f"HES command {r['id']} ({r['action']}, {r['case']}): {r['outcome']} recorded; "

@@ -44,9 +44,10 @@ def _report(state: CliState, report: object) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @pass_state
 def customers(state: CliState, file: Path) -> None:
-    from hanport.service.registry import import_customers
+    from hanport.service import run
+    from hanport.service.commands import ImportCustomers
 
-    _report(state, import_customers(state.app(), state.actor(), file))
+    _report(state, run(state.app(), state.actor(), ImportCustomers(file)))
 
 
 @group.command(
@@ -57,6 +58,7 @@ def customers(state: CliState, file: Path) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @pass_state
 def metering_points(state: CliState, file: Path) -> None:
-    from hanport.service.registry import import_points
+    from hanport.service import run
+    from hanport.service.commands import ImportMeteringPoints
 
-    _report(state, import_points(state.app(), state.actor(), file))
+    _report(state, run(state.app(), state.actor(), ImportMeteringPoints(file)))

@@ -52,12 +52,14 @@ def show(state: CliState, mail_id: int) -> None:
 @group.command("send", help="Deliver every due mail now (SMTP if configured, else the Maildir).")
 @pass_state
 def send(state: CliState) -> None:
-    from hanport.service.mail import deliver, maildir
+    from hanport.service import run
+    from hanport.service.commands import DeliverMail
+    from hanport.service.mail import maildir
     from hanport.service.roles import require_writer
 
-    app = state.app()
-    require_writer(state.actor())
-    report = deliver(app)
+    app, actor = state.app(), state.actor()
+    require_writer(actor)
+    report = run(app, actor, DeliverMail())
     where = (
         f"SMTP {app.settings.smtp.host}" if app.settings.smtp.host else f"Maildir {maildir(app)}"
     )
@@ -71,7 +73,8 @@ def send(state: CliState) -> None:
 @click.argument("mail_id", metavar="ID", type=int)
 @pass_state
 def retry(state: CliState, mail_id: int) -> None:
-    from hanport.service.mail import retry_mail
+    from hanport.service import run
+    from hanport.service.commands import RetryMail
 
-    r = retry_mail(state.app(), state.actor(), mail_id)
+    r = run(state.app(), state.actor(), RetryMail(mail_id))
     state.emit(r, f"mail {mail_id}: pending")

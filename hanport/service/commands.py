@@ -1,0 +1,124 @@
+"""The commands: everything that changes hanport is one of these, run by ``hanport.service.run``.
+
+Imperative names, plain frozen data: the CLI, the scheduler, the batch, the demo, the benchmarks
+and the web intake build one and hand it to ``run(app, actor, command)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """Open a case: ``nore_open`` and ``meter_swap`` on a metering point, ``close_port`` on a
+    meter number. ``fields`` (nore_open) carry a consent given with the order."""
+
+    workflow: str
+    customer: str
+    metering_point: str | None = None
+    meter_number: str | None = None
+    channel: str | None = None
+    from_email: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    energipilot_ack: bool = False
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Advance:
+    """Fire ``trigger`` on the case ``case`` (its fields, a note where one is needed)."""
+
+    case: str
+    trigger: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+    note: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportCustomers:
+    path: Path
+
+
+@dataclass(frozen=True)
+class ImportMeteringPoints:
+    path: Path
+
+
+@dataclass(frozen=True)
+class UpdateCustomer:
+    customer: str
+    email: str | None = None
+    phone: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class RunTerminations:
+    """Apply the nightly Elhub-derived terminations file (``dry_run``: say what it would do)."""
+
+    path: Path
+    dry_run: bool = False
+    details: bool = False
+    progress: Callable[[int], None] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class FireTimers:
+    """Fire every due timer, ``batch`` to a transaction."""
+
+    batch: int = 50
+
+
+@dataclass(frozen=True)
+class DispatchHes:
+    """Send every HES command that is first in line for its point."""
+
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ApplyHesAnswers:
+    """Apply the gateways' answers whose time has come."""
+
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class AnswerHes:
+    """Record the vendor's answer to a manual command whose case has ended."""
+
+    command_id: int
+    outcome: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliverMail:
+    """Send every due notice, ``batch`` to a connection."""
+
+    batch: int = 100
+
+
+@dataclass(frozen=True)
+class RetryMail:
+    mail_id: int
+
+
+Command = (
+    OpenCase
+    | Advance
+    | ImportCustomers
+    | ImportMeteringPoints
+    | UpdateCustomer
+    | RunTerminations
+    | FireTimers
+    | DispatchHes
+    | ApplyHesAnswers
+    | AnswerHes
+    | DeliverMail
+    | RetryMail
+)

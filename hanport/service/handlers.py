@@ -1,0 +1,24 @@
+"""One handler per command: the registry ``hanport.service.run`` dispatches through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hanport.service import batch, cases, hes, mail, registry, timers
+from hanport.service import commands as c
+
+HANDLERS: dict[type, Callable[..., Any]] = {
+    c.OpenCase: cases.open_case,
+    c.Advance: cases.advance,
+    c.ImportCustomers: registry.import_customers,
+    c.ImportMeteringPoints: registry.import_points,
+    c.UpdateCustomer: registry.update_customer,
+    c.RunTerminations: batch.run_terminations,
+    c.FireTimers: timers.fire_due,
+    c.DispatchHes: hes.dispatch,
+    c.ApplyHesAnswers: hes.apply_answers,
+    c.AnswerHes: hes.answer,
+    c.DeliverMail: mail.deliver,
+    c.RetryMail: mail.retry_mail,
+}

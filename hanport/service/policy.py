@@ -1,0 +1,80 @@
+"""The decider's view of the configuration and the calendar, built once per application."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hanport.bootstrap import App
+from hanport.calendar import OSLO
+from hanport.service.fields import clean_fields
+from hanport.storage.uow import Repositories
+from hanport.workflows.decider import Decision, Policy
+from hanport.workflows.definition import Actor, Duration, Timer
+
+
+def policy(app: App) -> Policy:
+    """The application's ``Policy`` (made on first use, then kept on the app)."""
+    if app.policy is None:
+        app.policy = _make(app)
+    policy_: Policy = app.policy
+    return policy_
+
+
+class Sources:
+    """What a decision asks the database for while it decides: the id of a case it opens (its
+    reference is made from it), and the swap queue's expected wait (for the "queued" notice)."""
+
+    def __init__(self, app: App, uow: Repositories, now: datetime) -> None:
+        self.app, self.uow, self.now = app, uow, now
+        self._wait: tuple[int, int] | None = None
+
+    def next_case_id(self) -> int:
+        return self.uow.ids.next_case_id()
+
+    def swap_wait_weeks(self) -> tuple[int, int]:
+        if self._wait is None:
+            from hanport.service.swap_wait import expected_wait_weeks
+
+            self._wait = expected_wait_weeks(self.uow, self.app.settings, self.now)
+        return self._wait
+
+
+def decision_for(app: App, actor: Actor, now: datetime, uow: Repositories) -> Decision:
+    """A decision for a command run by ``actor`` at ``now`` in the unit of work ``uow``."""
+    return Decision(policy(app), actor, now, Sources(app, uow, now))
+
+
+def _make(app: App) -> Policy:
+    from hanport.address import normalise_street
+
+    s, cal = app.settings, app.calendar
+
+    def address_key(street: str | None, postal: str | None) -> str | None:
+        if not street or not postal:
+            return None
+        return app.hash(f"{normalise_street(street)}|{postal.strip()}")
+
+    def delay(tm: Timer) -> Duration:
+        assert tm.after is not None
+        return s.timer_duration(tm.config_key, tm.after)
+
+    def add(start: datetime, d: Duration) -> datetime:
+        return cal.add(start, hours=d.hours, days=d.days, working_days=d.working_days)
+
+    def hes_adapter(municipality: str) -> str:
+        area = s.area(municipality)
+        return area.hes_adapter if area else "manual"
+
+    return Policy(
+        hash=app.hash,
+        address_key=address_key,
+        clean_fields=clean_fields,
+        delay=delay,
+        add=add,
+        hes_adapter=hes_adapter,
+        hes_max_attempts=s.hes_max_attempts,
+        hes_backoff_minutes=s.hes_backoff_minutes,
+        sender_name=s.sender_name,
+        sender_address=s.sender_address,
+        year=lambda now: now.astimezone(OSLO).year,
+    )

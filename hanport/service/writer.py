@@ -1,0 +1,260 @@
+"""The one writer: persists a finished decision in the unit of work's transaction.
+
+In this order: ids for the rows the decision creates (so its events and intents can name them),
+then the cases — a compare-and-swap on each changed case's version first of all, so a command
+that lost a race writes nothing — their events sealed into each case's hash chain, and the
+decision's writes grouped by table. The notices are rendered here, into the outbox, once the
+case references they show are known. Nothing here decides, and nothing commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from hanport.bootstrap import App
+from hanport.calendar import isoformat_utc
+from hanport.errors import Conflict
+from hanport.notifications.outbox import intent_row
+from hanport.storage.hashing import GENESIS, canonical_event, canonical_json, chain_hash
+from hanport.storage.repositories.ports import PortChange
+from hanport.storage.uow import Repositories
+from hanport.workflows.decider import Decision
+from hanport.workflows.model import Case, NewId, resolve
+from hanport.workflows.writes import (
+    KEEP,
+    ConsentChanged,
+    ConsentEnded,
+    HesCommandRequeued,
+    HesCommandSettled,
+    MeterInstalled,
+    NewConsent,
+    NewHesCommand,
+    NewMail,
+    NewNote,
+    NewTimer,
+    PortChanged,
+    TimersCancelled,
+)
+
+
+def write(app: App, uow: Repositories, decision: Decision) -> None:
+    """Persist ``decision``: raises ``Conflict`` (nothing kept) when a case it changes was
+    changed by someone else since it was loaded."""
+    _allocate(uow, decision)
+    _cases(uow, decision)
+    by_type: dict[type, list[Any]] = defaultdict(list)
+    for w in decision.writes:
+        by_type[type(w)].append(w)
+    _rows(uow, by_type)
+    _mail(app, uow, by_type[NewMail])
+
+
+def _allocate(uow: Repositories, decision: Decision) -> None:
+    new: list[NewId] = [
+        w.id for w in decision.writes if isinstance(w, NewTimer | NewHesCommand | NewConsent)
+    ]
+    counts: dict[str, int] = defaultdict(int)
+    for n in new:
+        counts[n.table] += 1
+    ids = uow.ids.allocate(counts)
+    for n in new:
+        n.value = ids[n.table].pop(0)
+
+
+def _cases(uow: Repositories, decision: Decision) -> None:
+    # A case that gives up its point is written before one that takes it (one holder a point).
+    ordered = sorted(decision.cases, key=lambda c: (c.holds_port, not c.new))
+    changed = [c for c in ordered if not c.new]
+    events = _seal(decision)
+    if len(changed) <= 3:  # a caseworker's command: the conflict names the case
+        for case in changed:
+            if not uow.cases.compare_and_swap([_cas_row(case, decision)]):
+                raise Conflict(
+                    f"case {case.ref} was changed by someone else meanwhile: nothing written; retry"
+                )
+    elif uow.cases.compare_and_swap([_cas_row(c, decision) for c in changed]) != len(changed):
+        raise Conflict("a case was changed by someone else meanwhile: nothing written; retry")
+    inserted = [c for c in ordered if c.new]
+    if inserted:
+        uow.cases.insert([_insert_row(c, decision) for c in inserted])
+    uow.ids.settled()
+    uow.cases.insert_events(events)
+    for case in decision.cases:
+        case.loaded_version, case.new = case.version, False
+
+
+def _seal(decision: Decision) -> list[tuple[Any, ...]]:
+    """The new events, in the order they happened, each chained by hash onto its case's last
+    one (every case's head moves on)."""
+    rows = []
+    for case, ev in decision.events:
+        head = case.prev_hash or GENESIS
+        data = resolve(ev.data)
+        canonical = canonical_event(
+            case_ref=case.ref,
+            seq=ev.seq,
+            occurred_at=isoformat_utc(ev.occurred_at),
+            actor=ev.actor,
+            actor_kind=ev.actor_kind,
+            trigger=ev.trigger,
+            from_state=ev.from_state,
+            to_state=ev.to_state,
+            workflow=case.workflow,
+            workflow_version=case.workflow_version,
+            data=data,
+        )
+        case.prev_hash = chain_hash(head, canonical)
+        rows.append(
+            (
+                case.id,
+                ev.seq,
+                ev.occurred_at,
+                ev.actor,
+                ev.actor_kind,
+                ev.trigger,
+                ev.from_state,
+                ev.to_state,
+                case.workflow_version,
+                canonical_json(data),
+                head,
+                case.prev_hash,
+            )
+        )
+    decision.events = []
+    return rows
+
+
+def _flags(case: Case) -> str:
+    return canonical_json(sorted(set(case.flags)))
+
+
+def _cas_row(case: Case, decision: Decision) -> tuple[Any, ...]:
+    return (
+        case.state,
+        case.version,
+        case.holds_port,
+        case.active,
+        _flags(case),
+        canonical_json(resolve(case.data)),
+        case.prev_hash,
+        decision.now,
+        int(case.id),
+        case.loaded_version,
+    )
+
+
+def _insert_row(case: Case, decision: Decision) -> tuple[Any, ...]:
+    return (
+        case.id,
+        case.ref,
+        case.workflow,
+        case.workflow_version,
+        case.state,
+        case.version,
+        case.point.id,
+        case.customer.pk,
+        case.holds_port,
+        case.active,
+        _flags(case),
+        canonical_json(resolve(case.data)),
+        case.prev_hash,
+        case.created_at,
+        decision.now,
+    )
+
+
+def _rows(uow: Repositories, w: dict[type, list[Any]]) -> None:
+    """The decision's writes, table by table: inserts before the changes that may name them."""
+    notes: list[NewNote] = w[NewNote]
+    uow.cases.insert_notes([(int(n.case_id), n.seq, n.kind, n.author, n.body, n.at) for n in notes])
+    uow.consents.insert([(int(c.id), resolve(c.values)) for c in w[NewConsent]])
+    for ch in w[ConsentChanged]:
+        uow.consents.change(int(ch.id), ch.values)
+    uow.consents.end([(int(e.id), e.at, e.reason) for e in w[ConsentEnded]])
+    timers: list[NewTimer] = w[NewTimer]
+    uow.timers.insert(
+        [
+            (
+                int(t.id),
+                int(t.case_id),
+                t.name,
+                t.kind,
+                t.trigger,
+                t.due_at,
+                t.created_at,
+                t.started_seq,
+            )
+            for t in timers
+        ]
+    )
+    cancelled: list[TimersCancelled] = w[TimersCancelled]
+    uow.timers.cancel([(int(tid), c.at, c.outcome) for c in cancelled for tid in c.ids])
+    hes: list[NewHesCommand] = w[NewHesCommand]
+    uow.hes.insert(
+        [
+            (
+                int(h.id),
+                int(h.case_id),
+                h.point_id,
+                h.action,
+                h.attempt,
+                h.adapter,
+                h.not_before,
+                h.created_at,
+            )
+            for h in hes
+        ]
+    )
+    settled: list[HesCommandSettled] = w[HesCommandSettled]
+    uow.hes.settle([(int(s.id), s.status, s.at, s.result, s.error) for s in settled])
+    requeued: list[HesCommandRequeued] = w[HesCommandRequeued]
+    uow.hes.requeue([(int(r.id), r.attempt, r.not_before, r.error) for r in requeued])
+    uow.ports.install_meters(
+        [(m.point_id, m.meter_number, m.at, str(m.source)) for m in w[MeterInstalled]]
+    )
+    uow.ports.change([_port(p) for p in w[PortChanged]])
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _port(p: PortChanged) -> PortChange:
+    return PortChange(
+        p.point_id,
+        p.state,
+        p.at,
+        p.cause,
+        p.consent_id is not KEEP,
+        _int(p.consent_after),
+        _int(p.case_id),
+        _int(p.hes_command_id),
+        p.meter_number,
+    )
+
+
+def _mail(app: App, uow: Repositories, mails: list[NewMail]) -> None:
+    if not mails:
+        return
+    from hanport.notifications.render import render
+
+    domain = app.settings.sender_address.rpartition("@")[2] or "hanport.invalid"
+    rows = []
+    for m in mails:
+        context = resolve(m.context)
+        rendered = render(m.template, m.language, context)
+        row = intent_row(
+            case_id=int(m.case_id),
+            case_ref=str(m.case_ref),
+            seq=m.seq,
+            template=m.template,
+            language=m.language,
+            recipient=m.recipient,
+            context=context,
+            now=m.at,
+            domain=domain,
+        )
+        row.update(subject=rendered.subject, body_text=rendered.text, body_html=rendered.html)
+        rows.append(row)
+    uow.outbox.insert(rows)

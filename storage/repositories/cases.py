@@ -1,0 +1,178 @@
+"""Cases: the one read a command starts with, and the case rows and events it writes.
+
+``load`` reads, for a set of cases, everything a decision may need about them — the cases with
+their points and customers (and whichever case holds each of those points), their timers, their
+HES commands and the ones still out for their points, and the consents the cases and points
+name — as four statements sent together (one round trip on PostgreSQL, in a pipeline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from hanport.storage.rows import (
+    CaseBundle,
+    CaseRow,
+    ConsentBrief,
+    CustomerRow,
+    HesBrief,
+    Loaded,
+    PointRow,
+    TimerBrief,
+)
+from hanport.storage.sql import Driver
+
+CASE_COLS = (
+    "id, ref, workflow, workflow_version, state, version, point_id, customer_pk, holds_port, "
+    "active, flags, data, last_hash, created_at, updated_at"
+)
+POINT_COLS = (
+    "id, gsrn, customer_pk, meter_number, municipality, street, postal_code, city, han_port, "
+    "port_since, consent_id, updated_at"
+)
+CUSTOMER_COLS = (
+    "id, customer_id, name, email, phone, street, postal_code, city, language, energipilot, "
+    "version, updated_at, erased_at"
+)
+
+
+def _prefixed(alias: str, cols: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
+
+
+# Which points and cases a load starts from: cases by reference or id (and their points), or
+# points by GSRN (and their active cases). ``{keys}`` is a list of named parameters.
+POINTS_OF = {
+    "ref": "SELECT point_id FROM cases WHERE ref IN ({keys})",
+    "id": "SELECT point_id FROM cases WHERE id IN ({keys})",
+    "gsrn": "SELECT id FROM metering_points WHERE gsrn IN ({keys})",
+}
+CASES_OF = {
+    "ref": "SELECT id FROM cases WHERE ref IN ({keys})",
+    "id": "SELECT id FROM cases WHERE id IN ({keys})",
+    "gsrn": "SELECT id FROM cases WHERE active AND point_id IN ({points})",
+}
+# The selected cases and whichever case holds each of their points.
+_SET = "SELECT x.id FROM cases x WHERE x.id IN ({cases}) OR (x.holds_port AND x.point_id IN ({points}))"
+_CASES = (
+    f"SELECT {_prefixed('c', CASE_COLS)}, {_prefixed('p', POINT_COLS)}, "
+    f"{_prefixed('u', CUSTOMER_COLS)} FROM cases c "
+    "JOIN metering_points p ON p.id = c.point_id JOIN customers u ON u.id = c.customer_pk "
+    "WHERE c.id IN ({set}) ORDER BY c.id"
+)
+_POINTS = f"SELECT {POINT_COLS} FROM metering_points WHERE id IN ({{points}}) ORDER BY id"
+_TIMERS = "SELECT case_id, id, name, status FROM timers WHERE case_id IN ({set}) ORDER BY id"
+_HES = (
+    "SELECT h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
+    "h.ack_due_at IS NOT NULL FROM hes_commands h JOIN cases c ON c.id = h.case_id "
+    "WHERE h.case_id IN ({set}) OR (h.point_id IN ({points}) AND (h.status IN "
+    "('pending', 'sent') OR (h.status = 'failed' AND h.ack_due_at IS NOT NULL))) ORDER BY h.id"
+)
+_CONSENTS = (
+    "SELECT id, case_id, customer_pk, ended_at IS NULL FROM consents WHERE case_id IN ({set}) "
+    "OR id IN (SELECT consent_id FROM metering_points WHERE id IN ({points}))"
+)
+NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
+
+
+class Cases:
+    def __init__(self, db: Driver) -> None:
+        self.db = db
+
+    def load(self, by: str, keys: Sequence[Any]) -> Loaded:
+        """The cases and points selected ``by`` ref, id or GSRN, with everything a decision may
+        read about them (see the module's docstring)."""
+        if not keys:
+            return Loaded([], [], [], [], [])
+        params = {f"k{i}": k for i, k in enumerate(keys)}
+        names = ", ".join(f":{k}" for k in params)
+        points = POINTS_OF[by].format(keys=names)
+        cases = CASES_OF[by].format(keys=names, points=points)
+        case_set = _SET.format(cases=cases, points=points)
+        texts = [
+            q.format(set=case_set, points=points)
+            for q in (_CASES, _POINTS, _TIMERS, _HES, _CONSENTS)
+        ]
+        rows, point_rows, timers, hes, consents = self.db.pipelined([(t, params) for t in texts])
+        return Loaded(
+            [self._bundle(r) for r in rows],
+            [self._point(r) for r in point_rows],
+            [TimerBrief._make(r) for r in timers],
+            [HesBrief._make((*r[:6], bool(r[6]))) for r in hes],
+            [ConsentBrief(r[0], r[1], r[2], bool(r[3])) for r in consents],
+        )
+
+    def _point(self, p: Sequence[Any]) -> PointRow:
+        ts = self.db.read_ts
+        return PointRow._make((*p[:9], ts(p[9]), p[10], ts(p[11])))
+
+    def _bundle(self, r: Sequence[Any]) -> CaseBundle:
+        ts, b = self.db.read_ts, bool
+        c, p, u = r[:NC], r[NC : NC + NP], r[NC + NP :]
+        case = CaseRow._make((*c[:8], b(c[8]), b(c[9]), *c[10:13], ts(c[13]), ts(c[14])))
+        point = self._point(p)
+        customer = CustomerRow._make((*u[:9], b(u[9]), u[10], ts(u[11]), ts(u[12])))
+        return CaseBundle(case, point, customer)
+
+    def insert(self, rows: Sequence[Sequence[Any]]) -> None:
+        """New cases, with the ids allocated for them (columns as ``CASE_COLS``)."""
+        self.db.executemany(
+            f"INSERT INTO cases ({CASE_COLS}) VALUES ({self.db.placeholders(NC)})",
+            [self._bind(r) for r in rows],
+        )
+
+    def _bind(self, r: Sequence[Any]) -> list[Any]:
+        out = list(r)
+        out[13], out[14] = self.db.ts(out[13]), self.db.ts(out[14])
+        return out
+
+    def compare_and_swap(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Update cases still at the version they were loaded at; returns how many were.
+
+        Each row: state, version, holds_port, active, flags, data, last_hash, updated_at, id,
+        the version expected."""
+        if not rows:
+            return 0
+        db = self.db
+        bound = [(*r[:7], db.ts(r[7]), r[8], r[9]) for r in rows]
+        return db.executemany_count(
+            "UPDATE cases SET state = ?, version = ?, holds_port = ?, active = ?, flags = ?, "
+            "data = ?, last_hash = ?, updated_at = ? WHERE id = ? AND version = ?",
+            bound,
+        )
+
+    def insert_events(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Sealed events: case_id, seq, occurred_at, actor, actor_kind, trigger, from_state,
+        to_state, workflow_version, data, prev_hash, hash."""
+        db = self.db
+        db.executemany(
+            "INSERT INTO case_events (case_id, seq, occurred_at, actor, actor_kind, trigger, "
+            "from_state, to_state, workflow_version, data, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r[0], r[1], db.ts(r[2]), *r[3:]) for r in rows],
+        )
+
+    def insert_notes(self, rows: Sequence[Sequence[Any]]) -> None:
+        """case_id, seq, kind, author, body, created_at."""
+        db = self.db
+        db.executemany(
+            "INSERT INTO case_notes (case_id, seq, kind, author, body, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(*r[:5], db.ts(r[5])) for r in rows],
+        )
+
+    def swap_queue(self, since: datetime) -> tuple[int, int]:
+        """Meter swaps waiting now, and meters installed since ``since``."""
+        db = self.db
+        queue = db.one(
+            "SELECT count(*) FROM cases WHERE workflow = 'meter_swap' "
+            "AND state IN ('queued', 'visit_scheduled')"
+        )[0]
+        installed = db.one(
+            "SELECT count(*) FROM case_events WHERE trigger = 'record_installation' "
+            "AND occurred_at >= ?",
+            (db.ts(since),),
+        )[0]
+        return int(queue), int(installed)

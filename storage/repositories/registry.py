@@ -1,0 +1,151 @@
+"""The registry as commands read it (customers), and the idempotency ledger of commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import Table, and_, insert, select, update
+
+from hanport.storage import tables as t
+from hanport.storage.hashing import canonical_json
+from hanport.storage.repositories.cases import CUSTOMER_COLS
+from hanport.storage.rows import CustomerRow
+from hanport.storage.sql import Driver
+
+CUSTOMERS: Table = t.Customer.__table__  # type: ignore[attr-defined]
+CUSTOMER_HISTORY: Table = t.CustomerHistory.__table__  # type: ignore[attr-defined]
+POINTS: Table = t.MeteringPoint.__table__  # type: ignore[attr-defined]
+CONSENTS: Table = t.Consent.__table__  # type: ignore[attr-defined]
+CASES: Table = t.Case.__table__  # type: ignore[attr-defined]
+MAIL: Table = t.MailOutbox.__table__  # type: ignore[attr-defined]
+
+
+class Customers:
+    def __init__(self, db: Driver) -> None:
+        self.db = db
+
+    def _row(self, r: Any) -> CustomerRow | None:
+        if r is None:
+            return None
+        ts = self.db.read_ts
+        return CustomerRow._make((*r[:9], bool(r[9]), r[10], ts(r[11]), ts(r[12])))
+
+    def by_id(self, customer_id: str) -> CustomerRow | None:
+        return self._row(
+            self.db.one(
+                f"SELECT {CUSTOMER_COLS} FROM customers WHERE customer_id = ?", (customer_id,)
+            )
+        )
+
+    def by_ids(self, customer_ids: list[str]) -> dict[str, CustomerRow]:
+        if not customer_ids:
+            return {}
+        rows = self.db.all(
+            f"SELECT {CUSTOMER_COLS} FROM customers WHERE customer_id IN "
+            f"({self.db.placeholders(len(customer_ids))})",
+            customer_ids,
+        )
+        return {r[1]: self._row(r) for r in rows}  # type: ignore[misc]
+
+    def by_pk(self, pk: int) -> CustomerRow | None:
+        return self._row(self.db.one(f"SELECT {CUSTOMER_COLS} FROM customers WHERE id = ?", (pk,)))
+
+
+class KeyRow(NamedTuple):
+    request_hash: str
+    case_id: int | None
+    result: dict[str, Any]
+
+
+class Idempotency:
+    """A command's key, scoped per kind: a repeat returns the first result."""
+
+    def __init__(self, db: Driver) -> None:
+        self.db = db
+
+    def get(self, kind: str, key: str) -> KeyRow | None:
+        r = self.db.one(
+            "SELECT request_hash, case_id, result FROM idempotency_keys WHERE kind = ? AND key = ?",
+            (kind, key),
+        )
+        return None if r is None else KeyRow(r[0], r[1], json.loads(r[2]))
+
+    def put(
+        self,
+        kind: str,
+        key: str,
+        request_hash: str,
+        case_id: int | None,
+        result: Mapping[str, Any],
+        when: datetime,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO idempotency_keys (kind, key, request_hash, case_id, result, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (kind, key, request_hash, case_id, canonical_json(dict(result)), self.db.ts(when)),
+        )
+
+
+class Registry:
+    """The customer and metering-point registry as imports and updates write it (SQLAlchemy
+    Core: not on a command's hot path)."""
+
+    def __init__(self, db: Driver) -> None:
+        self.db = db
+        self.conn = db.sa
+
+    def customer(self, customer_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(CUSTOMERS).where(CUSTOMERS.c.customer_id == customer_id))
+        found = row.mappings().first()
+        return dict(found) if found is not None else None
+
+    def insert_customer(self, values: Mapping[str, Any]) -> int:
+        return _pk(self.conn.execute(insert(CUSTOMERS).values(**values)))
+
+    def update_customer(self, pk: int, values: Mapping[str, Any]) -> None:
+        self.conn.execute(update(CUSTOMERS).where(CUSTOMERS.c.id == pk).values(**values))
+
+    def add_customer_history(self, values: Mapping[str, Any]) -> None:
+        self.conn.execute(insert(CUSTOMER_HISTORY).values(**values))
+
+    def follow_address(self, customer_pk: int, email: str | None, note: str) -> list[int]:
+        """Unsent mail follows a changed address, recorded on the mail row: waiting mail goes
+        to the new address (or waits as ``no_address``); dead mail takes it for its next retry.
+        Returns the cases whose waiting mail it was."""
+        M, C = MAIL, CASES
+        ids = select(C.c.id).where(C.c.customer_pk == customer_pk)
+        waiting = and_(M.c.case_id.in_(ids), M.c.status.in_(("pending", "no_address")))
+        affected = [r[0] for r in self.conn.execute(select(M.c.case_id).where(waiting).distinct())]
+        self.conn.execute(
+            update(M)
+            .where(waiting)
+            .values(recipient=email, status="pending" if email else "no_address", last_error=note)
+        )
+        self.conn.execute(
+            update(M)
+            .where(and_(M.c.case_id.in_(ids), M.c.status == "dead"))
+            .values(recipient=email, last_error=note)
+        )
+        return affected
+
+    def point(self, gsrn: str) -> dict[str, Any] | None:
+        found = self.conn.execute(select(POINTS).where(POINTS.c.gsrn == gsrn)).mappings().first()
+        return dict(found) if found is not None else None
+
+    def insert_point(self, values: Mapping[str, Any]) -> int:
+        return _pk(self.conn.execute(insert(POINTS).values(**values)))
+
+    def update_point(self, pk: int, values: Mapping[str, Any]) -> None:
+        self.conn.execute(update(POINTS).where(POINTS.c.id == pk).values(**values))
+
+    def insert_legacy_consent(self, values: Mapping[str, Any]) -> int:
+        return _pk(self.conn.execute(insert(CONSENTS).values(**values)))
+
+
+def _pk(result: Any) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

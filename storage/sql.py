@@ -1,0 +1,117 @@
+"""Statements on the driver's own connection, for the hot path of every command.
+
+A repository method on the hot path runs a fixed SQL text with positional parameters straight on
+the DBAPI cursor (``sqlite3`` or ``psycopg``) inside the unit of work's transaction: building and
+executing the same statement through SQLAlchemy cost more than the database work. The text is
+written once with ``?`` placeholders and rendered for the backend (``%s`` for psycopg); values
+cross in the forms SQLAlchemy's own column types use, so rows written here read back the same
+through SQLAlchemy and the other way round (``UTCDateTime``: naive UTC text on SQLite,
+``timestamptz`` on PostgreSQL; booleans as 0/1 on SQLite).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+
+def _sqlite_ts(dt: datetime) -> str:
+    u = dt.astimezone(UTC)
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d} "
+        f"{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}"
+    )
+
+
+def _sqlite_read_ts(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):  # pragma: no cover - the driver returns text
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _pg_read_ts(value: Any) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+class Driver:
+    """The unit of work's connection as the DBAPI sees it, with the value conversions of its
+    backend."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.sa = conn
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.raw: Any = conn.connection.driver_connection
+        self.ts = _sqlite_ts if self.sqlite else _identity
+        self.read_ts = _sqlite_read_ts if self.sqlite else _pg_read_ts
+
+    def ts_or_none(self, dt: datetime | None) -> Any:
+        return None if dt is None else self.ts(dt)
+
+    def sql(self, text: str) -> str:
+        return text if self.sqlite else _pg(text)
+
+    def execute(self, text: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        cur = self.raw.cursor()
+        cur.execute(self.sql(text), params)
+        return cur
+
+    def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            cur = self.raw.cursor()
+            cur.executemany(self.sql(text), rows)
+
+    def executemany_count(self, text: str, rows: Iterable[Sequence[Any]]) -> int:
+        """``executemany``, returning the rows it changed in all."""
+        rows = list(rows)
+        if not rows:
+            return 0
+        cur = self.raw.cursor()
+        cur.executemany(self.sql(text), rows)
+        return int(cur.rowcount)
+
+    def pipelined(self, statements: Sequence[tuple[str, Any]]) -> list[list[Any]]:
+        """Run the statements in order and return each one's rows; PostgreSQL gets them in one
+        round trip (pipeline mode)."""
+        if self.sqlite:
+            return [self.all(t, p) for t, p in statements]
+        cursors = []
+        with self.raw.pipeline():
+            for text, params in statements:
+                cur = self.raw.cursor()
+                cur.execute(self.sql(text), params)
+                cursors.append(cur)
+        return [list(c.fetchall()) for c in cursors]
+
+    def one(self, text: str, params: Sequence[Any] = ()) -> Any:
+        return self.execute(text, params).fetchone()
+
+    def all(self, text: str, params: Any = ()) -> list[Any]:
+        return list(self.execute(text, params).fetchall())
+
+    def rowcount(self, text: str, params: Sequence[Any] = ()) -> int:
+        return int(self.execute(text, params).rowcount)
+
+    def placeholders(self, n: int) -> str:
+        return ", ".join("?" * n)
+
+
+def _identity(dt: datetime) -> datetime:
+    return dt
+
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@cache
+def _pg(text: str) -> str:
+    """``?`` and ``:name`` placeholders as psycopg's ``%s`` and ``%(name)s`` (a literal ``%``
+    doubled)."""
+    return _NAMED.sub(r"%(\1)s", text.replace("%", "%%").replace("?", "%s"))

@@ -1,0 +1,286 @@
+"""The decider: a command's triggers run through the cases' workflows, in memory.
+
+A :class:`Decision` collects everything one command decides — the cases it opens or changes,
+their new events, and the rows to write (:mod:`workflows.writes`) — without reading or writing
+anything itself: the service layer loads the facts first and hands the finished decision to the
+writer. Firing a trigger takes these steps, in this order (the workflows' contract):
+
+1. the trigger must be declared and allowed for the actor's role; its fields are cleaned;
+2. the transitions machine picks the transition whose guards hold (their inputs are recorded);
+3. leaving the state cancels its state timers and clears its flag;
+4. the transition's intents run, then its flag changes;
+5. entering the new state sets its flag, runs its intents and starts its state timers;
+6. case timers start and stop on their triggers; a final state cancels every timer;
+7. the notices of the transition and of the state entered are enqueued;
+8. the event is appended (the writer seals it into the case's hash chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from hanport import workflows
+from hanport.workflows.definition import Actor, Duration, Role, Timer, Transition, Workflow
+from hanport.workflows.errors import Refusal
+from hanport.workflows.facts import Facts
+from hanport.workflows.model import Case, Consent, Customer, Event, OtherCase, Point
+from hanport.workflows.runner import Choice, NotAllowed
+from hanport.workflows.step import Step, state_timers
+from hanport.workflows.writes import KEEP, ConsentEnded, PortChanged, Write
+
+__all__ = ["Decision", "Policy", "Sources", "Step", "role_allows", "state_timers"]
+
+ROLE_RANK = {Role.AUDITOR: 0, Role.CASEWORKER: 1, Role.SUPERVISOR: 2}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a decision takes from configuration and the calendar, as values and pure functions."""
+
+    hash: Callable[[str], str]  # the keyed hash events carry instead of a personal value
+    address_key: Callable[[str | None, str | None], str | None]  # hash of a normalised address
+    clean_fields: Callable[..., tuple[dict[str, Any], set[str]]]
+    delay: Callable[[Timer], Duration]  # a timer's configured duration
+    add: Callable[[datetime, Duration], datetime]  # the working calendar's addition
+    hes_adapter: Callable[[str], str]  # municipality -> HES adapter
+    hes_max_attempts: int
+    hes_backoff_minutes: int
+    sender_name: str
+    sender_address: str
+    year: Callable[[datetime], int]  # the Oslo year a case opened in (its reference)
+
+
+class Sources(Protocol):
+    """What a decision may ask for while it decides, besides its loaded facts."""
+
+    def next_case_id(self) -> int:
+        """The id of the next case this command opens (its reference is made from it)."""
+
+    def swap_wait_weeks(self) -> tuple[int, int]:
+        """The meter-swap queue's expected wait, in weeks (low, high)."""
+
+
+def role_allows(actor: Actor, t: Transition) -> bool:
+    if actor.role is Role.SYSTEM:
+        return t.role is Role.SYSTEM or Role.SYSTEM in t.also
+    if t.role is Role.SYSTEM:
+        return False
+    return ROLE_RANK.get(actor.role, 0) >= ROLE_RANK[t.role]
+
+
+class Decision:
+    """Everything one command decides: changed cases (with their new events) and writes."""
+
+    def __init__(self, policy: Policy, actor: Actor, now: datetime, sources: Sources) -> None:
+        self.policy: Policy = policy
+        self.actor: Actor = actor
+        self.now: datetime = now
+        self.sources: Sources = sources
+        self.cases: list[Case] = []
+        self.events: list[tuple[Case, Event]] = []  # the new events, in the order they happened
+        self._touched: set[int] = set()
+        self.writes: list[Write] = []
+        self.cancelled: list[str] = []  # refs of cases this command cancelled on the way
+        # The consents the cases and points name (whose they are, whether still live).
+        self.consents: dict[Any, Consent] = {}
+        # Cases loaded with the command's case that may take part (a point's holder), and
+        # every point loaded, by id.
+        self.loaded: list[Case] = []
+        self.points: dict[int, Point] = {}
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    def touch(self, case: Case) -> None:
+        if id(case) not in self._touched:
+            self._touched.add(id(case))
+            self.cases.append(case)
+
+    def write(self, w: Write) -> None:
+        self.writes.append(w)
+
+    def consent(self, consent_id: Any) -> Consent:
+        if consent_id not in self.consents:
+            raise RuntimeError(f"consent {consent_id} was not loaded for this decision")
+        return self.consents[consent_id]
+
+    def consent_live(self, consent_id: Any) -> bool:
+        return self.consent(consent_id).live
+
+    def end_consent(self, consent_id: Any, reason: str) -> None:
+        self.consent(consent_id).live = False
+        self.write(ConsentEnded(consent_id, self.now, reason))
+
+    def cases_on(self, point: Point) -> list[Case]:
+        """The active cases on ``point`` this command knows: loaded, or opened by it."""
+        seen: dict[int, Case] = {}
+        for c in (*self.loaded, *self.cases):
+            if c.point is point and c.active:
+                seen.setdefault(id(c), c)
+        return list(seen.values())
+
+    def others_on(self, point: Point) -> tuple[OtherCase, ...]:
+        return tuple(
+            OtherCase(str(c.ref), c.state, c.workflow, c.holds_port, c.customer.pk)
+            for c in self.cases_on(point)
+        )
+
+    def set_port(
+        self,
+        point: Point,
+        state: str,
+        cause: str,
+        *,
+        consent_id: Any = KEEP,
+        case_id: Any = None,
+        hes_command_id: Any = None,
+        meter_number: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Change a point's port (and, if given, the consent behind it); its timeline gets a
+        row naming the case and the cause."""
+        point.port = state
+        if consent_id is not KEEP:
+            point.consent_id = consent_id
+        self.write(
+            PortChanged(
+                point.id,
+                state,
+                at or self.now,
+                cause,
+                consent_id,
+                point.consent_id,
+                case_id,
+                hes_command_id,
+                meter_number,
+            )
+        )
+
+    def holder_of(self, point: Point) -> Case | None:
+        """The case holding ``point`` (one per point), among the cases this command loaded."""
+        holders = [c for c in (*self.loaded, *self.cases) if c.point is point and c.holds_port]
+        if not holders and point.holder_id is not None:
+            raise RuntimeError(f"the case holding point {point.gsrn} was not loaded")
+        return holders[0] if holders else None
+
+    # --- opening and firing --------------------------------------------------------------
+
+    def open_case(
+        self,
+        wf: Workflow,
+        point: Point,
+        customer: Customer,
+        data: dict[str, Any],
+        event_data: dict[str, Any],
+    ) -> Case:
+        """A new case in its workflow's initial state: its first event (``open``), the initial
+        state's timers and the opening notices."""
+        new_id = self.sources.next_case_id()
+        initial = wf.state(wf.initial)
+        case = Case(
+            id=new_id,
+            ref=f"HAN-{self.policy.year(self.now)}-{new_id:06d}",
+            workflow=wf.name,
+            workflow_version=wf.version,
+            state=wf.initial,
+            version=0,
+            flags=[],
+            data=dict(data),
+            holds_port=initial.holds_port,
+            active=True,
+            point=point,
+            customer=customer,
+            prev_hash="",
+            created_at=self.now,
+            new=True,
+        )
+        self.touch(case)
+        step = Step(self, case, wf, None, {}, case.version + 1, event_data)
+        for tm in state_timers(wf, wf.initial):
+            step.start_timer(tm)
+        step.notify([*wf.open_notices, *initial.notices])
+        step.append("open", None, wf.initial)
+        return case
+
+    def fire(
+        self,
+        case: Case,
+        trigger: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        note: str | None = None,
+        auto: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Choice:
+        """Run ``trigger`` on ``case``; ``Refusal`` when it is not allowed (nothing kept then:
+        the command refuses as a whole).
+
+        ``auto`` marks a consequence of a command already authorised (auto triggers after
+        opening, a take-over): no role check, unknown fields ignored. ``extra`` goes into the
+        event's data."""
+        wf = workflows.get(case.workflow, case.workflow_version)
+        trigger = workflows.canonical_name(trigger)
+        payload = payload or {}
+        self._check_trigger(case, wf, trigger, auto)
+        clean, personal = self.policy.clean_fields(
+            wf, trigger, payload, case.state, strict=not auto
+        )
+        # An auto trigger's guards may read what the opening command carried (e.g. the sender).
+        fields = {**payload, **clean} if auto and payload else clean
+        facts = Facts(self, case, fields)
+        try:
+            choice = workflows.runner(wf.name, wf.version).decide(case.state, trigger, facts)
+        except NotAllowed as exc:
+            raise Refusal(f"case {case.ref}: {exc}") from None
+        t = choice.transition
+        if not auto and not role_allows(self.actor, t):
+            who = "the system" if t.role is Role.SYSTEM else f"a {t.role.value}"
+            raise Refusal(
+                f"{trigger} on {case.ref} is for {who}; {self.actor.name} is {self.actor.role}"
+            )
+        if t.note_required and not note:
+            raise Refusal(f"{trigger} needs a note (--note TEXT)", field="note")
+        for f in t.fields:
+            if f.required and f.name not in clean:
+                raise Refusal(f"{trigger} needs the field {f.name}: {f.help}", field=f.name)
+        self.touch(case)
+        step = Step(self, case, wf, choice, clean, case.version + 1, {}, facts)
+        step.record_inputs(clean, personal, auto, extra, note)
+        step.run()
+        return choice
+
+    def _check_trigger(self, case: Case, wf: Workflow, trigger: str, auto: bool) -> None:
+        if trigger not in wf.triggers:
+            raise Refusal(
+                f"{wf.name} has no trigger {trigger!r} (triggers: {', '.join(wf.triggers)})",
+                field="trigger",
+            )
+        if not case.active and trigger not in wf.allowed(case.state):
+            raise Refusal(f"case {case.ref} is {case.state} (final): {trigger} is not allowed")
+        if auto:
+            return
+        candidates = [t for t in wf.transitions_for(trigger) if case.state in t.source]
+        if candidates and not any(role_allows(self.actor, t) for t in candidates):
+            needed = sorted({t.role.value for t in candidates})
+            who = "the system" if needed == ["system"] else "a " + " or ".join(needed)
+            raise Refusal(
+                f"{trigger} on {case.ref} is for {who}; {self.actor.name} is "
+                f"{self.actor.role.value}"
+            )
+
+    def may(self, case: Case, trigger: str, payload: Mapping[str, Any] | None = None) -> bool:
+        """Whether ``trigger`` is allowed from the case's state with its guards holding."""
+        wf = workflows.get(case.workflow, case.workflow_version)
+        if trigger not in wf.allowed(case.state):
+            return False
+        runner = workflows.runner(wf.name, wf.version)
+        return runner.may(case.state, trigger, Facts(self, case, payload or {}))
+
+    def run_auto(self, case: Case, payload: Mapping[str, Any] | None = None) -> None:
+        """Fire the workflow's auto triggers that are allowed and whose guards hold, in order."""
+        wf = workflows.get(case.workflow, case.workflow_version)
+        for trig in wf.auto_triggers:
+            if self.may(case, trig, payload):
+                self.fire(case, trig, payload, auto=True)
