@@ -17,6 +17,7 @@ from bench.common import machine
 
 BENCHES = [
     ("case commands/s (nore_open path)", ["bench.commands", "--cases", "500"]),
+    ("hanport vs eventsourcing cases/s", ["bench.hotpath", "--cases", "1000"]),
     ("case show wall time", ["bench.startup", "--runs", "7"]),
     ("timers/s, two processes", ["bench.timers", "--cases", "3000", "--backend", "postgresql"]),
     ("mail/s to local SMTP", ["bench.mail", "--messages", "2000"]),
@@ -25,6 +26,7 @@ BENCHES = [
 ]
 QUICK = {
     "bench.commands": ["--cases", "150"],
+    "bench.hotpath": ["--cases", "150"],
     "bench.timers": ["--cases", "600"],
     "bench.mail": ["--messages", "500"],
     "bench.batch": ["--rows", "2000,10000"],
