@@ -5,7 +5,7 @@ PY ?= .venv/bin/python
 
 venv:
 	test -x $(PY) || python3 -m venv .venv
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,bench]"
 
 demo: venv
 	.venv/bin/hanport demo

@@ -42,7 +42,8 @@ from uuid import UUID
 
 from bench.common import app_for, database, machine, median, nore_registry
 from hanport.bootstrap import App
-from hanport.service.cases import advance, open_case
+from hanport.service import run
+from hanport.service.commands import Advance, OpenCase
 from hanport.service.roles import resolve
 
 try:
@@ -84,9 +85,9 @@ def hanport_case_path(app: App, pairs: Sequence[tuple[str, str]], first: int = 0
     transaction. ``first`` is the registry index of ``pairs[0]``."""
     actor = resolve(app, "bench")
     for i, (cid, gsrn) in enumerate(pairs, start=first):
-        r = open_case(app, actor, "nore_open", customer=cid, metering_point=gsrn)
-        advance(app, actor, r.case, "record_consent", hanport_consent(i))
-        r = advance(app, actor, r.case, "confirm_open")
+        r = run(app, actor, OpenCase("nore_open", customer=cid, metering_point=gsrn))
+        run(app, actor, Advance(r.case, "record_consent", hanport_consent(i)))
+        r = run(app, actor, Advance(r.case, "confirm_open"))
         assert r.state == "confirmed", r.state
 
 
