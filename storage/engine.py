@@ -50,7 +50,8 @@ def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql(conn.info.pop("sqlite_begin", "BEGIN"))
+            # Straight on the driver's connection: a BEGIN needs none of SQLAlchemy's execution.
+            conn.connection.dbapi_connection.execute(conn.info.pop("sqlite_begin", "BEGIN"))
 
         return engine
     # psycopg prepares a statement after a few executions; PostgreSQL may then keep a generic

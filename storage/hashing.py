@@ -13,15 +13,44 @@ from typing import Any
 GENESIS = "0" * 64
 
 
-def _no_floats(obj: Any, path: str = "$") -> None:
+
+
+def _has_float(obj: Any) -> bool:
+    """Whether a float is anywhere in ``obj`` (a tight walk: this runs on every event)."""
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is dict:
+            stack.extend(x.values())
+        elif t is list or t is tuple:
+            stack.extend(x)
+        elif t is float:
+            return True
+    return False
+
+
+def _float_path(obj: Any, path: str = "$") -> str:
+    """Where the float is (only looked for once one was found)."""
     if isinstance(obj, float):
-        raise TypeError(f"floats are not allowed in hashed data ({path})")
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            _no_floats(v, f"{path}.{k}")
-    elif isinstance(obj, list | tuple):
-        for i, v in enumerate(obj):
-            _no_floats(v, f"{path}[{i}]")
+        return path
+    items = (
+        obj.items()
+        if isinstance(obj, dict)
+        else enumerate(obj)
+        if isinstance(obj, list | tuple)
+        else ()
+    )
+    for k, v in items:
+        found = _float_path(v, f"{path}.{k}" if isinstance(obj, dict) else f"{path}[{k}]")
+        if found:
+            return found
+    return ""
+
+
+def _no_floats(obj: Any) -> None:
+    if _has_float(obj):
+        raise TypeError(f"floats are not allowed in hashed data ({_float_path(obj)})")
 
 
 def canonical_json(obj: Any) -> str:

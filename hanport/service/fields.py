@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from functools import cache
 from typing import Any
 
 from hanport.errors import Refused
@@ -12,6 +13,7 @@ from hanport.workflows.definition import Field, FieldKind, Workflow
 MAX_TEXT = 2000
 
 
+@cache
 def declaration_versions() -> tuple[str, ...]:
     """Versions with a declaration text in ``templates/declarations`` (``<version>.nb.txt``)."""
     from importlib.resources import files

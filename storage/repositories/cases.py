@@ -63,15 +63,17 @@ _CASES = (
     "WHERE c.id IN ({set}) ORDER BY c.id"
 )
 _POINTS = f"SELECT {POINT_COLS} FROM metering_points WHERE id IN ({{points}}) ORDER BY id"
-_TIMERS = "SELECT case_id, id, name, status FROM timers WHERE case_id IN ({set}) ORDER BY id"
-_HES = (
-    "SELECT h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
+# The timers of the cases, their HES commands and the ones still out for their points, and the
+# consents the cases and points name, as one result (a kind letter, then its columns).
+_FACTS = (
+    "SELECT 't', case_id, id, name, CAST(NULL AS INTEGER), status, CAST(NULL AS TEXT), "
+    "CAST(NULL AS BOOLEAN) FROM timers WHERE case_id IN ({set}) "
+    "UNION ALL SELECT 'h', h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
     "h.ack_due_at IS NOT NULL FROM hes_commands h JOIN cases c ON c.id = h.case_id "
     "WHERE h.case_id IN ({set}) OR (h.point_id IN ({points}) AND (h.status IN "
-    "('pending', 'sent') OR (h.status = 'failed' AND h.ack_due_at IS NOT NULL))) ORDER BY h.id"
-)
-_CONSENTS = (
-    "SELECT id, case_id, customer_pk, ended_at IS NULL FROM consents WHERE case_id IN ({set}) "
+    "('pending', 'sent') OR (h.status = 'failed' AND h.ack_due_at IS NOT NULL))) "
+    "UNION ALL SELECT 'c', id, case_id, CAST(NULL AS TEXT), customer_pk, CAST(NULL AS TEXT), "
+    "CAST(NULL AS TEXT), ended_at IS NULL FROM consents WHERE case_id IN ({set}) "
     "OR id IN (SELECT consent_id FROM metering_points WHERE id IN ({points}))"
 )
 NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
@@ -91,18 +93,23 @@ class Cases:
         points = POINTS_OF[by].format(keys=names)
         cases = CASES_OF[by].format(keys=names, points=points)
         case_set = _SET.format(cases=cases, points=points)
-        texts = [
-            q.format(set=case_set, points=points)
-            for q in (_CASES, _POINTS, _TIMERS, _HES, _CONSENTS)
-        ]
-        rows, point_rows, timers, hes, consents = self.db.pipelined([(t, params) for t in texts])
-        return Loaded(
-            [self._bundle(r) for r in rows],
-            [self._point(r) for r in point_rows],
-            [TimerBrief._make(r) for r in timers],
-            [HesBrief._make((*r[:6], bool(r[6]))) for r in hes],
-            [ConsentBrief(r[0], r[1], r[2], bool(r[3])) for r in consents],
-        )
+        queries = [_CASES, _FACTS] + ([_POINTS] if by == "gsrn" else [])
+        texts = [q.format(set=case_set, points=points) for q in queries]
+        results = self.db.pipelined([(t, params) for t in texts])
+        bundles = [self._bundle(r) for r in results[0]]
+        if by == "gsrn":
+            point_rows = [self._point(r) for r in results[2]]
+        else:
+            point_rows = list({b.point.id: b.point for b in bundles}.values())
+        timers, hes, consents = [], [], []
+        for r in results[1]:
+            if r[0] == "t":
+                timers.append(TimerBrief(r[1], r[2], r[3], r[5]))
+            elif r[0] == "h":
+                hes.append(HesBrief(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])))
+            else:
+                consents.append(ConsentBrief(r[1], r[2], r[4], bool(r[7])))
+        return Loaded(bundles, point_rows, timers, hes, consents)
 
     def _point(self, p: Sequence[Any]) -> PointRow:
         ts = self.db.read_ts

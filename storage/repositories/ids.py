@@ -43,11 +43,14 @@ class Ids:
         if not wanted:
             return {}
         if self.db.sqlite:
-            out = {}
-            for table, n in wanted.items():
-                top = self.db.one(f"SELECT coalesce(max(id), 0) FROM {table}")[0]
-                out[table] = list(range(top + 1, top + 1 + n))
-            return out
+            tables = list(wanted)
+            tops = self.db.one(
+                "SELECT " + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {t})" for t in tables)
+            )
+            return {
+                t: list(range(top + 1, top + 1 + wanted[t]))
+                for t, top in zip(tables, tops, strict=True)
+            }
         parts = [
             f"SELECT '{t}', nextval(pg_get_serial_sequence('{t}', 'id')) "
             f"FROM generate_series(1, {int(n)})"
