@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
@@ -52,6 +52,7 @@ def _env(html: bool) -> Environment:
     return env
 
 
+@lru_cache(maxsize=4096)  # the footer's paragraphs repeat in every notice of a language
 def wrap(text: str, width: int = 76) -> str:
     """Greedy word wrap of each line at ``width`` for the plain-text part: words are never broken
     (a long URL keeps its line) and a line's leading indentation is kept. On single-spaced
@@ -170,8 +171,8 @@ def render(notice: str, language: str, context: Mapping[str, Any]) -> Rendered:
             tmpl = env.get_template(name)
         except TemplateNotFound:
             raise MissingTemplate(f"no template {name} for notice {notice!r}") from None
-        out[kind] = tmpl.render({**context, "layout": f"_layout.{'html' if html else 'txt'}.j2"})
-        if kind == "text":
-            ctx = tmpl.new_context({**context, "layout": "_layout.txt.j2"})
+        ctx = tmpl.new_context({**context, "layout": f"_layout.{'html' if html else 'txt'}.j2"})
+        out[kind] = env.concat(tmpl.root_render_func(ctx))
+        if kind == "text":  # the subject block, from the same context
             out["subject"] = " ".join("".join(tmpl.blocks["subject"](ctx)).split())
     return Rendered(out["subject"], out["text"].strip() + "\n", out["html"])

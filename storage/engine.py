@@ -60,7 +60,7 @@ def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
     return _create_engine(
         url,
         pool_pre_ping=True,
-        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+        connect_args={"options": "-c plan_cache_mode=auto", "prepare_threshold": 0},
         **({} if pool else {"poolclass": NullPool}),
         **kw,
     )

@@ -13,8 +13,6 @@ from typing import Any
 GENESIS = "0" * 64
 
 
-
-
 def _has_float(obj: Any) -> bool:
     """Whether a float is anywhere in ``obj`` (a tight walk: this runs on every event)."""
     stack = [obj]

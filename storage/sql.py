@@ -12,7 +12,8 @@ through SQLAlchemy and the other way round (``UTCDateTime``: naive UTC text on S
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -68,14 +69,28 @@ class Driver:
             cur = self.raw.cursor()
             cur.executemany(self.sql(text), rows)
 
-    def executemany_count(self, text: str, rows: Iterable[Sequence[Any]]) -> int:
-        """``executemany``, returning the rows it changed in all."""
+    def executemany_count(self, text: str, rows: Iterable[Sequence[Any]]) -> Callable[[], int]:
+        """``executemany``; returns how to read the rows it changed in all — at once on SQLite,
+        once the batch it runs in has been sent on PostgreSQL."""
         rows = list(rows)
         if not rows:
-            return 0
+            return lambda: 0
         cur = self.raw.cursor()
         cur.executemany(self.sql(text), rows)
-        return int(cur.rowcount)
+        if self.sqlite:
+            count = int(cur.rowcount)
+            return lambda: count
+        return lambda: int(cur.rowcount)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Statements sent together: one round trip on PostgreSQL (pipeline mode; the results
+        and errors arrive when the block ends), one by one on SQLite."""
+        if self.sqlite:
+            yield
+            return
+        with self.raw.pipeline():
+            yield
 
     def pipelined(self, statements: Sequence[tuple[str, Any]]) -> list[list[Any]]:
         """Run the statements in order and return each one's rows; PostgreSQL gets them in one

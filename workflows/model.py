@@ -64,7 +64,7 @@ class Customer:
 @dataclass
 class HesCommand:
     id: Id
-    case_id: Id
+    case_id: int
     case_ref: str
     action: str  # open | close
     status: str  # pending | sent | failed | acked | cancelled | superseded
@@ -102,13 +102,13 @@ class Point:
     # Points a new meter number has been registered on before: (point id, still current).
     meter_seen: dict[str, list[tuple[int, bool, str]]] = field(default_factory=dict)
 
-    def hes_out_for_others(self, case_id: Id) -> list[HesCommand]:
-        return [c for c in self.hes if c.out and c.case_id is not case_id and c.case_id != case_id]
+    def hes_out_for_others(self, case_id: int) -> list[HesCommand]:
+        return [c for c in self.hes if c.out and c.case_id != case_id]
 
 
 @dataclass
 class Case:
-    id: Id
+    id: int
     ref: str
     workflow: str
     workflow_version: int
@@ -133,7 +133,7 @@ class Case:
 
     @property
     def hes(self) -> list[HesCommand]:
-        return [c for c in self.point.hes if c.case_id is self.id or c.case_id == self.id]
+        return [c for c in self.point.hes if c.case_id == self.id]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ KEEP = "keep"
 @dataclass(frozen=True)
 class NewTimer:
     id: NewId
-    case_id: Id
+    case_id: int
     name: str
     kind: str
     trigger: str
@@ -30,7 +30,7 @@ class NewTimer:
 
 @dataclass(frozen=True)
 class TimersCancelled:
-    case_id: Id
+    case_id: int
     ids: tuple[Id, ...]  # the case's pending timers that end
     at: datetime
     outcome: str
@@ -40,7 +40,7 @@ class TimersCancelled:
 class NewMail:
     """A notice to render into the outbox (rendered by the writer once the ids are known)."""
 
-    case_id: Id
+    case_id: int
     case_ref: str
     seq: int
     template: str
@@ -53,7 +53,7 @@ class NewMail:
 @dataclass(frozen=True)
 class NewHesCommand:
     id: NewId
-    case_id: Id
+    case_id: int
     point_id: int
     action: str
     attempt: int
@@ -110,7 +110,7 @@ class PortChanged:
     cause: str
     consent_id: Id | str | None = KEEP  # the point's consent becomes this (KEEP: it stays)
     consent_after: Id | None = None  # the consent behind the port after the change
-    case_id: Id | None = None
+    case_id: int | None = None
     hes_command_id: Id | None = None
     meter_number: str | None = None
 
@@ -125,7 +125,7 @@ class MeterInstalled:
 
 @dataclass(frozen=True)
 class NewNote:
-    case_id: Id
+    case_id: int
     seq: int
     kind: str
     author: str

@@ -76,10 +76,10 @@ def into(decision: Decision, loaded: Loaded, *, firing: set[int] | None = None) 
             continue
         p = points.setdefault(b.point.id, point(b.point))
         case = cases[b.case.id] = _case(b, p)
-        fresh.add(case.id)  # type: ignore[arg-type]
+        fresh.add(case.id)
         decision.loaded.append(case)
         if case.holds_port:
-            p.holder_id = case.id  # type: ignore[assignment]
+            p.holder_id = case.id
     for t in loaded.timers:
         if t.case_id in fresh:
             case = cases[t.case_id]

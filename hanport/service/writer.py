@@ -10,6 +10,7 @@ case references they show are known. Nothing here decides, and nothing commits.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from hanport.bootstrap import App
@@ -42,12 +43,18 @@ def write(app: App, uow: Repositories, decision: Decision) -> None:
     """Persist ``decision``: raises ``Conflict`` (nothing kept) when a case it changes was
     changed by someone else since it was loaded."""
     _allocate(uow, decision)
-    _cases(uow, decision)
     by_type: dict[type, list[Any]] = defaultdict(list)
     for w in decision.writes:
         by_type[type(w)].append(w)
-    _rows(uow, by_type)
-    _mail(app, uow, by_type[NewMail])
+    mail = _mail_rows(app, by_type[NewMail])
+    with uow.db.batch():
+        checks = _cases(uow, decision)
+        _rows(uow, by_type)
+        uow.outbox.insert(mail)
+    for ref, expected, count in checks:
+        if count() != expected:
+            who = f"case {ref}" if ref else "a case"
+            raise Conflict(f"{who} was changed by someone else meanwhile: nothing written; retry")
 
 
 def _allocate(uow: Repositories, decision: Decision) -> None:
@@ -62,19 +69,30 @@ def _allocate(uow: Repositories, decision: Decision) -> None:
         n.value = ids[n.table].pop(0)
 
 
-def _cases(uow: Repositories, decision: Decision) -> None:
+Check = tuple[str | None, int, Callable[[], int]]
+
+
+def _cases(uow: Repositories, decision: Decision) -> list[Check]:
+    """The cases' rows and events; returns the compare-and-swaps to check (on SQLite each has
+    been checked already: a loser stops before writing anything else)."""
     # A case that gives up its point is written before one that takes it (one holder a point).
     ordered = sorted(decision.cases, key=lambda c: (c.holds_port, not c.new))
     changed = [c for c in ordered if not c.new]
     events = _seal(decision)
+    checks: list[Check] = []
     if len(changed) <= 3:  # a caseworker's command: the conflict names the case
         for case in changed:
-            if not uow.cases.compare_and_swap([_cas_row(case, decision)]):
+            checks.append((case.ref, 1, uow.cases.compare_and_swap([_cas_row(case, decision)])))
+    else:
+        cas = uow.cases.compare_and_swap([_cas_row(c, decision) for c in changed])
+        checks.append((None, len(changed), cas))
+    if uow.db.sqlite:
+        for ref, expected, count in checks:
+            if count() != expected:
+                who = f"case {ref}" if ref else "a case"
                 raise Conflict(
-                    f"case {case.ref} was changed by someone else meanwhile: nothing written; retry"
+                    f"{who} was changed by someone else meanwhile: nothing written; retry"
                 )
-    elif uow.cases.compare_and_swap([_cas_row(c, decision) for c in changed]) != len(changed):
-        raise Conflict("a case was changed by someone else meanwhile: nothing written; retry")
     inserted = [c for c in ordered if c.new]
     if inserted:
         uow.cases.insert([_insert_row(c, decision) for c in inserted])
@@ -82,6 +100,7 @@ def _cases(uow: Repositories, decision: Decision) -> None:
     uow.cases.insert_events(events)
     for case in decision.cases:
         case.loaded_version, case.new = case.version, False
+    return checks
 
 
 def _seal(decision: Decision) -> list[tuple[Any, ...]]:
@@ -234,9 +253,10 @@ def _port(p: PortChanged) -> PortChange:
     )
 
 
-def _mail(app: App, uow: Repositories, mails: list[NewMail]) -> None:
+def _mail_rows(app: App, mails: list[NewMail]) -> list[dict[str, Any]]:
+    """The notices rendered into outbox rows: the outbox holds exactly what will be sent."""
     if not mails:
-        return
+        return []
     from hanport.notifications.render import render
 
     domain = app.settings.sender_address.rpartition("@")[2] or "hanport.invalid"
@@ -245,8 +265,8 @@ def _mail(app: App, uow: Repositories, mails: list[NewMail]) -> None:
         context = resolve(m.context)
         rendered = render(m.template, m.language, context)
         row = intent_row(
-            case_id=int(m.case_id),
-            case_ref=str(m.case_ref),
+            case_id=m.case_id,
+            case_ref=m.case_ref,
             seq=m.seq,
             template=m.template,
             language=m.language,
@@ -257,4 +277,4 @@ def _mail(app: App, uow: Repositories, mails: list[NewMail]) -> None:
         )
         row.update(subject=rendered.subject, body_text=rendered.text, body_html=rendered.html)
         rows.append(row)
-    uow.outbox.insert(rows)
+    return rows

@@ -8,7 +8,7 @@ name — as four statements sent together (one round trip on PostgreSQL, in a pi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,39 +42,44 @@ def _prefixed(alias: str, cols: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
 
 
-# Which points and cases a load starts from: cases by reference or id (and their points), or
-# points by GSRN (and their active cases). ``{keys}`` is a list of named parameters.
-POINTS_OF = {
-    "ref": "SELECT point_id FROM cases WHERE ref IN ({keys})",
-    "id": "SELECT point_id FROM cases WHERE id IN ({keys})",
-    "gsrn": "SELECT id FROM metering_points WHERE gsrn IN ({keys})",
+# Where a load starts: cases by reference or id, or points by GSRN (their active cases). The
+# first statement finds the cases — those selected and whichever case holds each of their
+# points — and the points; the rest read by those ids only (every one an index look-up, planned
+# at once: a condition joining them with OR made PostgreSQL scan whole tables).
+_SEEDS = {
+    "ref": "SELECT id, point_id FROM cases WHERE ref IN ({keys}) UNION SELECT h.id, h.point_id "
+    "FROM cases h WHERE h.holds_port AND h.point_id IN "
+    "(SELECT point_id FROM cases WHERE ref IN ({keys}))",
+    "id": "SELECT id, point_id FROM cases WHERE id IN ({keys}) UNION SELECT h.id, h.point_id "
+    "FROM cases h WHERE h.holds_port AND h.point_id IN "
+    "(SELECT point_id FROM cases WHERE id IN ({keys}))",
+    "gsrn": "SELECT c.id, p.id FROM metering_points p LEFT JOIN cases c ON c.point_id = p.id "
+    "AND c.active WHERE p.gsrn IN ({keys})",
 }
-CASES_OF = {
-    "ref": "SELECT id FROM cases WHERE ref IN ({keys})",
-    "id": "SELECT id FROM cases WHERE id IN ({keys})",
-    "gsrn": "SELECT id FROM cases WHERE active AND point_id IN ({points})",
-}
-# The selected cases and whichever case holds each of their points.
-_SET = "SELECT x.id FROM cases x WHERE x.id IN ({cases}) OR (x.holds_port AND x.point_id IN ({points}))"
 _CASES = (
     f"SELECT {_prefixed('c', CASE_COLS)}, {_prefixed('p', POINT_COLS)}, "
     f"{_prefixed('u', CUSTOMER_COLS)} FROM cases c "
     "JOIN metering_points p ON p.id = c.point_id JOIN customers u ON u.id = c.customer_pk "
-    "WHERE c.id IN ({set}) ORDER BY c.id"
+    "WHERE c.id IN ({cases}) ORDER BY c.id"
 )
 _POINTS = f"SELECT {POINT_COLS} FROM metering_points WHERE id IN ({{points}}) ORDER BY id"
 # The timers of the cases, their HES commands and the ones still out for their points, and the
 # consents the cases and points name, as one result (a kind letter, then its columns).
 _FACTS = (
     "SELECT 't', case_id, id, name, CAST(NULL AS INTEGER), status, CAST(NULL AS TEXT), "
-    "CAST(NULL AS BOOLEAN) FROM timers WHERE case_id IN ({set}) "
+    "CAST(NULL AS BOOLEAN) FROM timers WHERE case_id IN ({cases}) "
     "UNION ALL SELECT 'h', h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
     "h.ack_due_at IS NOT NULL FROM hes_commands h JOIN cases c ON c.id = h.case_id "
-    "WHERE h.case_id IN ({set}) OR (h.point_id IN ({points}) AND (h.status IN "
-    "('pending', 'sent') OR (h.status = 'failed' AND h.ack_due_at IS NOT NULL))) "
+    "WHERE h.case_id IN ({cases}) "
+    "UNION SELECT 'h', h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
+    "h.ack_due_at IS NOT NULL FROM hes_commands h JOIN cases c ON c.id = h.case_id "
+    "WHERE h.point_id IN ({points}) AND (h.status IN ('pending', 'sent') "
+    "OR (h.status = 'failed' AND h.ack_due_at IS NOT NULL)) "
     "UNION ALL SELECT 'c', id, case_id, CAST(NULL AS TEXT), customer_pk, CAST(NULL AS TEXT), "
-    "CAST(NULL AS TEXT), ended_at IS NULL FROM consents WHERE case_id IN ({set}) "
-    "OR id IN (SELECT consent_id FROM metering_points WHERE id IN ({points}))"
+    "CAST(NULL AS TEXT), ended_at IS NULL FROM consents WHERE case_id IN ({cases}) "
+    "UNION SELECT 'c', id, case_id, CAST(NULL AS TEXT), customer_pk, CAST(NULL AS TEXT), "
+    "CAST(NULL AS TEXT), ended_at IS NULL FROM consents "
+    "WHERE id IN (SELECT consent_id FROM metering_points WHERE id IN ({points}))"
 )
 NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
 
@@ -86,30 +91,43 @@ class Cases:
     def load(self, by: str, keys: Sequence[Any]) -> Loaded:
         """The cases and points selected ``by`` ref, id or GSRN, with everything a decision may
         read about them (see the module's docstring)."""
+        db = self.db
         if not keys:
             return Loaded([], [], [], [], [])
-        params = {f"k{i}": k for i, k in enumerate(keys)}
-        names = ", ".join(f":{k}" for k in params)
-        points = POINTS_OF[by].format(keys=names)
-        cases = CASES_OF[by].format(keys=names, points=points)
-        case_set = _SET.format(cases=cases, points=points)
-        queries = [_CASES, _FACTS] + ([_POINTS] if by == "gsrn" else [])
-        texts = [q.format(set=case_set, points=points) for q in queries]
-        results = self.db.pipelined([(t, params) for t in texts])
-        bundles = [self._bundle(r) for r in results[0]]
-        if by == "gsrn":
-            point_rows = [self._point(r) for r in results[2]]
-        else:
-            point_rows = list({b.point.id: b.point for b in bundles}.values())
+        repeat = 1 if by == "gsrn" else 2
+        seeds = db.all(_SEEDS[by].format(keys=db.placeholders(len(keys))), list(keys) * repeat)
+        case_ids = sorted({r[0] for r in seeds if r[0] is not None})
+        point_ids = sorted({r[1] for r in seeds})
+        if not point_ids:
+            return Loaded([], [], [], [], [])
+        params = {f"c{i}": v for i, v in enumerate(case_ids)}
+        params.update({f"p{i}": v for i, v in enumerate(point_ids)})
+        cases = ", ".join(f":c{i}" for i in range(len(case_ids))) or "NULL"
+        points = ", ".join(f":p{i}" for i in range(len(point_ids)))
+        statements = [
+            (_CASES.format(cases=cases), params),
+            (_FACTS.format(cases=cases, points=points), params),
+            (_POINTS.format(points=points), params),
+        ]
+        cases_rows, facts, point_rows = db.pipelined(statements)
+        return Loaded(
+            [self._bundle(r) for r in cases_rows],
+            [self._point(r) for r in point_rows],
+            *self._facts(facts),
+        )
+
+    @staticmethod
+    def _facts(rows: list[Any]) -> tuple[list[TimerBrief], list[HesBrief], list[ConsentBrief]]:
         timers, hes, consents = [], [], []
-        for r in results[1]:
+        for r in rows:
             if r[0] == "t":
                 timers.append(TimerBrief(r[1], r[2], r[3], r[5]))
             elif r[0] == "h":
                 hes.append(HesBrief(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])))
             else:
                 consents.append(ConsentBrief(r[1], r[2], r[4], bool(r[7])))
-        return Loaded(bundles, point_rows, timers, hes, consents)
+        hes.sort(key=lambda h: h.id)
+        return timers, hes, consents
 
     def _point(self, p: Sequence[Any]) -> PointRow:
         ts = self.db.read_ts
@@ -135,13 +153,14 @@ class Cases:
         out[13], out[14] = self.db.ts(out[13]), self.db.ts(out[14])
         return out
 
-    def compare_and_swap(self, rows: Sequence[Sequence[Any]]) -> int:
-        """Update cases still at the version they were loaded at; returns how many were.
+    def compare_and_swap(self, rows: Sequence[Sequence[Any]]) -> Callable[[], int]:
+        """Update cases still at the version they were loaded at; returns how to read how many
+        were (``Driver.executemany_count``).
 
         Each row: state, version, holds_port, active, flags, data, last_hash, updated_at, id,
         the version expected."""
         if not rows:
-            return 0
+            return lambda: 0
         db = self.db
         bound = [(*r[:7], db.ts(r[7]), r[8], r[9]) for r in rows]
         return db.executemany_count(
