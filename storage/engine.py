@@ -7,14 +7,17 @@ at the first write, after the reads a compare-and-swap depends on).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import create_engine as _create_engine
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 1.0
 
 
 def normalise_url(url: str) -> str:
@@ -57,10 +60,33 @@ def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
     # psycopg prepares a statement after a few executions; PostgreSQL may then keep a generic
     # plan made while the tables were small (a sequential scan), which gets slower as a long
     # batch fills them. Planning each execution with its parameters keeps the indexes in use.
-    return _create_engine(
+    engine = _create_engine(
         url,
-        pool_pre_ping=True,
-        connect_args={"options": "-c plan_cache_mode=auto", "prepare_threshold": 0},
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
         **({} if pool else {"poolclass": NullPool}),
         **kw,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, for connections that were idle: a connection checked in
+    a moment ago (the previous command of this process) is handed out as it is, one that waited
+    longer is pinged first and replaced if the server dropped it (a restart, a failover). The
+    ping costs two round trips, as much as a command's reads."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)  # None: a new connection
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            dbapi_conn.execute(";")
+            dbapi_conn.rollback()
+        except engine.dialect.loaded_dbapi.Error as err:
+            raise exc.DisconnectionError(str(err)) from err

@@ -211,7 +211,10 @@ def opening(
     cases = load.into(decision, loaded)
     point = decision.points[loaded.points[0].id]
     area = app.settings.area(point.municipality)
-    holder_cust = uow.customers.by_pk(point.customer_pk) if point.customer_pk else None
+    if point.customer_pk is None or point.customer_pk == cust.id:
+        holder_cust = cust if point.customer_pk is not None else None
+    else:
+        holder_cust = uow.customers.by_pk(point.customer_pk)
     others = tuple(
         OtherCase(str(c.ref), c.state, c.workflow, c.holds_port, c.customer.pk)
         for c in cases.values()

@@ -42,19 +42,27 @@ def _prefixed(alias: str, cols: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in cols.split(","))
 
 
-# Where a load starts: cases by reference or id, or points by GSRN (their active cases). The
-# first statement finds the cases — those selected and whichever case holds each of their
-# points — and the points; the rest read by those ids only (every one an index look-up, planned
-# at once: a condition joining them with OR made PostgreSQL scan whole tables).
+# Where a load starts: cases by reference or id, or points by GSRN (their active cases) — as
+# sub-selects the load's statements share, so every statement of a load goes in one round trip.
+# The cases are those selected and whichever case holds each of their points; the rest read by
+# those ids only (every one an index look-up, planned with the keys: a condition joining them
+# with OR made PostgreSQL scan whole tables).
 _SEEDS = {
-    "ref": "SELECT id, point_id FROM cases WHERE ref IN ({keys}) UNION SELECT h.id, h.point_id "
-    "FROM cases h WHERE h.holds_port AND h.point_id IN "
-    "(SELECT point_id FROM cases WHERE ref IN ({keys}))",
-    "id": "SELECT id, point_id FROM cases WHERE id IN ({keys}) UNION SELECT h.id, h.point_id "
-    "FROM cases h WHERE h.holds_port AND h.point_id IN "
-    "(SELECT point_id FROM cases WHERE id IN ({keys}))",
-    "gsrn": "SELECT c.id, p.id FROM metering_points p LEFT JOIN cases c ON c.point_id = p.id "
-    "AND c.active WHERE p.gsrn IN ({keys})",
+    "ref": (
+        "SELECT id FROM cases WHERE ref IN ({keys}) UNION SELECT h.id FROM cases h "
+        "WHERE h.holds_port AND h.point_id IN (SELECT point_id FROM cases WHERE ref IN ({keys}))",
+        "SELECT point_id FROM cases WHERE ref IN ({keys})",
+    ),
+    "id": (
+        "SELECT id FROM cases WHERE id IN ({keys}) UNION SELECT h.id FROM cases h "
+        "WHERE h.holds_port AND h.point_id IN (SELECT point_id FROM cases WHERE id IN ({keys}))",
+        "SELECT point_id FROM cases WHERE id IN ({keys})",
+    ),
+    "gsrn": (
+        "SELECT c.id FROM cases c JOIN metering_points p ON p.id = c.point_id "
+        "WHERE c.active AND p.gsrn IN ({keys})",
+        "SELECT id FROM metering_points WHERE gsrn IN ({keys})",
+    ),
 }
 _CASES = (
     f"SELECT {_prefixed('c', CASE_COLS)}, {_prefixed('p', POINT_COLS)}, "
@@ -91,25 +99,17 @@ class Cases:
     def load(self, by: str, keys: Sequence[Any]) -> Loaded:
         """The cases and points selected ``by`` ref, id or GSRN, with everything a decision may
         read about them (see the module's docstring)."""
-        db = self.db
         if not keys:
             return Loaded([], [], [], [], [])
-        repeat = 1 if by == "gsrn" else 2
-        seeds = db.all(_SEEDS[by].format(keys=db.placeholders(len(keys))), list(keys) * repeat)
-        case_ids = sorted({r[0] for r in seeds if r[0] is not None})
-        point_ids = sorted({r[1] for r in seeds})
-        if not point_ids:
-            return Loaded([], [], [], [], [])
-        params = {f"c{i}": v for i, v in enumerate(case_ids)}
-        params.update({f"p{i}": v for i, v in enumerate(point_ids)})
-        cases = ", ".join(f":c{i}" for i in range(len(case_ids))) or "NULL"
-        points = ", ".join(f":p{i}" for i in range(len(point_ids)))
+        params = {f"k{i}": v for i, v in enumerate(keys)}
+        marks = ", ".join(f":k{i}" for i in range(len(keys)))
+        cases, points = (seed.format(keys=marks) for seed in _SEEDS[by])
         statements = [
             (_CASES.format(cases=cases), params),
             (_FACTS.format(cases=cases, points=points), params),
             (_POINTS.format(points=points), params),
         ]
-        cases_rows, facts, point_rows = db.pipelined(statements)
+        cases_rows, facts, point_rows = self.db.pipelined(statements)
         return Loaded(
             [self._bundle(r) for r in cases_rows],
             [self._point(r) for r in point_rows],
