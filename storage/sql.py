@@ -117,6 +117,23 @@ class Driver:
     def placeholders(self, n: int) -> str:
         return ", ".join("?" * n)
 
+    def member(self, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """A membership test to follow a column (``… WHERE id {test}``) and its positional
+        parameters: ``= ANY(?)`` with one array on PostgreSQL, so the statement's text is the
+        same however many values (psycopg parses and prepares it once); ``IN (?, …)`` on
+        SQLite."""
+        if self.sqlite:
+            return f"IN ({self.placeholders(len(values))})", list(values)
+        return "= ANY(?)", [list(values)]
+
+    def member_named(self, name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+        """``member`` with named parameters (``:name`` on PostgreSQL, ``:name0, …`` on
+        SQLite)."""
+        if self.sqlite:
+            params = {f"{name}{i}": v for i, v in enumerate(values)}
+            return "IN (" + ", ".join(f":{k}" for k in params) + ")", params
+        return f"= ANY(:{name})", {name: list(values)}
+
 
 def _identity(dt: datetime) -> datetime:
     return dt

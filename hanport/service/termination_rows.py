@@ -107,6 +107,8 @@ class Chunk:
         self.customers: dict[str, Customer | None] = {}
         self.targets: dict[str, DocumentRow] = {}
         self.opened: dict[str, Case] = {}  # documents of this decision and their cases
+        self.points: dict[str, Point] = {}  # the loaded points by GSRN
+        self.holders: dict[int, Customer] = {}  # their registered customers not named in rows
         if rows_:
             self._load(rows_)
 
@@ -125,6 +127,12 @@ class Chunk:
         ids = sorted({r.values["customer_id"] for r in rows_ if r.values["customer_id"]})
         for cid, row in self.uow.customers.by_ids(ids).items():
             self.customers[cid] = load.customer(row)
+        self.points = {p.gsrn: p for p in self.decision.points.values()}
+        # The points' registered customers, who may be the ones a close is for.
+        known = {c.pk for c in self.customers.values() if c is not None}
+        holders = {p.customer_pk for p in self.points.values() if p.customer_pk is not None}
+        for pk, row in self.uow.customers.by_pks(sorted(holders - known)).items():
+            self.holders[pk] = load.customer(row)
 
     # --- one row ----------------------------------------------------------------------------
 
@@ -164,7 +172,7 @@ class Chunk:
             gsrn = validate_gsrn(v["metering_point_id"])
         except InvalidIdentifier as exc:
             raise BadRow(f"metering_point_id: {exc}") from None
-        point = next((p for p in self.decision.points.values() if p.gsrn == gsrn), None)
+        point = self.points.get(gsrn)
         if point is None:
             raise BadRow(f"metering_point_id: metering point {gsrn} is not registered")
         return point
@@ -214,6 +222,8 @@ class Chunk:
         )
 
     def _customer(self, pk: int) -> Customer:
+        if pk in self.holders:
+            return self.holders[pk]
         for cust in self.customers.values():
             if cust is not None and cust.pk == pk:
                 return cust

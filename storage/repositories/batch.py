@@ -49,10 +49,11 @@ class Batch:
     def documents(self, ids: Sequence[str]) -> dict[str, DocumentRow]:
         if not ids:
             return {}
+        test, params = self.db.member(ids)
         rows = self.db.all(
             "SELECT document_id, run_id, row_number, event, outcome, case_id, request_hash "
-            f"FROM batch_documents WHERE document_id IN ({self.db.placeholders(len(ids))})",
-            list(ids),
+            f"FROM batch_documents WHERE document_id {test}",
+            params,
         )
         return {r[0]: DocumentRow._make(r) for r in rows}
 

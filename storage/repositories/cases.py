@@ -49,19 +49,19 @@ def _prefixed(alias: str, cols: str) -> str:
 # with OR made PostgreSQL scan whole tables).
 _SEEDS = {
     "ref": (
-        "SELECT id FROM cases WHERE ref IN ({keys}) UNION SELECT h.id FROM cases h "
-        "WHERE h.holds_port AND h.point_id IN (SELECT point_id FROM cases WHERE ref IN ({keys}))",
-        "SELECT point_id FROM cases WHERE ref IN ({keys})",
+        "SELECT id FROM cases WHERE ref {keys} UNION SELECT h.id FROM cases h "
+        "WHERE h.holds_port AND h.point_id IN (SELECT point_id FROM cases WHERE ref {keys})",
+        "SELECT point_id FROM cases WHERE ref {keys}",
     ),
     "id": (
-        "SELECT id FROM cases WHERE id IN ({keys}) UNION SELECT h.id FROM cases h "
-        "WHERE h.holds_port AND h.point_id IN (SELECT point_id FROM cases WHERE id IN ({keys}))",
-        "SELECT point_id FROM cases WHERE id IN ({keys})",
+        "SELECT id FROM cases WHERE id {keys} UNION SELECT h.id FROM cases h "
+        "WHERE h.holds_port AND h.point_id IN (SELECT point_id FROM cases WHERE id {keys})",
+        "SELECT point_id FROM cases WHERE id {keys}",
     ),
     "gsrn": (
         "SELECT c.id FROM cases c JOIN metering_points p ON p.id = c.point_id "
-        "WHERE c.active AND p.gsrn IN ({keys})",
-        "SELECT id FROM metering_points WHERE gsrn IN ({keys})",
+        "WHERE c.active AND p.gsrn {keys}",
+        "SELECT id FROM metering_points WHERE gsrn {keys}",
     ),
 }
 _CASES = (
@@ -101,8 +101,7 @@ class Cases:
         read about them (see the module's docstring)."""
         if not keys:
             return Loaded([], [], [], [], [])
-        params = {f"k{i}": v for i, v in enumerate(keys)}
-        marks = ", ".join(f":k{i}" for i in range(len(keys)))
+        marks, params = self.db.member_named("k", keys)
         cases, points = (seed.format(keys=marks) for seed in _SEEDS[by])
         statements = [
             (_CASES.format(cases=cases), params),

@@ -83,12 +83,12 @@ class Ports:
         """Every time these meter numbers sat on a point, newest first."""
         if not numbers:
             return []
+        test, params = self.db.member(numbers)
         rows = self.db.all(
             "SELECT m.point_id, p.gsrn, m.meter_number, m.valid_from, m.valid_to "
             "FROM meter_history m JOIN metering_points p ON p.id = m.point_id "
-            f"WHERE m.meter_number IN ({self.db.placeholders(len(numbers))}) "
-            "ORDER BY m.valid_from DESC, m.id DESC",
-            list(numbers),
+            f"WHERE m.meter_number {test} ORDER BY m.valid_from DESC, m.id DESC",
+            params,
         )
         ts = self.db.read_ts
         return [MeterSeen._make((*r[:3], ts(r[3]), ts(r[4]))) for r in rows]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -43,12 +43,18 @@ class Customers:
     def by_ids(self, customer_ids: list[str]) -> dict[str, CustomerRow]:
         if not customer_ids:
             return {}
+        test, params = self.db.member(customer_ids)
         rows = self.db.all(
-            f"SELECT {CUSTOMER_COLS} FROM customers WHERE customer_id IN "
-            f"({self.db.placeholders(len(customer_ids))})",
-            customer_ids,
+            f"SELECT {CUSTOMER_COLS} FROM customers WHERE customer_id {test}", params
         )
         return {r[1]: self._row(r) for r in rows}  # type: ignore[misc]
+
+    def by_pks(self, pks: Sequence[int]) -> dict[int, CustomerRow]:
+        if not pks:
+            return {}
+        test, params = self.db.member(pks)
+        rows = self.db.all(f"SELECT {CUSTOMER_COLS} FROM customers WHERE id {test}", params)
+        return {r[0]: self._row(r) for r in rows}  # type: ignore[misc]
 
     def by_pk(self, pk: int) -> CustomerRow | None:
         return self._row(self.db.one(f"SELECT {CUSTOMER_COLS} FROM customers WHERE id = ?", (pk,)))

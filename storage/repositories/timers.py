@@ -48,12 +48,8 @@ class Timers:
         for r in rows:
             first.setdefault(r[1], TimerRow._make((*r[:5], db.read_ts(r[5]))))
         if first and not db.sqlite:
-            ids = sorted(first)
-            db.all(
-                f"SELECT id FROM cases WHERE id IN ({db.placeholders(len(ids))}) "
-                "ORDER BY id FOR UPDATE",
-                ids,
-            )
+            test, params = db.member(sorted(first))
+            db.all(f"SELECT id FROM cases WHERE id {test} ORDER BY id FOR UPDATE", params)
         return sorted(first.values(), key=lambda t: (t.due_at, t.id))
 
     def end(self, rows: Sequence[tuple[int, str, datetime | None, str]]) -> None:
