@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 
@@ -105,7 +106,18 @@ class DeliverMail:
 
 @dataclass(frozen=True)
 class RetryMail:
+    """Put one mail (dead or waiting) back in line for the next delivery."""
+
     mail_id: int
+
+
+@dataclass(frozen=True)
+class RetryWaitingMail:
+    """Every mail waiting out a backoff or dead, made due now (after an SMTP outage);
+    ``status`` (``pending`` or ``dead``) and ``since`` (created at or after) narrow it."""
+
+    status: str | None = None
+    since: datetime | None = None
 
 
 Command = (
@@ -121,4 +133,5 @@ Command = (
     | AnswerHes
     | DeliverMail
     | RetryMail
+    | RetryWaitingMail
 )

@@ -21,4 +21,5 @@ HANDLERS: dict[type, Callable[..., Any]] = {
     c.AnswerHes: hes.answer,
     c.DeliverMail: mail.deliver,
     c.RetryMail: mail.retry_mail,
+    c.RetryWaitingMail: mail.retry_waiting,
 }

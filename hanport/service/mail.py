@@ -35,7 +35,7 @@ from hanport.notifications.delivery import (
 )
 from hanport.retry import on_conflict
 from hanport.service import load, roles
-from hanport.service.commands import DeliverMail, RetryMail
+from hanport.service.commands import DeliverMail, RetryMail, RetryWaitingMail
 from hanport.service.policy import decision_for
 from hanport.service.unit import transaction
 from hanport.service.writer import write
@@ -270,3 +270,29 @@ def retry_mail(app: App, actor: Actor, cmd: RetryMail) -> dict[str, Any]:
         uow.outbox.retry(cmd.mail_id, app.clock.now(), f"retry requested by {actor.name}")
         uow.commit()
     return {"id": cmd.mail_id, "status": "pending"}
+
+
+WAITING = ("pending", "dead")  # what ``retry --all`` makes due: never sending, sent, no_address
+
+
+def retry_waiting(app: App, actor: Actor, cmd: RetryWaitingMail) -> dict[str, Any]:
+    """Make every mail waiting out its backoff (and every dead one) due now — after an SMTP
+    outage, before ``mail send``. A mail being sent, sent, or without a recipient is left."""
+    roles.require_writer(actor)
+    if cmd.status is not None and cmd.status not in WAITING:
+        raise Refused(
+            f"--status: {cmd.status!r} cannot be retried (one of: {', '.join(WAITING)})",
+            field="status",
+        )
+    statuses = (cmd.status,) if cmd.status else WAITING
+    now = app.clock.now()
+    with transaction(app) as uow:
+        count = uow.outbox.retry_waiting(
+            now, statuses, cmd.since, f"retry requested by {actor.name}"
+        )
+        uow.commit()
+    return {
+        "retried": count,
+        "statuses": list(statuses),
+        "since": cmd.since and isoformat_utc(cmd.since),
+    }

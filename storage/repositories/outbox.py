@@ -130,3 +130,17 @@ class Outbox:
             "last_error = ? WHERE id = ?",
             (self.db.ts(now), note, mail_id),
         )
+
+    def retry_waiting(
+        self, now: datetime, statuses: Sequence[str], since: datetime | None, note: str
+    ) -> int:
+        """Every mail of ``statuses`` (``pending`` waiting out a backoff, ``dead``) created at or
+        after ``since``, due now with its attempts counted from zero; how many."""
+        db = self.db
+        test, params = db.member(list(statuses))
+        return db.rowcount(
+            "UPDATE mail_outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+            f"last_error = ? WHERE status {test} "
+            "AND (status = 'dead' OR next_attempt_at > ?) AND created_at >= coalesce(?, created_at)",
+            [db.ts(now), note, *params, db.ts(now), db.ts_or_none(since)],
+        )

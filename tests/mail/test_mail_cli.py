@@ -157,3 +157,57 @@ def test_retry_refused_without_an_address_or_for_an_auditor(cli, seeded, smtp_se
     r = cli("--as", "aud", "mail", "retry", str(dead["id"]))
     assert r.code == 4, (r.out, r.err)
     assert outbox(seeded, kari)[0]["status"] == "dead"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_retry_all_after_an_outage_makes_every_waiting_mail_due(
+    cli, seeded, smtp_server, monkeypatch
+):
+    port_opened(seeded)
+    rows = outbox(seeded)
+    up = os.environ["HANPORT_SMTP_PORT"]
+    monkeypatch.setenv("HANPORT_SMTP_PORT", str(_closed_port()))  # the server is down
+    r = cli("mail", "send", "--json")
+    assert r.code == 0, r.err
+    assert (r.json["sent"], r.json["retrying"]) == (0, len(rows))
+
+    monkeypatch.setenv("HANPORT_SMTP_PORT", up)  # back up: each mail still waits its backoff
+    assert cli("mail", "send", "--json").json["sent"] == 0
+    assert smtp_server.handler.message_ids() == []
+
+    # only mail created after a moment in the future: none
+    r = cli("mail", "retry", "--all", "--since", "2030-01-01T00:00", "--json")
+    assert r.code == 0 and r.json["retried"] == 0, (r.out, r.err)
+    r = cli("mail", "retry", "--all", "--status", "dead", "--json")
+    assert r.code == 0 and r.json["retried"] == 0, (r.out, r.err)
+
+    r = cli("mail", "retry", "--all")
+    assert r.code == 0, r.err
+    assert f"{len(rows)} mail due now" in r.out
+    assert {(m["status"], m["attempts"]) for m in outbox(seeded)} == {("pending", 0)}
+    r = cli("mail", "send", "--json")
+    assert r.json["sent"] == len(rows), (r.out, r.err)
+    assert sorted(smtp_server.handler.message_ids()) == sorted(m["message_id"] for m in rows)
+    assert cli("mail", "retry", "--all", "--json").json["retried"] == 0  # sent mail stays sent
+
+
+def test_retry_wants_one_id_or_all(cli, seeded):
+    for args in (
+        ("mail", "retry"),
+        ("mail", "retry", "1", "--all"),
+        ("mail", "retry", "1", "--status", "dead"),
+    ):
+        r = cli(*args)
+        assert r.code == 2, (args, r.out, r.err)
+        assert "either one mail ID or --all" in r.err
+    r = cli("mail", "retry", "--all", "--since", "yesterday")
+    assert r.code == 4 and "--since" in r.err, (r.out, r.err)
+    r = cli("--as", "aud", "mail", "retry", "--all")
+    assert r.code == 4 and "auditor" in r.err, (r.out, r.err)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from hanport.entrypoints.cli.context import CliState, pass_state, table
@@ -69,12 +71,46 @@ def send(state: CliState) -> None:
     state.emit(report.as_dict(), human)
 
 
-@group.command("retry", help="Put mail ID (dead or waiting) back in line for the next delivery.")
-@click.argument("mail_id", metavar="ID", type=int)
+@group.command(
+    "retry",
+    help="Put mail ID (dead or waiting) back in line for the next delivery; with --all, every "
+    "mail waiting out a backoff and every dead one (after an SMTP outage), then `mail send`.",
+)
+@click.argument("mail_id", metavar="[ID]", type=int, required=False)
+@click.option("--all", "all_", is_flag=True, help="Every waiting or dead mail, not one ID.")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "dead"]),
+    help="With --all: only waiting (pending) or only dead mail.",
+)
+@click.option(
+    "--since",
+    metavar="T",
+    help="With --all: only mail created at or after T (ISO 8601, e.g. 2026-03-02T08:00).",
+)
 @pass_state
-def retry(state: CliState, mail_id: int) -> None:
+def retry(
+    state: CliState, mail_id: int | None, all_: bool, status: str | None, since: str | None
+) -> None:
     from hanport.service import run
-    from hanport.service.commands import RetryMail
+    from hanport.service.commands import RetryMail, RetryWaitingMail
 
-    r = run(state.app(), state.actor(), RetryMail(mail_id))
-    state.emit(r, f"mail {mail_id}: pending")
+    if (mail_id is None) == (not all_ and status is None and since is None):
+        raise click.UsageError("give either one mail ID or --all (with --status/--since)")
+    if mail_id is not None:
+        r = run(state.app(), state.actor(), RetryMail(mail_id))
+        state.emit(r, f"mail {mail_id}: pending")
+        return
+    when = _instant("--since", since) if since else None
+    r = run(state.app(), state.actor(), RetryWaitingMail(status, when))
+    state.emit(r, f"{r['retried']} mail due now; `hanport mail send` delivers them")
+
+
+def _instant(option: str, value: str) -> datetime:
+    from hanport.calendar import InvalidInstant, parse_instant
+    from hanport.errors import Refused
+
+    try:
+        return parse_instant(value)
+    except InvalidInstant as exc:
+        raise Refused(f"{option}: {exc}", field=option.lstrip("-")) from None
