@@ -15,6 +15,11 @@ It prints each median, each command's ratio to the bare import (ratio of the med
 median of the run-by-run ratios. The children may write bytecode caches (PYTHONDONTWRITEBYTECODE
 is dropped from their environment), as an installed package has them; the warm-up run writes
 them and is not counted.
+
+Measured by this script (``--runs 9``, x86_64, 2 shared cores, Python 3.11.7; on a loaded machine
+the ratios move by about ±0.05 from one call to the next): bare import 999 ms; ``hanport --help``
+126 ms, 0.13× (0.67× before the lazy CLI); ``hanport case show`` 1324 ms, 1.33× (run by run
+1.36×; 1.42× before).
 """
 
 from __future__ import annotations
