@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from hanport.bootstrap import App
-from hanport.workflows.definition import Actor
+if TYPE_CHECKING:  # the application is built, and its modules imported, only when a command runs
+    from hanport.bootstrap import App
+    from hanport.workflows.definition import Actor
 
 
 @dataclass

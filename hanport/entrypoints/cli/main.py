@@ -9,6 +9,7 @@ import sys
 import click
 
 from hanport.entrypoints.cli.context import CliState
+from hanport.entrypoints.cli.lazy import Lazy, LazyGroup
 from hanport.errors import Conflict, HanportError
 
 EXIT_CODES = """Exit codes: 0 success (also "already applied") · 1 unexpected error · 2 usage ·
@@ -16,7 +17,65 @@ EXIT_CODES = """Exit codes: 0 success (also "already applied") · 1 unexpected e
 7 audit found a problem."""
 
 
+def _cli(module: str, short_help: str, attribute: str = "group") -> Lazy:
+    return Lazy(f"hanport.entrypoints.cli.{module}:{attribute}", short_help)
+
+
+# Each module of ``hanport.entrypoints.cli`` contributes one command group, imported when it runs
+# (or its own help is asked for); the short help is the first sentence of the group's help.
+COMMANDS: dict[str, Lazy] = {
+    "audit": _cli("audit", "Audit the history: verify, checkpoint, replay, port timeline, export."),
+    "batch": _cli("batch", "Batches: apply the Elhub-derived terminations and moves file."),
+    "case": _cli("case", "Cases: open, list, show, advance."),
+    "customer": _cli("customer", "Customers: show one, or update contact details and language."),
+    "db": _cli("db", "Database schema."),
+    "demo": _cli("demo", "Run the end-to-end demo on a fresh SQLite database and print its story."),
+    "hes": _cli(
+        "hes",
+        "HES commands: what is still out, and the vendor's answer to a manual command left by "
+        "an ended case (a live case's command is answered with `case advance`).",
+    ),
+    "import": _cli("imports", "Import the registry from CSV (UTF-8, ';'-separated, header row)."),
+    "mail": _cli("mail", "The mail outbox: list, show, send now, retry a dead mail."),
+    "scheduler": _cli(
+        "scheduler",
+        "Run the scheduler service: tick every minute, the nightly batch slot; "
+        "stops on SIGTERM/SIGINT.",
+    ),
+    "tick": _cli(
+        "tick", "Fire due timers, dispatch HES commands, apply acknowledgements, send mail — once."
+    ),
+    "workflow": _cli("workflow", "Show workflow definitions (states, triggers, timers, notices)."),
+}
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(CliState).json = True  # type: ignore[union-attr]
+
+
+def accept_json(command: click.Command) -> None:
+    """Accept ``--json`` after the command too (``hanport case show X --json``): added to every
+    command of a group as the group is imported."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_json(sub)
+    elif not any(p.name == "as_json_local" for p in command.params):
+        command.params.append(
+            click.Option(
+                ["--json", "as_json_local"],
+                is_flag=True,
+                expose_value=False,
+                callback=_set_json,
+                help="Print JSON on stdout (same as hanport --json).",
+            )
+        )
+
+
 @click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    prepare=accept_json,
     help="hanport: HAN-port cases for a grid company — opening, meter swaps, closing, audits.\n\n"
     + EXIT_CODES,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -39,57 +98,6 @@ def cli(
 ) -> None:
     ctx.obj = CliState(db=db, user=user, json=as_json, now=now)
     ctx.call_on_close(ctx.obj.close)
-
-
-COMMAND_MODULES = (
-    "audit",
-    "batch",
-    "case",
-    "customer",
-    "db",
-    "demo",
-    "hes",
-    "imports",
-    "mail",
-    "scheduler",
-    "tick",
-    "workflow",
-)
-
-
-def _register() -> None:
-    """Each module of ``hanport.entrypoints.cli`` contributes one command group (imported lazily inside
-    the commands, so ``--help`` stays fast)."""
-    import importlib
-
-    for name in COMMAND_MODULES:
-        cli.add_command(importlib.import_module(f"hanport.entrypoints.cli.{name}").group)
-
-
-def _json_everywhere(group: click.Group) -> None:
-    """Accept ``--json`` after the command too (``hanport case show X --json``)."""
-
-    def set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-        if value:
-            ctx.find_object(CliState).json = True  # type: ignore[union-attr]
-
-    for command in group.commands.values():
-        if isinstance(command, click.Group):
-            _json_everywhere(command)
-        elif not any(p.name == "as_json_local" for p in command.params):
-            command.params.append(
-                click.Option(
-                    ["--json", "as_json_local"],
-                    is_flag=True,
-                    expose_value=False,
-                    callback=set_json,
-                    help="Print JSON on stdout (same as hanport --json).",
-                )
-            )
-
-
-_register()
-_json_everywhere(cli)
 
 
 # What the drivers say when the server is down, restarting or dropped the connection.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
 def _walk(cmd: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
