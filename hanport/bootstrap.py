@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from hanport import failpoints
 from hanport.adapters.clock import Clock, SimulatedClock, SystemClock
 from hanport.calendar import InvalidInstant, WorkingCalendar, parse_instant
 from hanport.config import Settings
@@ -84,7 +85,9 @@ def bootstrap(
         engine.dispose()
         raise
     calendar = WorkingCalendar(saturday_is_working_day=settings.saturday_is_working_day)
-    return App(settings, engine, clock, calendar, salt)
+    app = App(settings, engine, clock, calendar, salt)
+    failpoints.reached(app, "started")
+    return app
 
 
 class _WriteNeeded(Exception):

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hanport import failpoints
 from hanport.adapters.csvfile import Rejected, Row, rows, scan
 from hanport.bootstrap import App
 from hanport.errors import Conflict, Refused
@@ -117,11 +118,13 @@ def run_terminations(app: App, actor: Actor, cmd: RunTerminations) -> BatchRepor
         return report
 
     report.run_id = on_conflict(lambda: _new_run(app, path, digest, now, actor))
+    failpoints.reached(app, "batch.run_started")
     for chunk in _chunks(all_items(), CHUNK):
         _commit_chunk(app, chunk, report.run_id, now, report)
         if cmd.progress:
             cmd.progress(len(chunk))
     on_conflict(lambda: _finish_run(app, report))
+    failpoints.reached(app, "batch.run_finished")
     if report.rejects:
         report.rejects_file = str(_write_rejects(path, report.rejects))
     return report
@@ -159,7 +162,9 @@ def _commit_chunk(
     def attempt(per_row: bool) -> list[Outcome]:
         with transaction(app) as uow:
             outcomes = _decide(app, uow, chunk, run_id, now, per_row)
+            failpoints.reached(app, "batch.before_chunk_commit")
             uow.commit()
+        failpoints.reached(app, "batch.chunk_committed")
         return outcomes
 
     try:

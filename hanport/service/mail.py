@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from hanport import failpoints
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import Conflict, NotFound, Refused
@@ -104,6 +105,7 @@ def deliver(app: App, actor: Actor | None = None, cmd: DeliverMail | None = None
         rows = on_conflict(lambda now=now: _claim(app, now, size))  # type: ignore[misc]
         if not rows:
             break
+        failpoints.reached(app, "mail.claimed")
         msgs = [
             message.build(r._asdict(), sender_name=s.sender_name, sender_address=s.sender_address)
             for r in rows
@@ -148,6 +150,8 @@ class _Recorder:
             self.conn.close()
 
     def record(self, index: int, outcome: Any) -> None:
+        failpoints.reached(self.app, "mail.before_record")
+
         def write() -> None:
             try:
                 with self.conn.begin():
@@ -158,6 +162,7 @@ class _Recorder:
                 raise Conflict(str(exc)) from None
 
         on_conflict(write)
+        failpoints.reached(self.app, "mail.message_recorded")
 
     def _write(self, repos: Repositories, r: MailRow, o: Any) -> None:
         now, report = self.now, self.report

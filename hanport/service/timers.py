@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from hanport import failpoints
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import Conflict, Refused
@@ -72,7 +73,11 @@ def _fire(app: App, limit: int, *, one_by_one: bool) -> FireReport:
                 _one(app, uow, now, [t], report, tolerate=True)
         elif claimed:
             _one(app, uow, now, claimed, report, tolerate=False)
+        if claimed:
+            failpoints.reached(app, "tick.before_commit")
         uow.commit()
+    if claimed:
+        failpoints.reached(app, "tick.timers_committed")
     return report
 
 

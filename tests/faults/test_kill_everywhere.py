@@ -12,10 +12,13 @@ One database holds three kinds of work:
   SMTP server (aiosmtpd on 127.0.0.1, in this process).
 
 One seeded random schedule runs them as real ``python -m hanport`` processes, one at a time, and
-SIGKILLs each at a random moment: during start-up, right after a commit (polling the database), a
-moment later, or right after the SMTP server stored its n-th message of a batch (the row is then
-``sending``: it goes out again after the lease, with the same Message-ID). The simulated clock
-moves six minutes per run, past the five-minute lease. Then each kind is rerun to completion and:
+has each kill itself (SIGKILL) at a failpoint (``hanport.failpoints``: ``HANPORT_FAILPOINT``)
+picked among the ones its remaining work reaches for certain: during start-up, right before or
+after a commit, or right after the SMTP server accepted the n-th message of a run whose outcome
+is not yet recorded (the row is then ``sending``: it goes out again after the lease, with the
+same Message-ID). So every planned kill happens, however fast or slow the machine. The simulated
+clock moves six minutes per run, past the five-minute lease. Then each kind is rerun to
+completion and:
 
 - every document is recorded once with its known outcome; one close case per applied close;
 - every due timer fired exactly once (one event per timer id) and its row is ``fired``;
@@ -28,10 +31,8 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +40,9 @@ from typing import Any
 
 import pytest
 
+from hanport.failpoints import ENV
+from hanport.service.batch import CHUNK
+from hanport.service.commands import FireTimers
 from hanport.service.mail import LEASE
 from hanport.storage.engine import create_engine
 from tests.faults import helpers as h
@@ -48,14 +52,10 @@ SEED = 20260309
 WAITING, PER_CASE = 240, 3  # 720 due reminders
 OPEN, SPARE = 350, 40  # about 800 rows in the terminations file
 KILLS = 21
-MAX_STEPS = 80  # runs that finish before their kill (the work ran out) do not count
 STEP = LEASE + timedelta(minutes=1)  # the clock moves past a lease between runs
-WAIT = 20.0  # the longest a kill waits for progress
-# How long a batch run works once it began (two chunks and the finish): SQLite, PostgreSQL.
-BATCH_SPAN = {"sqlite": 0.8, "postgresql": 2.4}
+TIMER_BATCH = FireTimers().batch  # due timers fired per transaction of a tick
 
 KINDS = ("tick", "batch", "mail")
-OK_CODES = {"tick": (0,), "batch": (0, 6), "mail": (0,)}  # batch: 6 = some rows rejected
 
 
 @dataclass
@@ -100,7 +100,7 @@ def _args(w: World, kind: str) -> tuple[str, ...]:
 
 
 class Probe:
-    """Progress of each kind of work, read from the database (and the SMTP server)."""
+    """What is left of each kind of work, read from the database."""
 
     def __init__(self, w: World) -> None:
         self.w = w
@@ -109,37 +109,15 @@ class Probe:
     def close(self) -> None:
         self.engine.dispose()
 
-    def committed(self, kind: str) -> int:
-        if kind == "batch":  # documents recorded, runs begun, runs finished
-            return int(
-                h.scalar(
-                    self.engine,
-                    "SELECT (SELECT count(*) FROM batch_documents) + "
-                    "(SELECT count(*) FROM batch_runs) + "
-                    "(SELECT count(*) FROM batch_runs WHERE finished_at IS NOT NULL)",
-                )
-            )
-        if kind == "tick":
-            return int(
-                h.scalar(
-                    self.engine,
-                    "SELECT (SELECT count(*) FROM timers WHERE status = 'fired') + "
-                    "(SELECT count(*) FROM mail_outbox WHERE status = 'sent')",
-                )
-            )
-        return int(h.scalar(self.engine, "SELECT count(*) FROM mail_outbox WHERE status = 'sent'"))
+    def unsent(self) -> int:
+        """Mail not yet sent: all of it due (the clock has moved past every lease)."""
+        return int(h.scalar(self.engine, "SELECT count(*) FROM mail_outbox WHERE status <> 'sent'"))
 
-    def arrivals(self) -> int:
-        with self.w.server.handler.lock:
-            return len(self.w.server.handler.arrivals)
-
-    def work_left(self, kind: str) -> bool:
-        """tick, mail: is anything still to fire or deliver?"""
-        mail = int(h.scalar(self.engine, "SELECT count(*) FROM mail_outbox WHERE status <> 'sent'"))
-        if kind == "mail":
-            return mail > 0
-        timers = int(h.scalar(self.engine, "SELECT count(*) FROM timers WHERE status = 'pending'"))
-        return mail + timers > 0
+    def due_timers(self) -> int:
+        """Reminders not yet fired (the only timers due in this test)."""
+        ids = ", ".join(str(i) for i in sorted(self.w.reminders))
+        sql = f"SELECT count(*) FROM timers WHERE status = 'pending' AND id IN ({ids})"
+        return int(h.scalar(self.engine, sql))
 
     def sending(self) -> list[tuple[str, str]]:
         return [
@@ -151,81 +129,43 @@ class Probe:
         ]
 
 
-def _until(proc: subprocess.Popen[bytes], done: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Poll until ``done()`` or the process ends (bounded)."""
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline and not done():
-        time.sleep(0.003)
+def _mail_points(unsent: int, rnd: random.Random) -> list[str]:
+    if not unsent:
+        return []
+    n = rnd.randint(1, min(unsent, 120))
+    return [
+        "mail.claimed",
+        f"mail.before_record:{n}",
+        f"mail.before_record:{n}",
+        f"mail.message_recorded:{n}",
+    ]
 
 
-def _sleep(proc: subprocess.Popen[bytes], seconds: float) -> None:
-    until = time.monotonic() + seconds
-    while proc.poll() is None and time.monotonic() < until:
-        time.sleep(0.002)
+def _failpoints(w: World, probe: Probe, kind: str, rnd: random.Random) -> list[str]:
+    """The failpoints a run of ``kind`` reaches for certain, given the work left."""
+    points = ["started"]
+    if kind == "batch":  # a rerun reads the whole file again: every chunk is committed anew
+        chunks = -(-len(w.expected.lines) // CHUNK)
+        points += ["batch.run_started", "batch.run_finished"]
+        points += [f"batch.before_chunk_commit:{rnd.randint(1, chunks)}"] * 2
+        points += [f"batch.chunk_committed:{rnd.randint(1, chunks)}"] * 2
+        return points
+    if kind == "tick" and (due := probe.due_timers()):  # its timers first, then its mail
+        n = rnd.randint(1, -(-due // TIMER_BATCH))
+        return [*points, f"tick.before_commit:{n}", f"tick.timers_committed:{n}"]
+    return points + _mail_points(probe.unsent(), rnd)
 
 
-def _wait_for_the_moment(
-    proc: subprocess.Popen[bytes],
-    probe: Probe,
-    kind: str,
-    mode: str,
-    rnd: random.Random,
-    before: int,
-    arrived: int,
-) -> str:
-    """Wait (bounded) for the moment ``mode`` picks; say what it was."""
-    started = time.monotonic()
-    if mode == "start":  # interpreter start-up, bootstrap, the first claim
-        _sleep(proc, rnd.uniform(0.05, 0.9))
-        return f"{time.monotonic() - started:.2f}s after the start"
-    if mode == "commit":  # at once or a moment after a commit
-        _until(proc, lambda: probe.committed(kind) > before)
-        _sleep(proc, rnd.choice((0.0, rnd.uniform(0.0, 0.3))))
-        return f"after a commit ({probe.committed(kind) - before} done)"
-    if mode == "later":  # somewhere in the middle of the work, once it began
-        _until(proc, lambda: probe.committed(kind) > before)
-        span = BATCH_SPAN[probe.engine.dialect.name] if kind == "batch" else 2.0
-        _sleep(proc, rnd.uniform(0.0, span))
-        return f"{time.monotonic() - started:.2f}s in ({probe.committed(kind) - before} done)"
-    # right after the server stored the n-th message of this run
-    n = rnd.randint(1, 120)
-    _until(proc, lambda: probe.arrivals() - arrived >= n)
-    return f"after {probe.arrivals() - arrived} messages arrived"
-
-
-def _strike(w: World, probe: Probe, kind: str, step: int, rnd: random.Random, now: Any) -> bool:
-    """Start one run of ``kind`` and SIGKILL it at a random moment; True if it was killed."""
-    left = kind == "batch" or probe.work_left(kind)  # a batch rerun still records its run
-    modes = ["start"]
-    if left:
-        modes += ["commit", "commit", "later", "later"]
-        if kind != "batch":
-            modes += ["smtp", "smtp"]
-    mode = rnd.choice(modes)
-    before, arrived = probe.committed(kind), probe.arrivals()
-    proc = h.start_cli(w.env, w.folder, now, *_args(w, kind))
-    try:
-        how = _wait_for_the_moment(proc, probe, kind, mode, rnd, before, arrived)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        code, _out, err = h.finish(proc)
-    finally:
-        if proc.poll() is None:  # only when something above failed
-            proc.kill()
-            proc.wait(10)
-    killed = code == -signal.SIGKILL
-    assert killed or code in OK_CODES[kind], (kind, code, err[-2000:])
+def _strike(w: World, probe: Probe, kind: str, step: int, rnd: random.Random, now: Any) -> None:
+    """One run of ``kind`` that kills itself at a failpoint it reaches for certain."""
+    point = rnd.choice(_failpoints(w, probe, kind, rnd))
+    env = {**w.env, ENV: point}
+    code, _out, err = h.finish(h.start_cli(env, w.folder, now, *_args(w, kind)))
+    assert code == -signal.SIGKILL, (kind, point, code, err[-2000:], w.log)
     h.wait_for_idle_pg(w.url)
     left_sending = probe.sending()
-    if killed:
-        w.interrupted.update(left_sending)
-    elif kind != "batch":  # a finished delivery leaves nothing claimed (past every lease)
-        assert not left_sending, (kind, "a run that finished left rows sending", left_sending[:3])
-    w.log.append(
-        f"{step:2d} {kind:5s} {'killed' if killed else f'exit {code}'} {how}; "
-        f"{len(left_sending)} sending"
-    )
-    return killed
+    w.interrupted.update(left_sending)
+    w.log.append(f"{step:2d} {kind:5s} killed at {point}; {len(left_sending)} sending")
 
 
 def test_kill_9_across_tick_batch_and_mail_then_rerun_is_exactly_once(world: World) -> None:
@@ -237,18 +177,14 @@ def test_kill_9_across_tick_batch_and_mail_then_rerun_is_exactly_once(world: Wor
     now = h.AFTER_REMINDER
     kills: Counter[str] = Counter()
     try:
-        for step in range(MAX_STEPS):
-            if sum(kills.values()) >= KILLS:
-                break
-            kind = schedule[step] if step < len(schedule) else rnd.choice(KINDS)
-            if _strike(w, probe, kind, step, rnd, now):
-                kills[kind] += 1
+        for step, kind in enumerate(schedule):
+            _strike(w, probe, kind, step, rnd, now)
+            kills[kind] += 1
             now += STEP
     finally:
         probe.close()
     print("\n".join(w.log))
-    assert sum(kills.values()) >= KILLS, (kills, w.log)
-    assert all(kills[k] >= 4 for k in KINDS), (kills, w.log)
+    assert sum(kills.values()) == KILLS and all(kills[k] >= 4 for k in KINDS), kills
 
     # Rerun each to completion (past every lease).
     h.wait_for_idle_pg(w.url)
