@@ -214,51 +214,89 @@ def _areas(value: Mapping[str, Any]) -> dict[str, Area]:
 def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build the settings from the TOML file, the environment, then explicit overrides."""
     env = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    path = env.get("HANPORT_CONFIG")
-    if path or Path("hanport.toml").exists():
-        p = Path(path or "hanport.toml")
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"configuration file {p}: {exc}") from exc
+    raw = _file(env)
     smtp_raw = dict(raw.pop("smtp", {}))
+    kw = _scalars(raw, env)
+    kw.update(_tables(raw, env))
+    if kw.get("clock", "system") not in ("system", "simulated"):
+        raise ConfigError(f"clock: {kw['clock']!r} must be system or simulated")
+    smtp = _smtp(smtp_raw, env)
+    if smtp is not None:
+        kw["smtp"] = smtp
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**kw)
+
+
+# Settings read from a key of the file or, over it, an environment variable.
+_SCALARS = {
+    "database_url": "HANPORT_DATABASE_URL",
+    "user": "HANPORT_USER",
+    "clock": "HANPORT_CLOCK",
+    "now": "HANPORT_NOW",
+    "maildir": "HANPORT_MAILDIR",
+    "sender_name": "HANPORT_SENDER_NAME",
+    "sender_address": "HANPORT_SENDER_ADDRESS",
+    "hes_max_attempts": "HANPORT_HES_MAX_ATTEMPTS",
+    "hes_backoff_minutes": "HANPORT_HES_BACKOFF_MINUTES",
+    "hes_sim_delay_minutes": "HANPORT_HES_SIM_DELAY_MINUTES",
+    "hes_sim_failure_share": "HANPORT_HES_SIM_FAILURE_SHARE",
+    "hes_sim_seed": "HANPORT_HES_SIM_SEED",
+    "nightly_at": "HANPORT_NIGHTLY_AT",
+    "batch_inbox": "HANPORT_BATCH_INBOX",
+    "mail_max_attempts": "HANPORT_MAIL_MAX_ATTEMPTS",
+}
+_INTEGERS = (
+    "hes_max_attempts",
+    "hes_backoff_minutes",
+    "hes_sim_delay_minutes",
+    "hes_sim_seed",
+    "mail_max_attempts",
+)
+_SMTP_ENV = {
+    "host": "HANPORT_SMTP_HOST",
+    "port": "HANPORT_SMTP_PORT",
+    "username": "HANPORT_SMTP_USERNAME",
+    "password": "HANPORT_SMTP_PASSWORD",
+    "starttls": "HANPORT_SMTP_STARTTLS",
+    "implicit_tls": "HANPORT_SMTP_TLS",
+    "verify": "HANPORT_SMTP_VERIFY",
+    "ca_file": "HANPORT_SMTP_CA_FILE",
+    "timeout": "HANPORT_SMTP_TIMEOUT",
+}
+
+
+def _file(env: Mapping[str, str]) -> dict[str, Any]:
+    """The TOML file: ``HANPORT_CONFIG``, else ``hanport.toml`` if there is one."""
+    path = env.get("HANPORT_CONFIG")
+    if not (path or Path("hanport.toml").exists()):
+        return {}
+    p = Path(path or "hanport.toml")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"configuration file {p}: {exc}") from exc
+
+
+def _scalars(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     kw: dict[str, Any] = {}
-    mapping = {
-        "database_url": "HANPORT_DATABASE_URL",
-        "user": "HANPORT_USER",
-        "clock": "HANPORT_CLOCK",
-        "now": "HANPORT_NOW",
-        "maildir": "HANPORT_MAILDIR",
-        "sender_name": "HANPORT_SENDER_NAME",
-        "sender_address": "HANPORT_SENDER_ADDRESS",
-        "hes_max_attempts": "HANPORT_HES_MAX_ATTEMPTS",
-        "hes_backoff_minutes": "HANPORT_HES_BACKOFF_MINUTES",
-        "hes_sim_delay_minutes": "HANPORT_HES_SIM_DELAY_MINUTES",
-        "hes_sim_failure_share": "HANPORT_HES_SIM_FAILURE_SHARE",
-        "hes_sim_seed": "HANPORT_HES_SIM_SEED",
-        "nightly_at": "HANPORT_NIGHTLY_AT",
-        "batch_inbox": "HANPORT_BATCH_INBOX",
-        "mail_max_attempts": "HANPORT_MAIL_MAX_ATTEMPTS",
-    }
-    for key, var in mapping.items():
+    for key, var in _SCALARS.items():
         if key in raw:
             kw[key] = raw[key]
         if env.get(var):
             kw[key] = env[var]
-    for key in (
-        "hes_max_attempts",
-        "hes_backoff_minutes",
-        "hes_sim_delay_minutes",
-        "hes_sim_seed",
-        "mail_max_attempts",
-    ):
+    for key in _INTEGERS:
         if key in kw:
             kw[key] = int(kw[key])
     if "hes_sim_failure_share" in kw:
         kw["hes_sim_failure_share"] = float(kw["hes_sim_failure_share"])
     if "nightly_at" in kw:
         kw["nightly_at"] = _nightly(str(kw["nightly_at"]))
+    return kw
+
+
+def _tables(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Roles, timers, the working week, the HES script and the areas."""
+    kw: dict[str, Any] = {}
     roles = env.get("HANPORT_ROLES") or raw.get("roles")
     if roles:
         kw["roles"] = _parse_roles(roles)
@@ -280,28 +318,18 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
             raise ConfigError(f"hes_adapter: {adapter!r} must be manual or simulated")
         areas = {code: replace(a, hes_adapter=adapter) for code, a in areas.items()}
     kw["areas"] = areas
-    if kw.get("clock", "system") not in ("system", "simulated"):
-        raise ConfigError(f"clock: {kw['clock']!r} must be system or simulated")
-    smtp_env = {
-        "host": env.get("HANPORT_SMTP_HOST"),
-        "port": env.get("HANPORT_SMTP_PORT"),
-        "username": env.get("HANPORT_SMTP_USERNAME"),
-        "password": env.get("HANPORT_SMTP_PASSWORD"),
-        "starttls": env.get("HANPORT_SMTP_STARTTLS"),
-        "implicit_tls": env.get("HANPORT_SMTP_TLS"),
-        "verify": env.get("HANPORT_SMTP_VERIFY"),
-        "ca_file": env.get("HANPORT_SMTP_CA_FILE"),
-        "timeout": env.get("HANPORT_SMTP_TIMEOUT"),
-    }
-    smtp_raw.update({k: v for k, v in smtp_env.items() if v})
-    if smtp_raw:
-        for k in ("starttls", "implicit_tls", "verify"):
-            if k in smtp_raw:
-                smtp_raw[k] = _bool(smtp_raw[k])
-        if "port" in smtp_raw:
-            smtp_raw["port"] = int(smtp_raw["port"])
-        if "timeout" in smtp_raw:
-            smtp_raw["timeout"] = float(smtp_raw["timeout"])
-        kw["smtp"] = SmtpSettings(**smtp_raw)
-    kw.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**kw)
+    return kw
+
+
+def _smtp(smtp_raw: dict[str, Any], env: Mapping[str, str]) -> SmtpSettings | None:
+    smtp_raw.update({k: env[var] for k, var in _SMTP_ENV.items() if env.get(var)})
+    if not smtp_raw:
+        return None
+    for k in ("starttls", "implicit_tls", "verify"):
+        if k in smtp_raw:
+            smtp_raw[k] = _bool(smtp_raw[k])
+    if "port" in smtp_raw:
+        smtp_raw["port"] = int(smtp_raw["port"])
+    if "timeout" in smtp_raw:
+        smtp_raw["timeout"] = float(smtp_raw["timeout"])
+    return SmtpSettings(**smtp_raw)

@@ -45,6 +45,63 @@ def nightly(app: App) -> dict[str, Any]:
     return {job.__name__.strip("_"): job(app) for job in NIGHTLY_JOBS}
 
 
+class _Jobs:
+    """The two jobs, each surviving its own failure (the next run retries)."""
+
+    def __init__(self, app: App, on_tick: Callable[[Any], None] | None) -> None:
+        self.app, self.on_tick = app, on_tick
+        self.ticks = 0
+        self.lock = threading.Lock()
+
+    def tick(self) -> None:
+        from hanport.entrypoints.tick import tick
+
+        try:
+            report = tick(self.app)
+        except Exception:  # keep the service alive; the next tick retries
+            log.exception("tick failed")
+            return
+        with self.lock:
+            self.ticks += 1
+        for line in report.details:
+            log.info("tick: %s", line)
+        if self.on_tick is not None:
+            self.on_tick(report)
+
+    def nightly(self) -> None:
+        try:
+            log.info("nightly: %s", nightly(self.app))
+        except Exception:
+            log.exception("nightly job failed")
+
+
+def _scheduler(app: App, jobs: _Jobs, tick_seconds: float) -> Any:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    hh, mm = (int(x) for x in app.settings.nightly_at.split(":"))
+    sched = BackgroundScheduler(timezone=OSLO)
+    sched.add_job(
+        jobs.tick,
+        IntervalTrigger(seconds=tick_seconds, timezone=OSLO),
+        id="tick",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+        next_run_time=None,
+    )
+    sched.add_job(
+        jobs.nightly,
+        CronTrigger(hour=hh, minute=mm, timezone=OSLO),
+        id="nightly",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=NIGHTLY_GRACE_SECONDS,
+    )
+    return sched
+
+
 def run(
     app: App,
     *,
@@ -54,56 +111,9 @@ def run(
     install_signals: bool = True,
 ) -> int:
     """Run until SIGTERM/SIGINT (or ``stop`` is set); returns the number of ticks run."""
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    from hanport.entrypoints.tick import tick
-
     stop = stop or threading.Event()
-    ticks = 0
-    lock = threading.Lock()
-
-    def tick_job() -> None:
-        nonlocal ticks
-        try:
-            report = tick(app)
-        except Exception:  # keep the service alive; the next tick retries
-            log.exception("tick failed")
-            return
-        with lock:
-            ticks += 1
-        if report.details:
-            for line in report.details:
-                log.info("tick: %s", line)
-        if on_tick is not None:
-            on_tick(report)
-
-    def nightly_job() -> None:
-        try:
-            log.info("nightly: %s", nightly(app))
-        except Exception:
-            log.exception("nightly job failed")
-
-    hh, mm = (int(x) for x in app.settings.nightly_at.split(":"))
-    sched = BackgroundScheduler(timezone=OSLO)
-    sched.add_job(
-        tick_job,
-        IntervalTrigger(seconds=tick_seconds, timezone=OSLO),
-        id="tick",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=None,
-        next_run_time=None,
-    )
-    sched.add_job(
-        nightly_job,
-        CronTrigger(hour=hh, minute=mm, timezone=OSLO),
-        id="nightly",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=NIGHTLY_GRACE_SECONDS,
-    )
+    jobs = _Jobs(app, on_tick)
+    sched = _scheduler(app, jobs, tick_seconds)
     if install_signals:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
@@ -120,8 +130,8 @@ def run(
     finally:
         log.info("scheduler stopping: waiting for a running tick to finish")
         sched.shutdown(wait=True)
-        log.info("scheduler stopped after %d ticks", ticks)
-    return ticks
+        log.info("scheduler stopped after %d ticks", jobs.ticks)
+    return jobs.ticks
 
 
 def _now_local() -> Any:
