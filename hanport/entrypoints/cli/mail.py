@@ -76,7 +76,7 @@ def send(state: CliState) -> None:
     help="Put mail ID (dead or waiting) back in line for the next delivery; with --all, every "
     "mail waiting out a backoff and every dead one (after an SMTP outage), then `mail send`.",
 )
-@click.argument("mail_id", metavar="[ID]", type=int, required=False)
+@click.argument("mail_id", metavar="ID", type=int, required=False)
 @click.option("--all", "all_", is_flag=True, help="Every waiting or dead mail, not one ID.")
 @click.option(
     "--status",
