@@ -19,20 +19,10 @@ from sqlalchemy.sql.dml import Insert, Update
 from hanport.storage import tables as t
 from hanport.storage.hashing import canonical_json
 
-CASES: Table = t.Case.__table__  # type: ignore[attr-defined]
-EVENTS: Table = t.CaseEvent.__table__  # type: ignore[attr-defined]
-NOTES: Table = t.CaseNote.__table__  # type: ignore[attr-defined]
-TIMERS: Table = t.Timer.__table__  # type: ignore[attr-defined]
-CONSENTS: Table = t.Consent.__table__  # type: ignore[attr-defined]
-MAIL: Table = t.MailOutbox.__table__  # type: ignore[attr-defined]
-HES: Table = t.HesCommand.__table__  # type: ignore[attr-defined]
-POINTS: Table = t.MeteringPoint.__table__  # type: ignore[attr-defined]
-METERS: Table = t.MeterHistory.__table__  # type: ignore[attr-defined]
-CUSTOMERS: Table = t.Customer.__table__  # type: ignore[attr-defined]
-CUSTOMER_HISTORY: Table = t.CustomerHistory.__table__  # type: ignore[attr-defined]
-IDEMPOTENCY: Table = t.IdempotencyKey.__table__  # type: ignore[attr-defined]
-META: Table = t.Meta.__table__  # type: ignore[attr-defined]
-PORT_EVENTS: Table = t.PortEvent.__table__  # type: ignore[attr-defined]
+CASES, EVENTS, NOTES, TIMERS = t.CASES, t.EVENTS, t.NOTES, t.TIMERS
+CONSENTS, MAIL, HES, POINTS, METERS = t.CONSENTS, t.MAIL, t.HES, t.POINTS, t.METERS
+CUSTOMERS, CUSTOMER_HISTORY, IDEMPOTENCY = t.CUSTOMERS, t.CUSTOMER_HISTORY, t.IDEMPOTENCY
+META, PORT_EVENTS = t.META, t.PORT_EVENTS
 
 
 def _pk(result: Any) -> int:
