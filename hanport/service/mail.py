@@ -11,15 +11,11 @@ attempts make the row ``dead`` and flag the case ``mail_dead``.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
@@ -38,7 +34,9 @@ from hanport.service.commands import DeliverMail, RetryMail
 from hanport.service.policy import decision_for
 from hanport.service.unit import transaction
 from hanport.service.writer import write
+from hanport.storage.engine import sqlite_file
 from hanport.storage.errors import Conflict as StorageConflict
+from hanport.storage.errors import operational
 from hanport.storage.repositories.outbox import MailRow
 from hanport.storage.uow import Repositories
 from hanport.workflows.definition import Actor
@@ -62,9 +60,9 @@ def maildir(app: App) -> Path:
     """``HANPORT_MAILDIR``, else a ``maildir`` folder beside an SQLite database file."""
     if app.settings.maildir:
         return Path(app.settings.maildir)
-    url = make_url(app.settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        return Path(url.database).resolve().parent / "maildir"
+    database = sqlite_file(app.settings.database_url)
+    if database:
+        return Path(database).resolve().parent / "maildir"
     return Path("maildir").resolve()
 
 
@@ -150,10 +148,10 @@ class _Recorder:
             try:
                 with self.conn.begin():
                     self._write(Repositories(self.conn), self.rows[index], outcome)
-            except OperationalError as exc:  # busy: another writer holds the database
-                raise Conflict(str(exc)) from None
-            except sqlite3.OperationalError as exc:
-                raise Conflict(str(exc)) from None
+            except Exception as exc:
+                if not operational(exc):
+                    raise
+                raise Conflict(str(exc)) from None  # busy: another writer holds the database
 
         on_conflict(write)
 
