@@ -21,7 +21,7 @@ from sqlalchemy import insert
 
 from bench.common import app_for, database, machine, median, peak_rss_mb
 from hanport.identifiers import gsrn_with_check_digit
-from hanport.storage import repository as repo
+from hanport.storage import tables
 
 HEADER = "document_id;metering_point_id;event;brs_code;effective_at;customer_id;rollback_of"
 
@@ -46,7 +46,7 @@ def registry(url: str, points: int, open_share: float, seed: int) -> list[tuple[
             }
             for i in range(points)
         ]
-        conn.execute(insert(repo.CUSTOMERS), customers)
+        conn.execute(insert(tables.CUSTOMERS), customers)
         pks = {r[0]: r[1] for r in conn.exec_driver_sql("SELECT customer_id, id FROM customers")}
         rows = []
         for i in range(points):
@@ -67,10 +67,10 @@ def registry(url: str, points: int, open_share: float, seed: int) -> list[tuple[
                 }
             )
             out.append((gsrn, str(700000 + i), is_open))
-        conn.execute(insert(repo.POINTS), rows)
+        conn.execute(insert(tables.POINTS), rows)
         ids = {r[0]: r[1] for r in conn.exec_driver_sql("SELECT gsrn, id FROM metering_points")}
         conn.execute(
-            insert(repo.METERS),
+            insert(tables.METERS),
             [
                 {
                     "point_id": ids[r["gsrn"]],
@@ -94,7 +94,7 @@ def registry(url: str, points: int, open_share: float, seed: int) -> list[tuple[
             for r in rows
             if r["han_port"] == "open"
         ]
-        conn.execute(insert(repo.CONSENTS), consents)
+        conn.execute(insert(tables.CONSENTS), consents)
         conn.exec_driver_sql(
             "UPDATE metering_points SET consent_id = (SELECT max(c.id) FROM consents c "
             "WHERE c.point_id = metering_points.id) WHERE han_port = 'open'"

@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from sqlalchemy import insert, select
+
 from bench.common import app_for, database, machine, median, nore_registry
 from hanport.config import SmtpSettings
 from hanport.notifications.outbox import intent_row
@@ -31,7 +33,7 @@ from hanport.service import run
 from hanport.service.commands import DeliverMail, OpenCase
 from hanport.service.roles import resolve
 from hanport.service.timers import SCHEDULER
-from hanport.storage import repository as repo
+from hanport.storage import tables
 
 SERVER = """
 import sys, time
@@ -98,9 +100,11 @@ def one_run(backend: str, n: int) -> tuple[float, float, float]:
                 OpenCase("nore_open", customer=pairs[0][0], metering_point=pairs[0][1]),
             )
             with app.engine.connect() as conn:
-                case_id = repo.case_by_ref(conn, case.case)["id"]  # type: ignore[index]
+                case_id = conn.execute(
+                    select(tables.CASES.c.id).where(tables.CASES.c.ref == case.case)
+                ).scalar_one()
             with app.engine.begin() as conn:  # clear the open's own notice
-                conn.execute(repo.MAIL.delete())
+                conn.execute(tables.MAIL.delete())
             app.settings = dataclasses.replace(
                 app.settings, smtp=SmtpSettings(host="127.0.0.1", port=port, starttls=False)
             )
@@ -131,11 +135,11 @@ def one_run(backend: str, n: int) -> tuple[float, float, float]:
                 rows.append(row)
                 if len(rows) == 500:
                     with app.engine.begin() as conn:
-                        repo.insert_mail(conn, rows)
+                        conn.execute(insert(tables.MAIL), rows)
                     rows = []
             if rows:
                 with app.engine.begin() as conn:
-                    repo.insert_mail(conn, rows)
+                    conn.execute(insert(tables.MAIL), rows)
             t1 = time.perf_counter()
             report = run(app, SCHEDULER, DeliverMail(batch=200))
             t2 = time.perf_counter()

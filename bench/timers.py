@@ -20,7 +20,7 @@ from hanport.service import run
 from hanport.service.commands import Advance, FireTimers, OpenCase
 from hanport.service.roles import resolve
 from hanport.service.timers import SCHEDULER
-from hanport.storage import repository as repo
+from hanport.storage import tables
 
 
 def _worker(url: str, now: str, start: mp.synchronize.Event, out: mp.Queue) -> None:  # type: ignore[name-defined]
@@ -57,7 +57,7 @@ def one_run(backend: str, n: int) -> tuple[float, int, int]:
         app = app_for(url)
         with app.engine.connect() as conn:
             events = conn.execute(
-                select(func.count()).where(repo.EVENTS.c.trigger == "remind_consent")
+                select(func.count()).where(tables.EVENTS.c.trigger == "remind_consent")
             ).scalar_one()
             distinct = conn.execute(
                 text(

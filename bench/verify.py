@@ -18,7 +18,7 @@ from sqlalchemy import insert
 
 from bench.common import app_for, database, machine, median, peak_rss_mb
 from hanport.calendar import isoformat_utc
-from hanport.storage import repository as repo
+from hanport.storage import tables
 from hanport.storage.hashing import GENESIS, canonical_event, canonical_json, chain_hash
 
 TRIGGERS = ["open", "record_consent", "report_failure", "report_failure", "retry", "confirm_open"]
@@ -30,7 +30,7 @@ def build(url: str, events: int, per_case: int) -> None:
     cases = events // per_case
     with app.engine.begin() as conn:
         conn.execute(
-            insert(repo.CUSTOMERS),
+            insert(tables.CUSTOMERS),
             [
                 {
                     "customer_id": "1",
@@ -42,7 +42,7 @@ def build(url: str, events: int, per_case: int) -> None:
             ],
         )
         conn.execute(
-            insert(repo.POINTS),
+            insert(tables.POINTS),
             [
                 {
                     "gsrn": "707057500000000018",
@@ -117,12 +117,12 @@ def build(url: str, events: int, per_case: int) -> None:
         )
         if len(batch_events) >= 50_000 or c == cases:
             with app.engine.begin() as conn:
-                conn.execute(insert(repo.CASES), batch_cases)
-                conn.execute(insert(repo.EVENTS), batch_events)
+                conn.execute(insert(tables.CASES), batch_cases)
+                conn.execute(insert(tables.EVENTS), batch_events)
             batch_cases, batch_events = [], []
     with app.engine.begin() as conn:
         conn.execute(
-            insert(repo.PORT_EVENTS),
+            insert(tables.PORT_EVENTS),
             [{"point_id": 1, "at": now, "state": "closed", "cause": "bench"}],
         )
     app.close()

@@ -127,14 +127,12 @@ class Story:
             self.problems.append(f"{ref} should have a {trigger} event")
 
     def check_port(self, gsrn: str, port: str) -> None:
-        from hanport.storage import repository as repo
+        from hanport.storage.views import reading
 
-        with self.app.engine.connect() as conn:
-            point = repo.point_by_gsrn(conn, gsrn)
-        if point is None or point["han_port"] != port:
-            self.problems.append(
-                f"port of {gsrn} should be {port}, is {point and point['han_port']}"
-            )
+        with reading(self.app.engine) as views:
+            point = views.ports.point(gsrn)
+        if point is None or point.han_port != port:
+            self.problems.append(f"port of {gsrn} should be {port}, is {point and point.han_port}")
         else:
             self.say(f"  the port of {gsrn} is {port}")
 
@@ -667,7 +665,8 @@ def run(folder: Path, now: str, *, as_json: bool = False) -> bool:
             f"Registry imported: {rc.inserted} customers, {rp.inserted} metering points (Nore, Ringerike, Hole)"
         )
         _scenarios(s)
-        from hanport.service.mail import list_mail, maildir
+        from hanport.queries.mail import list_mail
+        from hanport.service.mail import maildir
 
         service.run(app, s.actor(), DeliverMail())
         box = maildir(app)

@@ -32,6 +32,14 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def sqlite_file(url: str) -> str | None:
+    """The database file an SQLite URL names (None: another backend, or in memory)."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database:
+        return u.database
+    return None
+
+
 def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
     url = normalise_url(url)
     if is_sqlite(url):

@@ -49,6 +49,27 @@ def _database_error(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.Error)
 
 
+def operational(exc: BaseException) -> bool:
+    """The driver said the database could not do it now (busy or locked, above all), through
+    SQLAlchemy or straight from ``sqlite3``."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError | sqlite3.OperationalError)
+
+
+def went_away(exc: BaseException) -> bool:
+    """A lost or refused connection (a PostgreSQL restart, the server down), as SQLAlchemy
+    reports it."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    text = str(exc.orig).lower()
+    return bool(exc.connection_invalidated) or any(g in text for g in GONE)
+
+
 def translate(exc: BaseException) -> StorageError | None:
     """The storage error a driver or SQLAlchemy exception stands for, if it is one we know
     (anything else — a refusal, a bug — passes through as it is)."""

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -352,3 +353,20 @@ class BatchFile(SQLModel, table=True):
 
 
 METADATA = SQLModel.metadata
+
+# The tables as SQLAlchemy Core sees them, for the statements storage builds (and the tests'
+# checks of what was stored).
+CASES: Table = Case.__table__  # type: ignore[attr-defined]
+EVENTS: Table = CaseEvent.__table__  # type: ignore[attr-defined]
+NOTES: Table = CaseNote.__table__  # type: ignore[attr-defined]
+TIMERS: Table = Timer.__table__  # type: ignore[attr-defined]
+CONSENTS: Table = Consent.__table__  # type: ignore[attr-defined]
+MAIL: Table = MailOutbox.__table__  # type: ignore[attr-defined]
+HES: Table = HesCommand.__table__  # type: ignore[attr-defined]
+POINTS: Table = MeteringPoint.__table__  # type: ignore[attr-defined]
+METERS: Table = MeterHistory.__table__  # type: ignore[attr-defined]
+CUSTOMERS: Table = Customer.__table__  # type: ignore[attr-defined]
+CUSTOMER_HISTORY: Table = CustomerHistory.__table__  # type: ignore[attr-defined]
+IDEMPOTENCY: Table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+META: Table = Meta.__table__  # type: ignore[attr-defined]
+PORT_EVENTS: Table = PortEvent.__table__  # type: ignore[attr-defined]

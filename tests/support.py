@@ -16,7 +16,7 @@ from hanport.service import commands as cmds
 from hanport.service.cases import Result
 from hanport.service.roles import resolve
 from hanport.service.timers import SCHEDULER
-from hanport.storage import repository as repo
+from hanport.storage import tables
 from hanport.storage.uow import Repositories
 from hanport.workflows.definition import Actor
 from hanport.workflows.model import Case
@@ -180,7 +180,7 @@ def copy_reminders(conn: Connection, per_case: int) -> tuple[int, frozenset[int]
     """Add ``per_case - 1`` more ``remind_consent`` timers for every case that has one, each
     copy a minute after the last (so one case's firings land in different batches); return
     (how many there were before, the ids of all of them)."""
-    T = repo.TIMERS
+    T = tables.TIMERS
     first = [
         dict(r) for r in conn.execute(select(T).where(T.c.name == "remind_consent")).mappings()
     ]

@@ -11,75 +11,57 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
-
 from hanport import workflows
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.queries import audit
 from hanport.queries.cases import case_view
-from hanport.service.mail import show_mail
-from hanport.storage import repository as repo
+from hanport.queries.mail import show_mail
+from hanport.storage.views import reading
 from hanport.workflows.definition import Workflow
+
+CASE_FIELDS = (
+    "case",
+    "workflow",
+    "workflow_version",
+    "state",
+    "version",
+    "flags",
+    "metering_point",
+    "meter_number",
+    "customer",
+    "created_at",
+)
+MAIL_FIELDS = (
+    "id",
+    "seq",
+    "template",
+    "language",
+    "recipient",
+    "status",
+    "message_id",
+    "subject",
+    "text",
+    "html",
+    "sent_at",
+    "created_at",
+)
 
 
 def evidence(app: App, ref: str) -> dict[str, Any]:
     view = case_view(app, ref)
-    with app.engine.connect() as conn:
-        row = repo.case_by_ref(conn, view["case"])
-        assert row is not None
-        consent_id = json.loads(row["data"]).get("consent_id")
-        consent = audit._consent_view(conn, consent_id)
-        mail_ids = [
-            m[0]
-            for m in conn.execute(
-                select(repo.MAIL.c.id)
-                .where(repo.MAIL.c.case_id == row["id"])
-                .order_by(repo.MAIL.c.id)
-            )
-        ]
+    with reading(app.engine) as views:
+        case = views.cases.by_ref(view["case"])
+        assert case is not None
+        consent = audit.consent_view(views, json.loads(case.data).get("consent_id"))
+        mail_ids = [m.id for m in views.mail.of_case(case.id)]
     verify = audit.verify(app, view["case"])
     replay = audit.replay(app, view["case"])[0]
-    mails = []
-    for mid in mail_ids:
-        m = show_mail(app, mid)
-        mails.append(
-            {
-                k: m[k]
-                for k in (
-                    "id",
-                    "seq",
-                    "template",
-                    "language",
-                    "recipient",
-                    "status",
-                    "message_id",
-                    "subject",
-                    "text",
-                    "html",
-                    "sent_at",
-                    "created_at",
-                )
-            }
-        )
+    mails = [{k: m[k] for k in MAIL_FIELDS} for m in (show_mail(app, i) for i in mail_ids)]
     return {
         "kind": "hanport-case-evidence",
         "exported_at": isoformat_utc(app.clock.now()),
-        "case": {
-            k: view[k]
-            for k in (
-                "case",
-                "workflow",
-                "workflow_version",
-                "state",
-                "version",
-                "flags",
-                "metering_point",
-                "meter_number",
-                "customer",
-                "created_at",
-            )
-        },
+        "case": {k: view[k] for k in CASE_FIELDS},
         "events": view["history"],
         "consent": consent,
         "mails": mails,
@@ -165,20 +147,26 @@ def svg(wf: Workflow, path: list[tuple[str, str]]) -> str:
     return "".join(parts)
 
 
-def to_html(ev: dict[str, Any]) -> str:
-    c = ev["case"]
-    wf = workflows.get(c["workflow"], c["workflow_version"])
+STYLE = """\
+body{font-family:Arial,Helvetica,sans-serif;margin:24px;color:#1f2933} table{border-collapse:collapse;margin:8px 0}
+td,th{border:1px solid #cbd2d9;padding:4px 8px;font-size:13px;vertical-align:top} th{background:#f4f4f1;text-align:left}
+code,td:last-child{font-family:monospace;font-size:11px} pre{background:#f4f4f1;padding:8px;white-space:pre-wrap}
+.ok{color:#0b6e4f} .bad{color:#b91c1c}
+"""
+
+
+def _row(cells: list[Any], tag: str = "td") -> str:
     e = html.escape
+    return (
+        "<tr>"
+        + "".join(f"<{tag}>{e('' if v is None else str(v))}</{tag}>" for v in cells)
+        + "</tr>"
+    )
 
-    def row(cells: list[Any], tag: str = "td") -> str:
-        return (
-            "<tr>"
-            + "".join(f"<{tag}>{e('' if v is None else str(v))}</{tag}>" for v in cells)
-            + "</tr>"
-        )
 
-    events = "".join(
-        row(
+def _events_html(ev: dict[str, Any]) -> str:
+    return "".join(
+        _row(
             [
                 x["seq"],
                 x["at_local"],
@@ -191,7 +179,11 @@ def to_html(ev: dict[str, Any]) -> str:
         )
         for x in ev["events"]
     )
-    mails = (
+
+
+def _mails_html(ev: dict[str, Any]) -> str:
+    e = html.escape
+    return (
         "".join(
             f"<details><summary>{e(m['template'])} ({e(m['language'])}) — {e(m['status'])} — {e(m['subject'] or '')}</summary>"
             f"<p>Message-ID: <code>{e(m['message_id'])}</code>; to {e(m['recipient'] or '(no address)')}; sent {e(m['sent_at'] or '-')}</p>"
@@ -200,12 +192,17 @@ def to_html(ev: dict[str, Any]) -> str:
         )
         or "<p>(none)</p>"
     )
+
+
+def _consent_html(ev: dict[str, Any]) -> str:
     consent = ev["consent"]
-    consent_html = (
-        "<p>(none)</p>"
-        if consent is None
-        else "<table>" + "".join(row([k, v]) for k, v in consent.items()) + "</table>"
-    )
+    if consent is None:
+        return "<p>(none)</p>"
+    return "<table>" + "".join(_row([k, v]) for k, v in consent.items()) + "</table>"
+
+
+def _verdicts(ev: dict[str, Any]) -> tuple[str, str]:
+    """What the hash chain check and the replay found, in words."""
     verdict = (
         "intact"
         if ev["verification"]["ok"]
@@ -216,24 +213,28 @@ def to_html(ev: dict[str, Any]) -> str:
         if ev["replay"]["ok"]
         else "DIVERGES: " + "; ".join(d["what"] for d in ev["replay"]["divergences"])
     )
+    return verdict, replay
+
+
+def to_html(ev: dict[str, Any]) -> str:
+    c = ev["case"]
+    wf = workflows.get(c["workflow"], c["workflow_version"])
+    e = html.escape
+    verdict, replay = _verdicts(ev)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Evidence {e(c["case"])}</title>
 <style>
-body{{font-family:Arial,Helvetica,sans-serif;margin:24px;color:#1f2933}} table{{border-collapse:collapse;margin:8px 0}}
-td,th{{border:1px solid #cbd2d9;padding:4px 8px;font-size:13px;vertical-align:top}} th{{background:#f4f4f1;text-align:left}}
-code,td:last-child{{font-family:monospace;font-size:11px}} pre{{background:#f4f4f1;padding:8px;white-space:pre-wrap}}
-.ok{{color:#0b6e4f}} .bad{{color:#b91c1c}}
-</style></head><body>
+{STYLE}</style></head><body>
 <h1>Case {e(c["case"])}</h1>
 <p>{e(c["workflow"])} v{c["workflow_version"]} — state <b>{e(c["state"])}</b> — metering point {e(str(c["metering_point"]))}, meter {e(str(c["meter_number"]))}, customer {e(str(c["customer"]))}. Flags: {e(", ".join(c["flags"]) or "none")}.</p>
 <p>Exported {e(ev["exported_at"])}. Hash chain: <span class="{"ok" if ev["verification"]["ok"] else "bad"}">{e(verdict)}</span>. Replay: <span class="{"ok" if ev["replay"]["ok"] else "bad"}">{e(replay)}</span>.</p>
 <h2>Path through the workflow</h2>
 {svg(wf, [tuple(p) for p in ev["path"]])}
 <h2>Events</h2>
-<table>{row(["seq", "when (Oslo)", "actor", "kind", "trigger", "change", "SHA-256"], "th")}{events}</table>
+<table>{_row(["seq", "when (Oslo)", "actor", "kind", "trigger", "change", "SHA-256"], "th")}{_events_html(ev)}</table>
 <h2>Consent</h2>
-{consent_html}
+{_consent_html(ev)}
 <h2>Mail as sent</h2>
-{mails}
+{_mails_html(ev)}
 </body></html>
 """

@@ -10,23 +10,18 @@ whose case has ended (the close behind a cancelled opening).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from hanport.adapters.hes_gateways import gateways
 from hanport.bootstrap import App
-from hanport.calendar import isoformat_utc
 from hanport.errors import Conflict, NotFound, Refused
 from hanport.service import load, roles
 from hanport.service.commands import AnswerHes, ApplyHesAnswers, DispatchHes
 from hanport.service.policy import decision_for
 from hanport.service.unit import transaction
 from hanport.service.writer import write
-from hanport.storage import repository as repo
 from hanport.storage.repositories.ports import PortChange
 from hanport.storage.uow import UnitOfWork
 from hanport.workflows import answers
@@ -160,7 +155,8 @@ def _apply(
     report.details.append(said)
 
 
-def _confirm(action: str) -> str:
+def confirm_trigger(action: str) -> str:
+    """The trigger that confirms an ``action`` command on its case."""
     return "confirm_open" if action == "open" else "confirm_close"
 
 
@@ -180,7 +176,7 @@ def answer(app: App, actor: Actor, cmd: AnswerHes) -> dict[str, Any]:
             raise Refused(
                 f"HES command {cmd.command_id} belongs to {case_ref}, which is still "
                 f"{case_state}: record the answer on the case (hanport case advance "
-                f"{case_ref} {_confirm(row.action)} or report_failure)"
+                f"{case_ref} {confirm_trigger(row.action)} or report_failure)"
             )
         error = cmd.note or f"failure reported by {actor.name}"
         taken = answers_taken(row, cmd.outcome, now)
@@ -235,60 +231,3 @@ def answers_taken(row: Any, outcome: str, now: datetime) -> Any:
     from hanport.storage.repositories.hes import Answered
 
     return Answered(row.id, row.case_id, row.action, row.status, row.attempt, now, outcome, None)
-
-
-# --- reading (moving to hanport.queries.hes) ---------------------------------------------
-
-
-def list_commands(
-    app: App, *, metering_point: str | None = None, everything: bool = False
-) -> list[dict[str, Any]]:
-    """HES commands still out (or all with ``everything``), oldest first, each with what it waits
-    for — in particular a manual command left by an ended case, which only ``answer`` settles."""
-    H, C, P = repo.HES, repo.CASES, repo.POINTS
-    stmt = (
-        select(H, C.c.ref, C.c.state.label("case_state"), C.c.active, P.c.gsrn)
-        .join(C, C.c.id == H.c.case_id)
-        .join(P, P.c.id == H.c.point_id)
-        .order_by(H.c.id)
-    )
-    if not everything:
-        stmt = stmt.where(repo.HES_OUT)
-    with app.engine.connect() as conn:
-        if metering_point is not None:
-            if repo.point_by_gsrn(conn, metering_point) is None:
-                raise NotFound(f"metering point {metering_point} not found")
-            stmt = stmt.where(P.c.gsrn == metering_point)
-        rows = [dict(r) for r in conn.execute(stmt).mappings()]
-    return [
-        {
-            "id": r["id"],
-            "case": r["ref"],
-            "case_state": r["case_state"],
-            "metering_point": r["gsrn"],
-            "action": r["action"],
-            "status": r["status"],
-            "attempt": r["attempt"],
-            "adapter": r["adapter"],
-            "created_at": isoformat_utc(r["created_at"]),
-            "sent_at": isoformat_utc(r["sent_at"]) if r["sent_at"] else None,
-            "waits_for": _waits_for(r),
-        }
-        for r in rows
-    ]
-
-
-def _waits_for(r: Mapping[str, Any]) -> str:
-    if r["status"] == "pending":
-        return "its turn (sent by the next tick once the point's earlier commands are settled)"
-    if r["status"] == "failed" and r["ack_due_at"] is not None:
-        return "the gateway's late answer"
-    if r["status"] != "sent":
-        return "-"
-    if r["adapter"] != "manual":
-        return "the gateway's answer"
-    if r["active"]:
-        return (
-            f"a caseworker: hanport case advance {r['ref']} {_confirm(r['action'])}|report_failure"
-        )
-    return f"a caseworker: hanport hes answer {r['id']} {'|'.join(OUTCOMES[r['action']])}"

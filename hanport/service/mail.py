@@ -1,4 +1,5 @@
-"""The mail outbox after commit: delivery with retries, and the caseworker's view of it.
+"""The mail outbox after commit: delivery with retries, and a caseworker's retry (the caseworker's
+view of it is in :mod:`hanport.queries.mail`).
 
 Delivery claims a batch of due rows (``sending`` with a lease), sends them outside any
 transaction, then records each outcome. A row is marked ``sent`` only after the server accepted
@@ -10,17 +11,11 @@ attempts make the row ``dead`` and flag the case ``mail_dead``.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from hanport import failpoints
 from hanport.bootstrap import App
@@ -40,8 +35,9 @@ from hanport.service.commands import DeliverMail, RetryMail, RetryWaitingMail
 from hanport.service.policy import decision_for
 from hanport.service.unit import transaction
 from hanport.service.writer import write
-from hanport.storage import repository as repo
+from hanport.storage.engine import sqlite_file
 from hanport.storage.errors import Conflict as StorageConflict
+from hanport.storage.errors import operational
 from hanport.storage.repositories.outbox import MailRow
 from hanport.storage.uow import Repositories
 from hanport.workflows.definition import Actor
@@ -65,9 +61,9 @@ def maildir(app: App) -> Path:
     """``HANPORT_MAILDIR``, else a ``maildir`` folder beside an SQLite database file."""
     if app.settings.maildir:
         return Path(app.settings.maildir)
-    url = make_url(app.settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        return Path(url.database).resolve().parent / "maildir"
+    database = sqlite_file(app.settings.database_url)
+    if database:
+        return Path(database).resolve().parent / "maildir"
     return Path("maildir").resolve()
 
 
@@ -156,10 +152,10 @@ class _Recorder:
             try:
                 with self.conn.begin():
                     self._write(Repositories(self.conn), self.rows[index], outcome)
-            except OperationalError as exc:  # busy: another writer holds the database
-                raise Conflict(str(exc)) from None
-            except sqlite3.OperationalError as exc:
-                raise Conflict(str(exc)) from None
+            except Exception as exc:
+                if not operational(exc):
+                    raise
+                raise Conflict(str(exc)) from None  # busy: another writer holds the database
 
         on_conflict(write)
         failpoints.reached(self.app, "mail.message_recorded")
@@ -198,63 +194,6 @@ def _flag_dead(app: App, repos: Repositories, case_id: int, now: datetime) -> No
         except (Conflict, StorageConflict):
             time.sleep(0.05)
     raise Conflict(f"could not flag case {case_id} mail_dead: it keeps changing")
-
-
-# --- the caseworker's view --------------------------------------------------------------------
-
-
-def list_mail(app: App, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    M, C = repo.MAIL, repo.CASES
-    stmt = select(M, C.c.ref).join(C, C.c.id == M.c.case_id).order_by(M.c.id).limit(limit)
-    if status:
-        stmt = stmt.where(M.c.status == status)
-    with app.engine.connect() as conn:
-        rows = conn.execute(stmt).mappings().all()
-    return [
-        {
-            "id": r["id"],
-            "case": r["ref"],
-            "template": r["template"],
-            "language": r["language"],
-            "recipient": r["recipient"],
-            "status": r["status"],
-            "attempts": r["attempts"],
-            "created_at": isoformat_utc(r["created_at"]),
-            "sent_at": isoformat_utc(r["sent_at"]) if r["sent_at"] else None,
-        }
-        for r in rows
-    ]
-
-
-def show_mail(app: App, mail_id: int) -> dict[str, Any]:
-    M, C = repo.MAIL, repo.CASES
-    with app.engine.connect() as conn:
-        r = (
-            conn.execute(select(M, C.c.ref).join(C, C.c.id == M.c.case_id).where(M.c.id == mail_id))
-            .mappings()
-            .first()
-        )
-    if r is None:
-        raise NotFound(f"mail {mail_id} not found")
-    return {
-        "id": r["id"],
-        "case": r["ref"],
-        "seq": r["seq"],
-        "template": r["template"],
-        "language": r["language"],
-        "recipient": r["recipient"],
-        "status": r["status"],
-        "message_id": r["message_id"],
-        "subject": r["subject"],
-        "text": r["body_text"],
-        "html": r["body_html"],
-        "attempts": r["attempts"],
-        "next_attempt_at": isoformat_utc(r["next_attempt_at"]),
-        "last_error": r["last_error"],
-        "created_at": isoformat_utc(r["created_at"]),
-        "sent_at": isoformat_utc(r["sent_at"]) if r["sent_at"] else None,
-        "context": json.loads(r["context"]),
-    }
 
 
 def retry_mail(app: App, actor: Actor, cmd: RetryMail) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from hanport.service.commands import ImportCustomers, UpdateCustomer
 from hanport.service.policy import decision_for
 from hanport.service.unit import transaction
 from hanport.service.writer import write
-from hanport.storage import repository as repo
 from hanport.storage.uow import Repositories
 from hanport.workflows.definition import Actor
 
@@ -248,73 +247,3 @@ def update_customer(app: App, actor: Actor, cmd: UpdateCustomer) -> str:
         outcome = save_customer(uow, cmd.customer, changes, app.clock.now(), actor, "cli", app)
         uow.commit()
     return outcome
-
-
-# --- metering points --------------------------------------------------------------------------
-
-
-# --- reading (moving to hanport.queries.customers) -----------------------------------
-
-
-def customer_view(app: App, customer_id: str) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from hanport.calendar import isoformat_utc
-
-    with app.engine.connect() as conn:
-        c = repo.customer_by_id(conn, customer_id)
-        if c is None:
-            raise NotFound(f"customer {customer_id} not found")
-        history = (
-            conn.execute(
-                select(repo.CUSTOMER_HISTORY)
-                .where(repo.CUSTOMER_HISTORY.c.customer_pk == c["id"])
-                .order_by(repo.CUSTOMER_HISTORY.c.version)
-            )
-            .mappings()
-            .all()
-        )
-        points = (
-            conn.execute(
-                select(repo.POINTS)
-                .where(repo.POINTS.c.customer_pk == c["id"])
-                .order_by(repo.POINTS.c.gsrn)
-            )
-            .mappings()
-            .all()
-        )
-        cases = (
-            conn.execute(
-                select(repo.CASES.c.ref, repo.CASES.c.workflow, repo.CASES.c.state)
-                .where(repo.CASES.c.customer_pk == c["id"])
-                .order_by(repo.CASES.c.id)
-            )
-            .mappings()
-            .all()
-        )
-    return {
-        "customer": c["customer_id"],
-        **{k: c[k] for k in CUSTOMER_FIELDS},
-        "version": c["version"],
-        "updated_at": isoformat_utc(c["updated_at"]),
-        "history": [
-            {
-                "version": h["version"],
-                "valid_from": isoformat_utc(h["valid_from"]),
-                "changed_by": h["changed_by"],
-                "source": h["source"],
-                "snapshot": json.loads(h["snapshot"]),
-            }
-            for h in history
-        ],
-        "metering_points": [
-            {
-                "metering_point": p["gsrn"],
-                "meter_number": p["meter_number"],
-                "municipality": p["municipality"],
-                "port": p["han_port"],
-            }
-            for p in points
-        ],
-        "cases": [dict(r) for r in cases],
-    }

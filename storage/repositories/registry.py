@@ -7,20 +7,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, and_, insert, select, update
+from sqlalchemy import and_, insert, select, update
 
-from hanport.storage import tables as t
 from hanport.storage.hashing import canonical_json
 from hanport.storage.repositories.cases import CUSTOMER_COLS
 from hanport.storage.rows import CustomerRow
 from hanport.storage.sql import Driver
-
-CUSTOMERS: Table = t.Customer.__table__  # type: ignore[attr-defined]
-CUSTOMER_HISTORY: Table = t.CustomerHistory.__table__  # type: ignore[attr-defined]
-POINTS: Table = t.MeteringPoint.__table__  # type: ignore[attr-defined]
-CONSENTS: Table = t.Consent.__table__  # type: ignore[attr-defined]
-CASES: Table = t.Case.__table__  # type: ignore[attr-defined]
-MAIL: Table = t.MailOutbox.__table__  # type: ignore[attr-defined]
+from hanport.storage.tables import CASES, CONSENTS, CUSTOMER_HISTORY, CUSTOMERS, MAIL, POINTS
 
 
 class Customers:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
-from hanport.storage import repository as repo
+from hanport.storage import tables
 from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
 from tests.support import NORE_POINT, actor, advance, consent, open_case, run_terminations
 
@@ -230,7 +230,7 @@ def verify_chains(engine: Engine, case_ids: Iterable[int] | None = None) -> int:
     cases_ = rows(engine, "SELECT id, ref, workflow, version, last_hash FROM cases")
     wanted = None if case_ids is None else set(case_ids)
     evs: dict[int, list[dict[str, Any]]] = {}
-    E = repo.EVENTS  # through the table's types: instants come back as aware datetimes
+    E = tables.EVENTS  # through the table's types: instants come back as aware datetimes
     with engine.connect() as conn:
         for e in conn.execute(select(E).order_by(E.c.case_id, E.c.seq)).mappings():
             evs.setdefault(e["case_id"], []).append(dict(e))

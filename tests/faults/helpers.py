@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine, make_url
 from hanport.bootstrap import App
 from hanport.identifiers import gsrn_with_check_digit
 from hanport.queries import audit
-from hanport.storage import repository as repo
+from hanport.storage import tables
 from hanport.storage.engine import create_engine
 from tests.batch.helpers import BRS, HEADER, rows, scalar
 from tests.mail.conftest import Handler, SmtpServer, hanport_cmd, hanport_env
@@ -301,7 +301,7 @@ def wait_for_idle_pg(url: str, timeout: float = 20.0) -> None:
 
 def timer_firings(engine: Engine) -> Counter[int]:
     """How many events each timer id produced."""
-    E = repo.EVENTS
+    E = tables.EVENTS
     with engine.connect() as conn:
         datas = conn.execute(
             select(E.c.data).where(E.c.actor_kind == "scheduler", E.c.data.like('%"timer"%'))

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
-from hanport.storage import repository as repo
+from hanport.storage import tables
 
 # What one advance writes, per trigger, from ``opening`` (rows added; pending timers after).
 ONE_ADVANCE = {
@@ -97,17 +97,17 @@ def _select(engine: Engine, stmt: Any) -> list[dict[str, Any]]:
 
 def _case_id(engine: Engine, ref: str) -> int:
     with engine.connect() as conn:
-        return conn.execute(select(repo.CASES.c.id).where(repo.CASES.c.ref == ref)).scalar_one()
+        return conn.execute(select(tables.CASES.c.id).where(tables.CASES.c.ref == ref)).scalar_one()
 
 
 def case_row(engine: Engine, ref: str) -> dict[str, Any]:
-    found = _select(engine, select(repo.CASES).where(repo.CASES.c.ref == ref))
+    found = _select(engine, select(tables.CASES).where(tables.CASES.c.ref == ref))
     assert len(found) == 1, ref
     return found[0]
 
 
 def events(engine: Engine, ref: str) -> list[dict[str, Any]]:
-    E = repo.EVENTS
+    E = tables.EVENTS
     found = _select(engine, select(E).where(E.c.case_id == _case_id(engine, ref)).order_by(E.c.seq))
     for e in found:
         e["parsed"] = json.loads(e["data"])
@@ -115,37 +115,37 @@ def events(engine: Engine, ref: str) -> list[dict[str, Any]]:
 
 
 def all_events(engine: Engine) -> list[dict[str, Any]]:
-    return _select(engine, select(repo.EVENTS).order_by(repo.EVENTS.c.id))
+    return _select(engine, select(tables.EVENTS).order_by(tables.EVENTS.c.id))
 
 
 def timers(engine: Engine, ref: str) -> list[dict[str, Any]]:
-    T = repo.TIMERS
+    T = tables.TIMERS
     return _select(engine, select(T).where(T.c.case_id == _case_id(engine, ref)).order_by(T.c.id))
 
 
 def mail(engine: Engine, ref: str) -> list[dict[str, Any]]:
-    M = repo.MAIL
+    M = tables.MAIL
     return _select(engine, select(M).where(M.c.case_id == _case_id(engine, ref)).order_by(M.c.id))
 
 
 def hes(engine: Engine) -> list[dict[str, Any]]:
-    return _select(engine, select(repo.HES).order_by(repo.HES.c.id))
+    return _select(engine, select(tables.HES).order_by(tables.HES.c.id))
 
 
 def point(engine: Engine, gsrn: str) -> dict[str, Any]:
-    found = _select(engine, select(repo.POINTS).where(repo.POINTS.c.gsrn == gsrn))
+    found = _select(engine, select(tables.POINTS).where(tables.POINTS.c.gsrn == gsrn))
     assert len(found) == 1, gsrn
     return found[0]
 
 
 def consent_row(engine: Engine, pk: int) -> dict[str, Any]:
-    found = _select(engine, select(repo.CONSENTS).where(repo.CONSENTS.c.id == pk))
+    found = _select(engine, select(tables.CONSENTS).where(tables.CONSENTS.c.id == pk))
     assert len(found) == 1, pk
     return found[0]
 
 
 def consents(engine: Engine) -> list[dict[str, Any]]:
-    return _select(engine, select(repo.CONSENTS).order_by(repo.CONSENTS.c.id))
+    return _select(engine, select(tables.CONSENTS).order_by(tables.CONSENTS.c.id))
 
 
 def counts(engine: Engine, ref: str) -> dict[str, int]:

@@ -18,16 +18,20 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
-import hanport.storage.repository as repository_module
 from hanport.bootstrap import App
 from hanport.calendar import OSLO, isoformat_utc
 from hanport.errors import Conflict, HanportError, Refused
 from hanport.storage import migrate, schema
 from hanport.storage.engine import create_engine
+from hanport.storage.errors import PointHeld
 from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
-from hanport.storage.repositories.cases import Cases
+from hanport.storage.repositories.cases import CASE_COLS, Cases
+from hanport.storage.rows import CaseRow
+from hanport.storage.uow import UnitOfWork
+from hanport.storage.views import reading
+from hanport.storage.views.cases import CaseFilter
 from tests.integration import dbstate as db
 from tests.support import (
     CUSTOMERS_CSV,
@@ -92,19 +96,17 @@ def test_sqlite_pragmas(sqlite_url: str) -> None:
 
 
 def test_foreign_keys_are_enforced(seeded: App) -> None:
+    """A note for a case that does not exist is refused by the database (the driver's own
+    integrity error: no storage error names it)."""
+    import psycopg
+
     now = datetime.now(UTC)
-    with pytest.raises(IntegrityError), seeded.engine.begin() as conn:
-        repository_module.insert_note(
-            conn,
-            {
-                "case_id": 999_999,
-                "seq": 1,
-                "kind": "note",
-                "author": "cw",
-                "body": "x",
-                "created_at": now,
-            },
-        )
+    with (
+        pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)),
+        UnitOfWork(seeded.engine) as uow,
+    ):
+        uow.cases.insert_notes([(999_999, 1, "note", "cw", "x", now)])
+    assert db.scalar(seeded.engine, "SELECT count(*) FROM case_notes") == 0
 
 
 # --- migrations -------------------------------------------------------------------------------
@@ -234,6 +236,49 @@ def test_case_events_refuse_update_delete_truncate(seeded: App) -> None:
     # Appending is what remains possible (the service layer does it on every command).
     advance(seeded, actor(seeded), ref, "confirm_open")
     assert len(db.events(seeded.engine, ref)) == 4
+
+
+# --- the read side -----------------------------------------------------------------------------
+
+
+def test_readers_return_typed_rows(seeded: App) -> None:
+    """What ``storage.views`` hands the read side: typed rows, instants aware in UTC on both
+    backends, and the instant text verification hashes equal to ``isoformat_utc`` of the stored
+    instant (with and without microseconds)."""
+    app = seeded
+    ref = _open_nore(app)
+    advance(app, actor(app), ref, "request_consent")
+    app.clock.advance(timedelta(minutes=3, microseconds=123456))
+    advance(app, actor(app), ref, "record_consent", consent())
+    with reading(app.engine) as views:
+        case = views.cases.by_ref(ref)
+        assert isinstance(case, CaseRow) and case.holds_port is True and case.active is True
+        events = views.events.of_case(case.id)
+        links = list(views.events.chains(ref))
+        timers = views.cases.pending_timers(case.id)
+        listed = views.cases.listing(CaseFilter(metering_point=NORE_POINT))
+        commands = views.hes.listing(gsrn=NORE_POINT)
+        mails = views.mail.of_case(case.id)
+        point = views.ports.point(NORE_POINT)
+        assert point is not None
+        steps = views.ports.timeline(point.id)
+        heads = {h.gsrn: h for h in views.ports.heads()}
+        assert views.events.heads()[ref] == (case.version, case.last_hash)
+        assert views.events.without_events() == []
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert events[-1].occurred_at.microsecond == 123456
+    instants = [e.occurred_at for e in events] + [t.due_at for t in timers] + [case.created_at]
+    assert all(i.utcoffset() == timedelta(0) for i in instants)
+    assert [x.occurred for x in links] == [isoformat_utc(e.occurred_at) for e in events]
+    assert [(x.case_pk, x.ref, x.hash) for x in links] == [(case.id, ref, e.hash) for e in events]
+    assert {t.name for t in timers} == {"sla", "hes_timeout"}
+    assert [(c.ref, c.gsrn, c.customer_id) for c in listed] == [(ref, NORE_POINT, "1001")]
+    assert [(c.action, c.status, c.case_ref, c.case_active) for c in commands] == [
+        ("open", "pending", ref, True)
+    ]
+    assert [m.template for m in mails] == ["request_received", "consent_needed"]
+    assert steps[-1].state == point.han_port == heads[NORE_POINT].last_state == "opening"
+    assert steps[-1].case_ref == ref
 
 
 # --- the hash chain ---------------------------------------------------------------------------
@@ -433,24 +478,32 @@ def test_partial_unique_index_allows_one_holding_case_per_point(seeded: App) -> 
     ref = _open_nore(app)
     row = db.case_row(app.engine, ref)
     assert row["holds_port"]
-    copy = {k: v for k, v in row.items() if k != "id"}
 
-    with pytest.raises(IntegrityError) as exc, app.engine.begin() as conn:
-        repository_module.insert_case(conn, {**copy, "ref": "HAN-2026-999999"})
+    def copy(pk: int, **values: object) -> list[object]:
+        """The case's row under a new id, with ``values`` changed (columns as ``CASE_COLS``)."""
+        changed = {**row, "id": pk, **values}
+        return [changed[c.strip()] for c in CASE_COLS.split(",")]
+
+    with pytest.raises(PointHeld) as exc, UnitOfWork(app.engine) as uow:
+        uow.cases.insert([copy(row["id"] + 1000, ref="HAN-2026-999999")])
+    refused = str(exc.value.__cause__)
     if app.backend == "postgresql":
-        assert "ux_cases_point_holding" in str(exc.value.orig)
+        assert "ux_cases_point_holding" in refused
     else:
-        assert "cases.point_id" in str(exc.value.orig)
+        assert "cases.point_id" in refused
         sql = db.scalar(
             app.engine, "SELECT sql FROM sqlite_master WHERE name = 'ux_cases_point_holding'"
         )
         assert "UNIQUE" in sql.upper() and "WHERE holds_port = 1" in sql
     # The index is partial: cases that do not hold the point are not limited.
-    with app.engine.begin() as conn:
-        for i in range(2):
-            repository_module.insert_case(
-                conn, {**copy, "ref": f"HAN-2026-99999{i}", "holds_port": False, "active": False}
-            )
+    with UnitOfWork(app.engine) as uow:
+        uow.cases.insert(
+            [
+                copy(row["id"] + 1001 + i, ref=f"HAN-2026-99999{i}", holds_port=False, active=False)
+                for i in range(2)
+            ]
+        )
+        uow.commit()
     assert db.scalar(app.engine, "SELECT count(*) FROM cases") == 3
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from hanport.bootstrap import App
 from hanport.queries.cases import case_view
-from hanport.service.mail import show_mail
-from hanport.storage import repository as repo
+from hanport.queries.mail import show_mail
+from hanport.storage import tables
 from tests.support import (
     NORE_POINT,
     NORE_POINT_2,
@@ -53,7 +53,7 @@ def no_email_case(app: App) -> str:
 
 def outbox(app: App, ref: str | None = None) -> list[dict[str, Any]]:
     """Every ``mail_outbox`` row (of one case), as ``show_mail`` gives it, oldest first."""
-    M, C = repo.MAIL, repo.CASES
+    M, C = tables.MAIL, tables.CASES
     stmt = select(M.c.id).join(C, C.c.id == M.c.case_id).order_by(M.c.id)
     if ref is not None:
         stmt = stmt.where(C.c.ref == ref)
@@ -71,10 +71,10 @@ def flags(app: App, ref: str) -> list[str]:
 
 
 def event_triggers(app: App, ref: str) -> list[str]:
+    E, C = tables.EVENTS, tables.CASES
+    stmt = select(E.c.trigger).join(C, C.c.id == E.c.case_id).where(C.c.ref == ref)
     with app.engine.connect() as conn:
-        row = repo.case_by_ref(conn, ref)
-        assert row is not None
-        return [e["trigger"] for e in repo.events_for_case(conn, row["id"])]
+        return list(conn.execute(stmt.order_by(E.c.seq)).scalars())
 
 
 def parse(content: bytes) -> EmailMessage:

@@ -15,7 +15,7 @@ from hanport.calendar import OSLO
 from hanport.config import Area, _default_areas
 from hanport.entrypoints.tick import tick
 from hanport.service import hes
-from hanport.storage import repository as repo
+from hanport.storage import tables
 from tests.support import make_app
 
 
@@ -33,26 +33,27 @@ def sim_app(url: str, **over: Any) -> App:
     return make_app(url, areas=simulated_areas(), **over)
 
 
-def _case_pk(app: App, ref: str) -> int:
+def _rows(app: App, stmt: Any) -> list[dict[str, Any]]:
     with app.engine.connect() as conn:
-        row = repo.case_by_ref(conn, ref)
-    assert row is not None, ref
-    return int(row["id"])
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def _case_pk(app: App, ref: str) -> int:
+    return int(case_row(app, ref)["id"])
 
 
 def case_row(app: App, ref: str) -> dict[str, Any]:
-    with app.engine.connect() as conn:
-        row = repo.case_by_ref(conn, ref)
-    assert row is not None, ref
-    out = dict(row)
+    found = _rows(app, select(tables.CASES).where(tables.CASES.c.ref == ref))
+    assert len(found) == 1, ref
+    out = found[0]
     out["flags"] = json.loads(out["flags"])
     out["data"] = json.loads(out["data"])
     return out
 
 
 def events(app: App, ref: str) -> list[dict[str, Any]]:
-    with app.engine.connect() as conn:
-        rows = repo.events_for_case(conn, _case_pk(app, ref))
+    E = tables.EVENTS
+    rows = _rows(app, select(E).where(E.c.case_id == _case_pk(app, ref)).order_by(E.c.seq))
     for r in rows:
         r["data"] = json.loads(r["data"])
     return rows
@@ -63,7 +64,7 @@ def triggers(app: App, ref: str) -> list[str]:
 
 
 def timer_rows(app: App, ref: str, name: str | None = None) -> list[dict[str, Any]]:
-    T = repo.TIMERS
+    T = tables.TIMERS
     stmt = select(T).where(T.c.case_id == _case_pk(app, ref))
     if name is not None:
         stmt = stmt.where(T.c.name == name)
@@ -78,28 +79,29 @@ def pending(app: App, ref: str, name: str) -> dict[str, Any]:
 
 
 def mail_templates(app: App, ref: str) -> list[str]:
-    with app.engine.connect() as conn:
-        return [m["template"] for m in repo.mail_for_case(conn, _case_pk(app, ref))]
+    M = tables.MAIL
+    stmt = select(M.c.template).where(M.c.case_id == _case_pk(app, ref)).order_by(M.c.id)
+    return [m["template"] for m in _rows(app, stmt)]
 
 
 def hes_rows(app: App, ref: str | None = None, *, point: str | None = None) -> list[dict[str, Any]]:
-    H = repo.HES
+    H = tables.HES
     stmt = select(H).order_by(H.c.id)
-    with app.engine.connect() as conn:
-        if ref is not None:
-            stmt = stmt.where(H.c.case_id == _case_pk(app, ref))
-        if point is not None:
-            p = repo.point_by_gsrn(conn, point)
-            assert p is not None
-            stmt = stmt.where(H.c.point_id == p["id"])
-        return [dict(r) for r in conn.execute(stmt).mappings()]
+    if ref is not None:
+        stmt = stmt.where(H.c.case_id == _case_pk(app, ref))
+    if point is not None:
+        stmt = stmt.where(H.c.point_id == _point(app, point)["id"])
+    return _rows(app, stmt)
+
+
+def _point(app: App, gsrn: str) -> dict[str, Any]:
+    found = _rows(app, select(tables.POINTS).where(tables.POINTS.c.gsrn == gsrn))
+    assert len(found) == 1, gsrn
+    return found[0]
 
 
 def port(app: App, gsrn: str) -> str:
-    with app.engine.connect() as conn:
-        p = repo.point_by_gsrn(conn, gsrn)
-    assert p is not None
-    return str(p["han_port"])
+    return str(_point(app, gsrn)["han_port"])
 
 
 def tick_until(

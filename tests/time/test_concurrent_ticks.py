@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 
 from hanport.entrypoints.tick import tick
 from hanport.identifiers import gsrn_with_check_digit
-from hanport.storage import repository as repo
+from hanport.storage import tables
 from hanport.storage.engine import create_engine
 from tests.conftest import PG_ADMIN_URL, drop_pg_database, new_pg_database
 from tests.support import (
@@ -212,7 +212,7 @@ def _fired_count(url: str) -> int:
     eng = create_engine(url, pool=False)
     try:
         with eng.connect() as conn:
-            T = repo.TIMERS
+            T = tables.TIMERS
             return int(
                 conn.execute(
                     select(func.count()).select_from(T).where(T.c.status == "fired")
@@ -228,7 +228,7 @@ def _assert_exactly_once(url: str, seeded: Seeded) -> None:
     eng = create_engine(url, pool=False)
     try:
         with eng.connect() as conn:
-            T, E, M = repo.TIMERS, repo.EVENTS, repo.MAIL
+            T, E, M = tables.TIMERS, tables.EVENTS, tables.MAIL
             rows = conn.execute(select(T.c.id, T.c.status)).all()
             fired_events = conn.execute(
                 select(E.c.data, E.c.actor_kind).where(E.c.trigger == "remind_consent")
@@ -238,7 +238,7 @@ def _assert_exactly_once(url: str, seeded: Seeded) -> None:
             ).scalar_one()
             states = dict(
                 conn.execute(
-                    select(repo.CASES.c.state, func.count()).group_by(repo.CASES.c.state)
+                    select(tables.CASES.c.state, func.count()).group_by(tables.CASES.c.state)
                 ).all()
             )
     finally:

@@ -25,9 +25,10 @@ from hanport.entrypoints.tick import tick
 from hanport.errors import NotFound, Refused
 from hanport.identifiers import gsrn_with_check_digit
 from hanport.queries.cases import case_view
+from hanport.queries.hes import list_commands
 from hanport.service import hes
 from hanport.service.unit import transaction
-from hanport.storage import repository as repo
+from hanport.storage import tables
 from tests.conftest import drop_pg_database, new_pg_database
 from tests.support import (
     NORE_METER,
@@ -258,8 +259,10 @@ def test_a_late_opened_ack_on_a_cancelled_case_is_followed_by_the_close(sim: App
     assert port(app, NORE_POINT) == "closed"
     assert state(app, ref) == "cancelled"
     with app.engine.connect() as conn:
-        point = repo.point_by_gsrn(conn, NORE_POINT)
-    assert point is not None and point["consent_id"] is None
+        point = conn.execute(
+            select(tables.POINTS.c.consent_id).where(tables.POINTS.c.gsrn == NORE_POINT)
+        ).one()
+    assert point.consent_id is None
 
 
 def test_a_close_request_overtaking_an_opening_in_flight_closes_the_port(sim: App) -> None:
@@ -560,7 +563,7 @@ def test_hes_list_names_who_answers_each_command(seeded: App) -> None:
     app = seeded
     ref = open_nore(app)
     tick(app)
-    (live,) = hes.list_commands(app)
+    (live,) = list_commands(app)
     assert (live["case"], live["action"], live["status"], live["adapter"]) == (
         ref,
         "open",
@@ -569,16 +572,16 @@ def test_hes_list_names_who_answers_each_command(seeded: App) -> None:
     )
     assert f"hanport case advance {ref} confirm_open" in live["waits_for"]
     advance(app, actor(app), ref, "cancel", {"reason": "changed mind"})
-    rows = hes.list_commands(app, metering_point=NORE_POINT)
+    rows = list_commands(app, metering_point=NORE_POINT)
     assert [(r["action"], r["status"], r["case_state"]) for r in rows] == [
         ("open", "sent", "cancelled"),
         ("close", "pending", "cancelled"),
     ]
     assert rows[0]["waits_for"] == f"a caseworker: hanport hes answer {rows[0]['id']} opened|failed"
     assert rows[1]["waits_for"].startswith("its turn")
-    assert hes.list_commands(app, metering_point=NORE_POINT_2) == []
+    assert list_commands(app, metering_point=NORE_POINT_2) == []
     with pytest.raises(NotFound):
-        hes.list_commands(app, metering_point="707057500000000070")
+        list_commands(app, metering_point="707057500000000070")
 
 
 def test_hes_answer_settles_the_commands_a_cancelled_case_left(seeded: App) -> None:
@@ -600,12 +603,12 @@ def test_hes_answer_settles_the_commands_a_cancelled_case_left(seeded: App) -> N
     tick_until(app, lambda: hes_rows(app, ref)[1]["status"] == "sent")
     r = answer(app, actor(app), close["id"], "closed")
     assert (r["status"], r["port"]) == ("acked", "closed")
-    assert hes.list_commands(app) == []
+    assert list_commands(app) == []
     with app.engine.connect() as conn:
         causes = [
             c
             for (c,) in conn.execute(
-                select(repo.PORT_EVENTS.c.cause).order_by(repo.PORT_EVENTS.c.id)
+                select(tables.PORT_EVENTS.c.cause).order_by(tables.PORT_EVENTS.c.id)
             )
         ]
     assert causes[-1] == f"close answer recorded by cw for {ref} (cancelled)"

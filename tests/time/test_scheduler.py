@@ -25,7 +25,7 @@ from sqlalchemy import select
 from hanport.bootstrap import App, save_clock
 from hanport.config import ConfigError, load
 from hanport.entrypoints.scheduler import run
-from hanport.storage import repository as repo
+from hanport.storage import tables
 from hanport.storage.engine import create_engine
 from tests.support import NORE_POINT, actor, advance, make_app, open_case, seed
 
@@ -44,7 +44,7 @@ def due_reminder(app: App) -> str:
 def reminder_events(url: str) -> list[dict[str, Any]]:
     eng = create_engine(url, pool=False)
     try:
-        E = repo.EVENTS
+        E = tables.EVENTS
         with eng.connect() as conn:
             rows = conn.execute(select(E).where(E.c.trigger == "remind_consent")).mappings()
             return [{**r, "data": json.loads(r["data"])} for r in rows]
@@ -86,8 +86,10 @@ def test_run_fires_a_due_timer_and_stops_when_asked(seeded: App, db_url: str) ->
     ev = reminder_events(db_url)
     assert len(ev) == 1 and ev[0]["actor_kind"] == "scheduler"
     with app.engine.connect() as conn:
-        case = repo.case_by_ref(conn, ref)
-    assert case is not None and case["state"] == "awaiting_consent"
+        state = conn.execute(
+            select(tables.CASES.c.state).where(tables.CASES.c.ref == ref)
+        ).scalar_one()
+    assert state == "awaiting_consent"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -16,7 +16,7 @@ def group() -> None:
 @click.argument("c")
 @pass_state
 def show(state: CliState, c: str) -> None:
-    from hanport.service.registry import customer_view
+    from hanport.queries.customers import customer_view
 
     v = customer_view(state.app(), c)
     human = "\n".join(

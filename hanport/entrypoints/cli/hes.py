@@ -21,7 +21,7 @@ def group() -> None:
 @click.option("--all", "everything", is_flag=True, help="Every command, settled ones too.")
 @pass_state
 def list_(state: CliState, metering_point: str | None, everything: bool) -> None:
-    from hanport.service.hes import list_commands
+    from hanport.queries.hes import list_commands
 
     rows = list_commands(state.app(), metering_point=metering_point, everything=everything)
     human = table(

@@ -20,7 +20,7 @@ def group() -> None:
 @click.option("--status", type=STATUSES, help="Only mail with this status.")
 @pass_state
 def list_(state: CliState, status: str | None) -> None:
-    from hanport.service.mail import list_mail
+    from hanport.queries.mail import list_mail
 
     rows = list_mail(state.app(), status)
     state.emit(
@@ -33,7 +33,7 @@ def list_(state: CliState, status: str | None) -> None:
 @click.argument("mail_id", metavar="ID", type=int)
 @pass_state
 def show(state: CliState, mail_id: int) -> None:
-    from hanport.service.mail import show_mail
+    from hanport.queries.mail import show_mail
 
     m = show_mail(state.app(), mail_id)
     human = "\n".join(

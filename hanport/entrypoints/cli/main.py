@@ -100,19 +100,6 @@ def cli(
     ctx.call_on_close(ctx.obj.close)
 
 
-# What the drivers say when the server is down, restarting or dropped the connection.
-_GONE = (
-    "could not connect",
-    "connection refused",
-    "server closed the connection",
-    "terminating connection",
-    "the database system is starting up",
-    "the database system is shutting down",
-    "connection is closed",
-    "consuming input failed",
-)
-
-
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
@@ -122,12 +109,9 @@ def _database_went_away(exc: BaseException) -> bool:
     """A lost or refused database connection (a PostgreSQL restart, the server down): the work
     is safe to run again — every step commits on its own and claims make a repeat do nothing
     twice — so it gets the "retry" exit code, not "unexpected"."""
-    from sqlalchemy.exc import DBAPIError
+    from hanport.storage.errors import went_away
 
-    if not isinstance(exc, DBAPIError):
-        return False
-    text = str(exc.orig).lower()
-    return exc.connection_invalidated or any(g in text for g in _GONE)
+    return went_away(exc)
 
 
 def main(argv: list[str] | None = None) -> None:

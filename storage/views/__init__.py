@@ -1,0 +1,82 @@
+"""The read side's way to the tables: readers over one connection, named for what they read,
+returning typed rows. ``hanport.queries`` shapes what these return for people; nothing here
+writes, and nothing outside ``storage`` builds SQL.
+
+    with reading(app.engine) as views:
+        case = views.cases.by_ref(ref)
+        history = views.events.of_case(case.id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:
+    from hanport.storage.views.cases import CaseReads
+    from hanport.storage.views.consents import ConsentReads
+    from hanport.storage.views.customers import CustomerReads
+    from hanport.storage.views.events import EventReads
+    from hanport.storage.views.hes import HesReads
+    from hanport.storage.views.mail import MailReads
+    from hanport.storage.views.ports import PortReads
+
+
+class Views:
+    """The readers over one connection, made on first use."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @cached_property
+    def cases(self) -> CaseReads:
+        from hanport.storage.views.cases import CaseReads
+
+        return CaseReads(self.conn)
+
+    @cached_property
+    def consents(self) -> ConsentReads:
+        from hanport.storage.views.consents import ConsentReads
+
+        return ConsentReads(self.conn)
+
+    @cached_property
+    def customers(self) -> CustomerReads:
+        from hanport.storage.views.customers import CustomerReads
+
+        return CustomerReads(self.conn)
+
+    @cached_property
+    def events(self) -> EventReads:
+        from hanport.storage.views.events import EventReads
+
+        return EventReads(self.conn)
+
+    @cached_property
+    def hes(self) -> HesReads:
+        from hanport.storage.views.hes import HesReads
+
+        return HesReads(self.conn)
+
+    @cached_property
+    def mail(self) -> MailReads:
+        from hanport.storage.views.mail import MailReads
+
+        return MailReads(self.conn)
+
+    @cached_property
+    def ports(self) -> PortReads:
+        from hanport.storage.views.ports import PortReads
+
+        return PortReads(self.conn)
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Views]:
+    """The readers on one connection from ``engine``, closed when the block ends."""
+    with engine.connect() as conn:
+        yield Views(conn)

@@ -1,0 +1,121 @@
+"""Cases as ``case show`` and ``case list`` read them: the case row, its point and customer,
+its pending timers, and the list with its filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.engine import Connection
+
+from hanport.storage.rows import CaseRow, CustomerRow, PointRow
+from hanport.storage.tables import CASES, CUSTOMERS, POINTS, TIMERS
+from hanport.storage.views import _columns
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTimer:
+    name: str
+    trigger: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """What ``case list`` narrows to (every given condition must hold)."""
+
+    workflow: str | None = None
+    state: str | None = None
+    customer: str | None = None
+    metering_point: str | None = None
+    attention: bool = False  # flagged, or in a state waiting for a person
+    overdue_at: datetime | None = None  # SLA breached, or a timer due by then still pending
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CaseListed:
+    ref: str
+    workflow: str
+    state: str
+    flags: str  # canonical JSON text
+    updated_at: datetime
+    gsrn: str
+    customer_id: str
+
+
+ATTENTION_STATES = ("needs_attention", "address_review")
+
+
+class CaseReads:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def by_ref(self, ref: str) -> CaseRow | None:
+        stmt = select(*_columns.of(CASES, CaseRow)).where(CASES.c.ref == ref)
+        row = self.conn.execute(stmt).first()
+        return None if row is None else CaseRow._make(row)
+
+    def point(self, pk: int) -> PointRow | None:
+        row = self.conn.execute(
+            select(*_columns.of(POINTS, PointRow)).where(POINTS.c.id == pk)
+        ).first()
+        return None if row is None else PointRow._make(row)
+
+    def customer(self, pk: int) -> CustomerRow | None:
+        row = self.conn.execute(
+            select(*_columns.of(CUSTOMERS, CustomerRow)).where(CUSTOMERS.c.id == pk)
+        ).first()
+        return None if row is None else CustomerRow._make(row)
+
+    def pending_timers(self, case_id: int) -> list[PendingTimer]:
+        """The case's pending timers, soonest first."""
+        stmt = (
+            select(*_columns.of(TIMERS, PendingTimer))
+            .where(and_(TIMERS.c.case_id == case_id, TIMERS.c.status == "pending"))
+            .order_by(TIMERS.c.due_at)
+        )
+        return [_columns.make(PendingTimer, r) for r in self.conn.execute(stmt)]
+
+    def listing(self, f: CaseFilter) -> list[CaseListed]:
+        """The cases ``f`` selects, oldest first, at most ``f.limit``."""
+        C, P, U = CASES, POINTS, CUSTOMERS
+        stmt = (
+            select(
+                C.c.ref,
+                C.c.workflow,
+                C.c.state,
+                C.c.flags,
+                C.c.updated_at,
+                P.c.gsrn,
+                U.c.customer_id,
+            )
+            .join(P, P.c.id == C.c.point_id)
+            .join(U, U.c.id == C.c.customer_pk)
+        )
+        conds = _conditions(f)
+        if conds:
+            stmt = stmt.where(and_(*conds))
+        stmt = stmt.order_by(C.c.id).limit(f.limit)
+        return [_columns.make(CaseListed, r) for r in self.conn.execute(stmt)]
+
+
+def _conditions(f: CaseFilter) -> list[Any]:
+    C, P, U, T = CASES, POINTS, CUSTOMERS, TIMERS
+    conds: list[Any] = []
+    if f.workflow:
+        conds.append(C.c.workflow == f.workflow)
+    if f.state:
+        conds.append(C.c.state == f.state)
+    if f.customer:
+        conds.append(U.c.customer_id == f.customer)
+    if f.metering_point:
+        conds.append(P.c.gsrn == f.metering_point)
+    if f.attention:
+        conds.append(or_(C.c.flags != "[]", C.c.state.in_(ATTENTION_STATES)))
+    if f.overdue_at is not None:
+        due = and_(T.c.case_id == C.c.id, T.c.status == "pending", T.c.due_at <= f.overdue_at)
+        conds.append(or_(C.c.flags.like('%"sla_breached"%'), exists().where(due)))
+    return conds

@@ -1,0 +1,81 @@
+"""HES commands as a caseworker reads them: those still out (or all), and a case's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.engine import Connection
+
+from hanport.storage.tables import CASES, HES, POINTS
+from hanport.storage.views import _columns
+
+# A command that may still change its point's port: not settled yet (pending, sent), or counted
+# as failed with the gateway's answer still to come.
+HES_OUT: Any = or_(
+    HES.c.status.in_(("pending", "sent")),
+    and_(HES.c.status == "failed", HES.c.ack_due_at.is_not(None)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandListed:
+    """A command with its case and point."""
+
+    id: int
+    action: str
+    status: str
+    attempt: int
+    adapter: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    ack_due_at: datetime | None
+    case_ref: str
+    case_state: str
+    case_active: bool
+    gsrn: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandBrief:
+    id: int
+    action: str
+    status: str
+    attempt: int
+
+
+class HesReads:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def listing(self, *, gsrn: str | None = None, everything: bool = False) -> list[CommandListed]:
+        """Commands still out (``HES_OUT``; all with ``everything``), of one point if ``gsrn``
+        is given, oldest first."""
+        stmt = (
+            select(
+                *_columns.of(HES, CommandListed, but_last=4),
+                CASES.c.ref,
+                CASES.c.state,
+                CASES.c.active,
+                POINTS.c.gsrn,
+            )
+            .join(CASES, CASES.c.id == HES.c.case_id)
+            .join(POINTS, POINTS.c.id == HES.c.point_id)
+            .order_by(HES.c.id)
+        )
+        if not everything:
+            stmt = stmt.where(HES_OUT)
+        if gsrn is not None:
+            stmt = stmt.where(POINTS.c.gsrn == gsrn)
+        return [_columns.make(CommandListed, r) for r in self.conn.execute(stmt)]
+
+    def of_case(self, case_id: int) -> list[CommandBrief]:
+        """The case's commands, oldest first."""
+        stmt = (
+            select(*_columns.of(HES, CommandBrief))
+            .where(HES.c.case_id == case_id)
+            .order_by(HES.c.id)
+        )
+        return [_columns.make(CommandBrief, r) for r in self.conn.execute(stmt)]

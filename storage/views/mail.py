@@ -1,0 +1,74 @@
+"""The mail outbox as a caseworker reads it: the list, one mail, a case's mails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from hanport.storage.tables import CASES, MAIL
+from hanport.storage.views import _columns
+
+
+@dataclass(frozen=True, slots=True)
+class MailEntry:
+    """An outbox row with its case's reference."""
+
+    id: int
+    case_id: int
+    seq: int
+    template: str
+    language: str
+    recipient: str | None
+    context: str  # JSON text
+    status: str
+    message_id: str
+    subject: str | None
+    body_text: str | None
+    body_html: str | None
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    case_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class MailBrief:
+    id: int
+    template: str
+    status: str
+    seq: int
+
+
+_ENTRY = select(*_columns.of(MAIL, MailEntry, but_last=1), CASES.c.ref).join(
+    CASES, CASES.c.id == MAIL.c.case_id
+)
+
+
+class MailReads:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def listing(self, status: str | None = None, limit: int = 500) -> list[MailEntry]:
+        """The outbox (or its rows with ``status``), oldest first, at most ``limit``."""
+        stmt = _ENTRY.order_by(MAIL.c.id).limit(limit)
+        if status:
+            stmt = stmt.where(MAIL.c.status == status)
+        return [_columns.make(MailEntry, r) for r in self.conn.execute(stmt)]
+
+    def get(self, mail_id: int) -> MailEntry | None:
+        row = self.conn.execute(_ENTRY.where(MAIL.c.id == mail_id)).first()
+        return None if row is None else _columns.make(MailEntry, row)
+
+    def of_case(self, case_id: int) -> list[MailBrief]:
+        """The case's mails, in the order they were queued."""
+        stmt = (
+            select(*_columns.of(MAIL, MailBrief))
+            .where(MAIL.c.case_id == case_id)
+            .order_by(MAIL.c.id)
+        )
+        return [_columns.make(MailBrief, r) for r in self.conn.execute(stmt)]
