@@ -62,6 +62,10 @@ class Sources(Protocol):
     def swap_wait_weeks(self) -> tuple[int, int]:
         """The meter-swap queue's expected wait, in weeks (low, high)."""
 
+    def customer_since(self, point_id: int, customer_pk: int) -> datetime | None:
+        """The earliest the customer can have held the point, as far as the records tell
+        (None: they set no bound): what a trigger's instants may not precede."""
+
 
 def role_allows(actor: Actor, t: Transition) -> bool:
     if actor.role is Role.SYSTEM:
@@ -225,7 +229,13 @@ class Decision:
         payload = payload or {}
         self._check_trigger(case, wf, trigger, auto)
         clean, personal = self.policy.clean_fields(
-            wf, trigger, payload, case.state, strict=not auto
+            wf,
+            trigger,
+            payload,
+            case.state,
+            strict=not auto,
+            now=self.now,
+            customer_since=lambda: self.sources.customer_since(case.point.id, case.customer.pk),
         )
         # An auto trigger's guards may read what the opening command carried (e.g. the sender).
         fields = {**payload, **clean} if auto and payload else clean

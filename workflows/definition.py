@@ -68,6 +68,29 @@ class Field:
     choices: tuple[str, ...] = ()
     # Personal fields are kept in their own rows (consents, notes); the event gets a salted hash.
     personal: bool = False
+    # When an instant can have happened; the service layer's field cleaner checks these against
+    # the command's clock (``hanport.service.fields``; a small clock skew is allowed):
+    # not after now; not before the case's customer held its metering point; not after the
+    # instant in the named other field of the same trigger.
+    not_future: bool = False
+    in_tenure: bool = False
+    not_after: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is not FieldKind.INSTANT and (
+            self.not_future or self.in_tenure or self.not_after
+        ):
+            raise ValueError(f"field {self.name}: only an instant has plausibility rules")
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The plausibility rules, in words (for ``workflow show`` and the docs)."""
+        out = ["not in the future"] if self.not_future else []
+        if self.in_tenure:
+            out.append("not before the customer held the point")
+        if self.not_after:
+            out.append(f"not after {self.not_after}")
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -206,6 +229,14 @@ class Workflow:
         for trig in self.auto_triggers:
             if trig not in self.triggers:
                 raise ValueError(f"{self.name}: auto trigger {trig} is not declared")
+        for t in self.transitions:
+            instants = {f.name for f in t.fields if f.kind is FieldKind.INSTANT}
+            for f in t.fields:
+                if f.not_after is not None and f.not_after not in instants:
+                    raise ValueError(
+                        f"{self.name}: field {f.name} of {t.trigger} is ordered after "
+                        f"{f.not_after!r}, which is not an instant of the same transition"
+                    )
         for tm in self.timers:
             if tm.trigger not in self.triggers:
                 raise ValueError(f"{self.name}: timer {tm.name} fires unknown trigger {tm.trigger}")

@@ -78,7 +78,15 @@ CONSENT_FIELDS: tuple[Field, ...] = (
         FieldKind.DECLARATION,
         "Version of the declaration text the customer was shown (templates/declarations)",
     ),
-    Field("received_at", FieldKind.INSTANT, "When the consent was received (and signed)"),
+    # Received before the case was opened is normal: the regulator's deadline counts from the
+    # customer's notice, and a form may be registered days after it arrived.
+    Field(
+        "received_at",
+        FieldKind.INSTANT,
+        "When the consent was received (and signed)",
+        not_future=True,
+        in_tenure=True,
+    ),
 )
 
 REASON = Field("reason", FieldKind.TEXT, "Why (kept as a case note)", personal=True)

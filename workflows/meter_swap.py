@@ -99,7 +99,13 @@ TRANSITIONS: tuple[Transition, ...] = (
         "The new meter (with a HAN port, closed) is installed",
         fields=(
             Field("meter_number", FieldKind.METER_NUMBER, "The new meter's number"),
-            Field("installed_at", FieldKind.INSTANT, "When the new meter was installed"),
+            Field(
+                "installed_at",
+                FieldKind.INSTANT,
+                "When the new meter was installed",
+                not_future=True,
+                in_tenure=True,
+            ),
         ),
         intents=(InstallMeter(),),
         clears_flags=("swap_overdue",),

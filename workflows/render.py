@@ -51,7 +51,9 @@ def text(wf: Workflow) -> str:
         if t.unless:
             cond += " unless " + " or ".join(t.unless)
         src = ", ".join(t.source) if len(t.source) <= 4 else "every non-final state"
-        fields = ", ".join(f.name for f in t.fields)
+        fields = ", ".join(
+            f"{f.name} ({'; '.join(f.rules)})" if f.rules else f.name for f in t.fields
+        )
         out.append(f"  {t.trigger:<24} {src} -> {dest}{cond}  (role {t.role.value})")
         if fields:
             out.append(f"  {'':<24} fields: {fields}")

@@ -22,11 +22,13 @@ def policy(app: App) -> Policy:
 
 class Sources:
     """What a decision asks the database for while it decides: the id of a case it opens (its
-    reference is made from it), and the swap queue's expected wait (for the "queued" notice)."""
+    reference is made from it), the swap queue's expected wait (for the "queued" notice), and
+    since when a customer can have held a point (for the instants a trigger takes)."""
 
     def __init__(self, app: App, uow: Repositories, now: datetime) -> None:
         self.app, self.uow, self.now = app, uow, now
         self._wait: tuple[int, int] | None = None
+        self._since: dict[tuple[int, int], datetime | None] = {}
 
     def next_case_id(self) -> int:
         return self.uow.ids.next_case_id()
@@ -37,6 +39,16 @@ class Sources:
 
             self._wait = expected_wait_weeks(self.uow, self.app.settings, self.now)
         return self._wait
+
+    def customer_since(self, point_id: int, customer_pk: int) -> datetime | None:
+        """The registry keeps no date a customer took a point over (imports record when the
+        file said so, not when it happened); the nightly Elhub file does: the newcomer holds the
+        point from the effective time of the last move or contract end of another customer
+        there (``Cases.supply_ended``). None when no such close is recorded."""
+        key = (point_id, customer_pk)
+        if key not in self._since:
+            self._since[key] = self.uow.cases.supply_ended(point_id, customer_pk)
+        return self._since[key]
 
 
 def decision_for(app: App, actor: Actor, now: datetime, uow: Repositories) -> Decision:

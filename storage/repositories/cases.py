@@ -8,6 +8,7 @@ name — as four statements sent together (one round trip on PostgreSQL, in a pi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -90,6 +91,9 @@ _FACTS = (
     "WHERE id IN (SELECT consent_id FROM metering_points WHERE id IN ({points}))"
 )
 NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
+# The reasons of an automatic close that end a customer's supply on a point: whoever holds the
+# point afterwards holds it from the close's effective time (Elhub periods end there).
+SUPPLY_ENDS = ("move_out", "end_of_supply", "move_in")
 
 
 class Cases:
@@ -201,3 +205,19 @@ class Cases:
             (db.ts(since),),
         )[0]
         return int(queue), int(installed)
+
+    def supply_ended(self, point_id: int, other_than: int) -> datetime | None:
+        """The latest effective time of an automatic close of the point for a move or a contract
+        end (``SUPPLY_ENDS``) of a customer other than ``other_than``, not rolled back or
+        cancelled: if ``other_than`` holds the point now, not before then. None when none."""
+        rows = self.db.all(
+            "SELECT data FROM cases WHERE point_id = ? AND workflow = 'close_port' "
+            "AND customer_pk <> ? AND state <> 'cancelled'",
+            (point_id, other_than),
+        )
+        ends = []
+        for (text,) in rows:
+            data = json.loads(text)
+            if data.get("close_reason") in SUPPLY_ENDS and data.get("effective_at"):
+                ends.append(datetime.fromisoformat(data["effective_at"]))
+        return max(ends, default=None)

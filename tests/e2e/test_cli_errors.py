@@ -150,7 +150,7 @@ def test_invalid_consent_on_open_creates_no_case(hp: Hanport) -> None:
         ("schedule-visit", ("visit_date=20.03.2026",), "visit_date"),
         (
             "record-installation",
-            ("meter_number=12AB5678", "installed_at=2026-03-20T10:00:00+01:00"),
+            ("meter_number=12AB5678", "installed_at=2026-03-02T08:00:00+01:00"),
             "meter_number",
         ),
         (
@@ -161,7 +161,7 @@ def test_invalid_consent_on_open_creates_no_case(hp: Hanport) -> None:
         # Another point's meter cannot be installed here.
         (
             "record-installation",
-            (f"meter_number={NORE_METER}", "installed_at=2026-03-20T10:00:00+01:00"),
+            (f"meter_number={NORE_METER}", "installed_at=2026-03-02T08:00:00+01:00"),
             "already registered on metering point",
         ),
     ],
@@ -322,6 +322,7 @@ def test_close_already_closed_port(hp: Hanport) -> None:
 
 def test_close_with_replaced_meter_number(hp: Hanport, queued: str) -> None:
     new = meter_number("570656731660003")
+    hp.env["HANPORT_NOW"] = "2026-03-20T12:00:00+01:00"  # the installer has been
     hp.advance(
         queued, "record-installation", "--set", f"meter_number={new}",
         "--set", "installed_at=2026-03-20T10:00:00+01:00",

@@ -141,6 +141,7 @@ def test_meter_swap_hole_from_request_to_confirmed(hp: Hanport) -> None:
     assert "swap_overdue" in {t["name"] for t in view["timers"]}
 
     _step(hp.advance(ref, "schedule-visit", "--set", "visit_date=2026-03-20"), "visit_scheduled", 3)
+    hp.env["HANPORT_NOW"] = "2026-03-20T12:00:00+01:00"  # the day of the visit
     r = hp.call(
         "case", "advance", ref, "record-installation", "--set", f"meter_number={NEW_HOLE_METER}",
         "--set", "installed_at=2026-03-20T10:00:00+01:00",
