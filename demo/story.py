@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from hanport import service
-from hanport.bootstrap import App, bootstrap
+from hanport.bootstrap import App, bootstrap, save_clock
 from hanport.config import load
 from hanport.demo.chapters import scenarios
 from hanport.demo.stage import AUDITOR, CASEWORKER, CUSTOMERS, POINTS, SUPERVISOR, Story
@@ -130,6 +130,7 @@ def run(folder: Path, now: str, *, as_json: bool = False) -> bool:
         cases = _print_histories(s)
         _audit(s)
         _report(s, db, box, delivered, cases)
+        save_clock(app)  # the next command continues where the demo's history ends
         return not s.problems
     finally:
         app.close()
