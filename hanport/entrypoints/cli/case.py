@@ -23,7 +23,7 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, str]:
 def _result(state: CliState, result: Any) -> None:
     for w in result.warnings:
         warn(w)
-    human = f"{result.case}: {result.workflow} {result.state} (version {result.version})"
+    human = f"{result.case}: {result.workflow} {result.state} (after event {result.version})"
     if result.already_applied:
         human += " — already applied"
     state.emit(result.as_dict(), human)
@@ -192,6 +192,14 @@ def list_(
     )
 
 
+# What a consent's address was found to match, in plain words.
+ADDRESS_MATCH = {
+    "installation": "the address matches the installation's",
+    "postal_address": "the address is the customer's postal address, not the installation's",
+    "none": "the address matches no registered address",
+}
+
+
 def render_case(v: dict[str, Any]) -> str:
     lines = [
         click.style(f"{v['case']}  {v['workflow']} v{v['workflow_version']}", bold=True),
@@ -204,7 +212,9 @@ def render_case(v: dict[str, Any]) -> str:
         c = v["consent"]
         ended = f", ended {c['ended_at']} ({c['end_reason']})" if c["ended_at"] else ""
         lines.append(
-            f"  consent   #{c['id']} {c['signer_role']} via {c['channel']}, address {c['address_match']}, declaration {c['declaration_version']}{ended}"
+            f"  consent   #{c['id']} {c['signer_role']} via {c['channel']}, "
+            f"{ADDRESS_MATCH.get(c['address_match'], c['address_match'])}, "
+            f"declaration {c['declaration_version']}{ended}"
         )
     lines += ["", "Allowed triggers:"]
     for a in v["allowed"]:

@@ -94,7 +94,8 @@ class LazyGroup(click.Group):
         loaded = self.commands.loaded.get(name)
         if loaded is not None:
             return loaded
-        return click.Command(name, help=self.commands.lazy[name].short_help)
+        short = self.commands.lazy[name].short_help
+        return click.Command(name, help=short, short_help=short)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """As ``click.Group.format_commands``, from the stand-ins: the same rows, no imports."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 import click
+from click.utils import make_default_short_help
 
 from hanport.entrypoints.cli.context import CliState
 from hanport.entrypoints.cli.lazy import Lazy, LazyGroup
@@ -54,9 +55,17 @@ def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.find_object(CliState).json = True  # type: ignore[union-attr]
 
 
+def whole_summary(help_text: str) -> str:
+    """A command's summary in a listing: the first sentence of its help, whole (click would cut
+    it to the width left and end it with "...")."""
+    return make_default_short_help(help_text, 10_000)
+
+
 def accept_json(command: click.Command) -> None:
     """Accept ``--json`` after the command too (``hanport case show X --json``): added to every
-    command of a group as the group is imported."""
+    command of a group as the group is imported. Its summary in a listing is made whole."""
+    if command.help and not command.short_help:
+        command.short_help = whole_summary(command.help)
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             accept_json(sub)
