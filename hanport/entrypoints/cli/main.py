@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 
 import click
-from click.utils import make_default_short_help
 
 from hanport.entrypoints.cli.context import CliState
 from hanport.entrypoints.cli.lazy import Lazy, LazyGroup
@@ -58,7 +57,12 @@ def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 def whole_summary(help_text: str) -> str:
     """A command's summary in a listing: the first sentence of its help, whole (click would cut
     it to the width left and end it with "...")."""
-    return make_default_short_help(help_text, 10_000)
+    words: list[str] = []
+    for word in help_text.split("\n\n", 1)[0].split():
+        words.append(word)
+        if word.endswith("."):
+            break
+    return " ".join(words)
 
 
 def accept_json(command: click.Command) -> None:
