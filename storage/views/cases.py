@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.engine import Connection
 
 from hanport.storage.rows import CaseRow, CustomerRow, PointRow
-from hanport.storage.tables import CASES, CUSTOMERS, POINTS, TIMERS
 from hanport.storage.views import _columns
 
 
@@ -54,33 +52,31 @@ class CaseReads:
         self.conn = conn
 
     def by_ref(self, ref: str) -> CaseRow | None:
-        stmt = select(*_columns.of(CASES, CaseRow)).where(CASES.c.ref == ref)
-        row = self.conn.execute(stmt).first()
-        return None if row is None else CaseRow._make(row)
+        sql = f"SELECT {_columns.listed(CaseRow)} FROM cases WHERE ref = ?"
+        return next(iter(_columns.fetch(self.conn, CaseRow, sql, (ref,))), None)
 
     def point(self, pk: int) -> PointRow | None:
-        row = self.conn.execute(
-            select(*_columns.of(POINTS, PointRow)).where(POINTS.c.id == pk)
-        ).first()
-        return None if row is None else PointRow._make(row)
+        sql = f"SELECT {_columns.listed(PointRow)} FROM metering_points WHERE id = ?"
+        return next(iter(_columns.fetch(self.conn, PointRow, sql, (pk,))), None)
 
     def customer(self, pk: int) -> CustomerRow | None:
-        row = self.conn.execute(
-            select(*_columns.of(CUSTOMERS, CustomerRow)).where(CUSTOMERS.c.id == pk)
-        ).first()
-        return None if row is None else CustomerRow._make(row)
+        sql = f"SELECT {_columns.listed(CustomerRow)} FROM customers WHERE id = ?"
+        return next(iter(_columns.fetch(self.conn, CustomerRow, sql, (pk,))), None)
 
     def pending_timers(self, case_id: int) -> list[PendingTimer]:
         """The case's pending timers, soonest first."""
-        stmt = (
-            select(*_columns.of(TIMERS, PendingTimer))
-            .where(and_(TIMERS.c.case_id == case_id, TIMERS.c.status == "pending"))
-            .order_by(TIMERS.c.due_at)
+        sql = (
+            f"SELECT {_columns.listed(PendingTimer)} FROM timers "
+            "WHERE case_id = ? AND status = 'pending' ORDER BY due_at"
         )
-        return [_columns.make(PendingTimer, r) for r in self.conn.execute(stmt)]
+        return _columns.fetch(self.conn, PendingTimer, sql, (case_id,))
 
     def listing(self, f: CaseFilter) -> list[CaseListed]:
         """The cases ``f`` selects, oldest first, at most ``f.limit``."""
+        from sqlalchemy import and_, select
+
+        from hanport.storage.tables import CASES, CUSTOMERS, POINTS
+
         C, P, U = CASES, POINTS, CUSTOMERS
         stmt = (
             select(
@@ -103,6 +99,10 @@ class CaseReads:
 
 
 def _conditions(f: CaseFilter) -> list[Any]:
+    from sqlalchemy import and_, exists, or_
+
+    from hanport.storage.tables import CASES, CUSTOMERS, POINTS, TIMERS
+
     C, P, U, T = CASES, POINTS, CUSTOMERS, TIMERS
     conds: list[Any] = []
     if f.workflow:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from hanport.storage.tables import CASES, CONSENTS, CUSTOMERS
 from hanport.storage.views import _columns
 
 
@@ -35,16 +33,10 @@ class ConsentReads:
         self.conn = conn
 
     def get(self, pk: int) -> ConsentDetail | None:
-        stmt = (
-            select(
-                *_columns.of(CONSENTS, ConsentDetail, but_last=2),
-                CUSTOMERS.c.customer_id,
-                CASES.c.ref,
-            )
-            .select_from(CONSENTS)
-            .outerjoin(CUSTOMERS, CUSTOMERS.c.id == CONSENTS.c.customer_pk)
-            .outerjoin(CASES, CASES.c.id == CONSENTS.c.case_id)
-            .where(CONSENTS.c.id == pk)
+        own = ", ".join(f"c.{n}" for n in _columns.names(ConsentDetail)[:-2])
+        sql = (
+            f"SELECT {own}, u.customer_id, k.ref FROM consents c "
+            "LEFT JOIN customers u ON u.id = c.customer_pk LEFT JOIN cases k ON k.id = c.case_id "
+            "WHERE c.id = ?"
         )
-        row = self.conn.execute(stmt).first()
-        return None if row is None else _columns.make(ConsentDetail, row)
+        return next(iter(_columns.fetch(self.conn, ConsentDetail, sql, (pk,))), None)

@@ -11,7 +11,6 @@ from typing import Any, NamedTuple
 from sqlalchemy import String, select, type_coerce
 from sqlalchemy.engine import Connection
 
-from hanport.storage.tables import CASES, EVENTS
 from hanport.storage.views import _columns
 
 
@@ -83,17 +82,20 @@ class EventReads:
         self.sqlite = conn.dialect.name == "sqlite"
 
     def case_pk(self, ref: str) -> int | None:
+        from hanport.storage.tables import CASES
+
         return self.conn.execute(select(CASES.c.id).where(CASES.c.ref == ref)).scalar()
 
     def of_case(self, case_id: int) -> list[EventRow]:
         """The case's events in order."""
-        E = EVENTS
-        stmt = select(*_columns.of(E, EventRow)).where(E.c.case_id == case_id).order_by(E.c.seq)
-        return [_columns.make(EventRow, r) for r in self.conn.execute(stmt)]
+        sql = f"SELECT {_columns.listed(EventRow)} FROM case_events WHERE case_id = ? ORDER BY seq"
+        return _columns.fetch(self.conn, EventRow, sql, (case_id,))
 
     def chains(self, ref: str | None = None) -> Iterator[ChainLink]:
         """Every event (of case ``ref``) joined with its case, in (case, seq) order, streamed:
         memory stays flat however long the history."""
+        from hanport.storage.tables import CASES, EVENTS
+
         E, C = EVENTS, CASES
         occurred: Any = type_coerce(E.c.occurred_at, String) if self.sqlite else E.c.occurred_at
         instant = _sqlite_instant if self.sqlite else _instant
@@ -131,6 +133,8 @@ class EventReads:
 
     def without_events(self, ref: str | None = None) -> list[str]:
         """The references of cases that have no events (of ``ref`` only, if given)."""
+        from hanport.storage.tables import CASES, EVENTS
+
         E, C = EVENTS, CASES
         stmt = select(C.c.ref).where(~select(E.c.id).where(E.c.case_id == C.c.id).exists())
         if ref is not None:
@@ -139,22 +143,30 @@ class EventReads:
 
     def hash_at(self, case_pk: int, seq: int) -> str | None:
         """The stored hash of the case's event ``seq`` (None: no such event)."""
+        from hanport.storage.tables import EVENTS
+
         E = EVENTS
         stmt = select(E.c.hash).where(E.c.case_id == case_pk, E.c.seq == seq)
         return self.conn.execute(stmt).scalar()
 
     def heads(self) -> dict[str, tuple[int, str]]:
         """Every case's (version, chain head), by reference."""
+        from hanport.storage.tables import CASES
+
         rows = self.conn.execute(select(CASES.c.ref, CASES.c.version, CASES.c.last_hash))
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def max_id(self) -> int | None:
         """The global sequence's last value (None: no events)."""
+        from hanport.storage.tables import EVENTS
+
         E = EVENTS
         return self.conn.execute(select(E.c.id).order_by(E.c.id.desc()).limit(1)).scalar()
 
     def cases(self, ref: str | None = None) -> list[CaseHead]:
         """Every case (or case ``ref``), oldest first."""
+        from hanport.storage.tables import CASES
+
         C = CASES
         stmt = select(*_columns.of(C, CaseHead)).order_by(C.c.id)
         if ref is not None:

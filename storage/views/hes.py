@@ -9,15 +9,18 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
-from hanport.storage.tables import CASES, HES, POINTS
 from hanport.storage.views import _columns
 
-# A command that may still change its point's port: not settled yet (pending, sent), or counted
-# as failed with the gateway's answer still to come.
-HES_OUT: Any = or_(
-    HES.c.status.in_(("pending", "sent")),
-    and_(HES.c.status == "failed", HES.c.ack_due_at.is_not(None)),
-)
+
+def hes_out() -> Any:
+    """A command that may still change its point's port: not settled yet (pending, sent), or
+    counted as failed with the gateway's answer still to come."""
+    from hanport.storage.tables import HES
+
+    return or_(
+        HES.c.status.in_(("pending", "sent")),
+        and_(HES.c.status == "failed", HES.c.ack_due_at.is_not(None)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +54,10 @@ class HesReads:
         self.conn = conn
 
     def listing(self, *, gsrn: str | None = None, everything: bool = False) -> list[CommandListed]:
-        """Commands still out (``HES_OUT``; all with ``everything``), of one point if ``gsrn``
+        """Commands still out (``hes_out()``; all with ``everything``), of one point if ``gsrn``
         is given, oldest first."""
+        from hanport.storage.tables import CASES, HES, POINTS
+
         stmt = (
             select(
                 *_columns.of(HES, CommandListed, but_last=4),
@@ -66,16 +71,12 @@ class HesReads:
             .order_by(HES.c.id)
         )
         if not everything:
-            stmt = stmt.where(HES_OUT)
+            stmt = stmt.where(hes_out())
         if gsrn is not None:
             stmt = stmt.where(POINTS.c.gsrn == gsrn)
         return [_columns.make(CommandListed, r) for r in self.conn.execute(stmt)]
 
     def of_case(self, case_id: int) -> list[CommandBrief]:
         """The case's commands, oldest first."""
-        stmt = (
-            select(*_columns.of(HES, CommandBrief))
-            .where(HES.c.case_id == case_id)
-            .order_by(HES.c.id)
-        )
-        return [_columns.make(CommandBrief, r) for r in self.conn.execute(stmt)]
+        sql = f"SELECT {_columns.listed(CommandBrief)} FROM hes_commands WHERE case_id = ? ORDER BY id"
+        return _columns.fetch(self.conn, CommandBrief, sql, (case_id,))

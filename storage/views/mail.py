@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from hanport.storage.tables import CASES, MAIL
 from hanport.storage.views import _columns
 
 
@@ -44,9 +44,12 @@ class MailBrief:
     seq: int
 
 
-_ENTRY = select(*_columns.of(MAIL, MailEntry, but_last=1), CASES.c.ref).join(
-    CASES, CASES.c.id == MAIL.c.case_id
-)
+def _entry() -> Any:
+    from hanport.storage.tables import CASES, MAIL
+
+    return select(*_columns.of(MAIL, MailEntry, but_last=1), CASES.c.ref).join(
+        CASES, CASES.c.id == MAIL.c.case_id
+    )
 
 
 class MailReads:
@@ -55,20 +58,20 @@ class MailReads:
 
     def listing(self, status: str | None = None, limit: int = 500) -> list[MailEntry]:
         """The outbox (or its rows with ``status``), oldest first, at most ``limit``."""
-        stmt = _ENTRY.order_by(MAIL.c.id).limit(limit)
+        from hanport.storage.tables import MAIL
+
+        stmt = _entry().order_by(MAIL.c.id).limit(limit)
         if status:
             stmt = stmt.where(MAIL.c.status == status)
         return [_columns.make(MailEntry, r) for r in self.conn.execute(stmt)]
 
     def get(self, mail_id: int) -> MailEntry | None:
-        row = self.conn.execute(_ENTRY.where(MAIL.c.id == mail_id)).first()
+        from hanport.storage.tables import MAIL
+
+        row = self.conn.execute(_entry().where(MAIL.c.id == mail_id)).first()
         return None if row is None else _columns.make(MailEntry, row)
 
     def of_case(self, case_id: int) -> list[MailBrief]:
         """The case's mails, in the order they were queued."""
-        stmt = (
-            select(*_columns.of(MAIL, MailBrief))
-            .where(MAIL.c.case_id == case_id)
-            .order_by(MAIL.c.id)
-        )
-        return [_columns.make(MailBrief, r) for r in self.conn.execute(stmt)]
+        sql = f"SELECT {_columns.listed(MailBrief)} FROM mail_outbox WHERE case_id = ? ORDER BY id"
+        return _columns.fetch(self.conn, MailBrief, sql, (case_id,))
