@@ -147,7 +147,8 @@ def _parse_roles(value: Any) -> dict[str, Role]:
         try:
             out[user] = Role(role)
         except ValueError:
-            raise ConfigError(f"roles: {user} has unknown role {role!r}") from None
+            valid = ", ".join(r.value for r in Role)
+            raise ConfigError(f"roles: {user} has unknown role {role!r} (roles: {valid})") from None
     return out
 
 

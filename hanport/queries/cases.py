@@ -8,7 +8,7 @@ from typing import Any
 from hanport import workflows
 from hanport.bootstrap import App
 from hanport.calendar import format_local, isoformat_utc
-from hanport.errors import NotFound
+from hanport.errors import NotFound, Refused
 from hanport.storage.rows import CaseRow
 from hanport.storage.views import Views, reading
 from hanport.storage.views.cases import CaseFilter, CaseListed, PendingTimer
@@ -142,8 +142,8 @@ def list_cases(
     limit: int = 500,
 ) -> list[dict[str, Any]]:
     selected = CaseFilter(
-        workflow=workflows.canonical_name(workflow) if workflow else None,
-        state=state.replace("-", "_") if state else None,
+        workflow=_known_workflow(workflow) if workflow else None,
+        state=_known_state(state, workflow) if state else None,
         customer=customer,
         metering_point=metering_point,
         attention=attention,
@@ -153,6 +153,32 @@ def list_cases(
     with reading(app.engine) as views:
         rows = views.cases.listing(selected)
     return [_listed(r) for r in rows]
+
+
+def _known_workflow(name: str) -> str:
+    """A workflow's name, or ``Refused`` listing the known ones (a filter that can match
+    nothing is a typing mistake, not an empty answer)."""
+    wanted = workflows.canonical_name(name)
+    known = sorted({wf.name for wf in workflows.WORKFLOWS.values()})
+    if wanted not in known:
+        raise Refused(
+            f"--workflow: no workflow {name!r} (workflows: {', '.join(known)})", field="workflow"
+        )
+    return wanted
+
+
+def _known_state(name: str, workflow: str | None) -> str:
+    """A state of the (given, or any) workflow, or ``Refused`` listing them."""
+    wanted = name.replace("-", "_")
+    wfs = [
+        w
+        for w in workflows.WORKFLOWS.values()
+        if workflow is None or w.name == workflows.canonical_name(workflow)
+    ]
+    known = sorted({s.name for w in wfs for s in w.states})
+    if wanted not in known:
+        raise Refused(f"--state: no state {name!r} (states: {', '.join(known)})", field="state")
+    return wanted
 
 
 def _listed(r: CaseListed) -> dict[str, Any]:

@@ -491,6 +491,19 @@ def test_case_list_filters(hp: Hanport, several: dict[str, str]) -> None:
     assert all(ref in human for ref in every)
 
 
+def test_case_list_refuses_a_filter_that_names_nothing(hp: Hanport) -> None:
+    """A state or workflow that does not exist is a typing mistake: refused (exit 4) with the
+    valid names, not answered with an empty list."""
+    r = hp.call("case", "list", "--state", "open")
+    assert r.code == 4, str(r)
+    assert "--state: no state 'open'" in r.err and "awaiting_consent" in r.err
+    r = hp.call("case", "list", "--workflow", "close")
+    assert r.code == 4, str(r)
+    assert "--workflow: no workflow 'close' (workflows: close_port, meter_swap, nore_open)" in r.err
+    r = hp.call("case", "list", "--workflow", "close-port", "--state", "queued")
+    assert r.code == 4 and "no state 'queued'" in r.err, str(r)  # a swap's state, not a close's
+
+
 def test_case_list_json_flags_are_a_list(hp: Hanport, several: dict[str, str]) -> None:
     rows = hp.call("case", "list", "--attention").ok().json
     assert sorted(rows[0]["flags"]) == ["address_review", "no_email"]
