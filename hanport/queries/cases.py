@@ -115,7 +115,8 @@ def _mail(m: MailBrief) -> dict[str, Any]:
     return {"id": m.id, "template": m.template, "status": m.status, "seq": m.seq}
 
 
-def history_entry(e: EventRow) -> dict[str, Any]:
+def event_step(e: EventRow) -> dict[str, Any]:
+    """An event as a step of a case's path: when, who, which trigger, from and to."""
     return {
         "seq": e.seq,
         "at": isoformat_utc(e.occurred_at),
@@ -125,9 +126,12 @@ def history_entry(e: EventRow) -> dict[str, Any]:
         "trigger": e.trigger,
         "from": e.from_state,
         "to": e.to_state,
-        "data": json.loads(e.data),
-        "hash": e.hash,
     }
+
+
+def history_entry(e: EventRow) -> dict[str, Any]:
+    """An event as ``case show`` lists it: its step, its data and its hash."""
+    return {**event_step(e), "data": json.loads(e.data), "hash": e.hash}
 
 
 def list_cases(

@@ -11,8 +11,8 @@ from typing import Any
 
 from hanport import workflows
 from hanport.bootstrap import App
-from hanport.calendar import format_local, isoformat_utc
 from hanport.errors import NotFound
+from hanport.queries.cases import event_step
 from hanport.queries.verify import Problem
 from hanport.storage.views import reading
 from hanport.storage.views.events import EventRow
@@ -69,7 +69,7 @@ def replay_events(
         else:
             got = _decide(runner, ref, state, e, problems)
         problems.extend(_divergences(ref, state, got, e))
-        timeline.append(_step(e))
+        timeline.append(event_step(e))
         state = e.to_state
     return Replay(ref, workflow, version, state, timeline, problems)
 
@@ -100,19 +100,6 @@ def _divergences(ref: str, state: str | None, got: str | None, e: EventRow) -> l
             )
         )
     return out
-
-
-def _step(e: EventRow) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "at": isoformat_utc(e.occurred_at),
-        "at_local": format_local(e.occurred_at),
-        "actor": e.actor,
-        "actor_kind": e.actor_kind,
-        "trigger": e.trigger,
-        "from": e.from_state,
-        "to": e.to_state,
-    }
 
 
 def replay(app: App, ref: str | None = None, as_of: datetime | None = None) -> list[Replay]:
