@@ -86,7 +86,6 @@ def app_for(url: str) -> App:
         {
             "HANPORT_DATABASE_URL": url,
             "HANPORT_ROLES": "bench=caseworker",
-            "HANPORT_CLOCK": "simulated",
         },
         user="bench",
     )

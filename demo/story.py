@@ -94,7 +94,6 @@ def _app(folder: Path, now: str) -> App:
         {
             "HANPORT_DATABASE_URL": f"sqlite:///{folder / 'hanport-demo.db'}",
             "HANPORT_ROLES": f"{CASEWORKER}=caseworker,{SUPERVISOR}=supervisor,{AUDITOR}=auditor",
-            "HANPORT_CLOCK": "simulated",
             "HANPORT_HES_ADAPTER": "simulated",
         },
         user=CASEWORKER,

@@ -3,10 +3,12 @@ scheduler, the batch, the demo and the tests. Nothing connects at import time.""
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -16,7 +18,7 @@ from hanport.adapters.clock import Clock, SimulatedClock, SystemClock
 from hanport.calendar import InvalidInstant, WorkingCalendar, parse_instant
 from hanport.config import Settings
 from hanport.errors import HanportError, Refused
-from hanport.storage.engine import create_engine, is_sqlite
+from hanport.storage.engine import create_engine, is_sqlite, sqlite_file
 from hanport.storage.hashing import personal_hash
 from hanport.storage.repositories.meta import Meta
 from hanport.storage.schema import SCHEMA_HEAD, current_revision
@@ -50,12 +52,13 @@ class App:
         self.engine.dispose()
 
 
-def ensure_schema(engine: Engine, url: str) -> None:
-    """The embedded default migrates itself; a shared PostgreSQL is migrated on purpose."""
+def ensure_schema(engine: Engine, url: str, *, create: bool = False) -> None:
+    """The embedded default migrates itself; a shared PostgreSQL is migrated on purpose (or
+    when ``hanport db init`` creates it)."""
     rev = current_revision(engine)
     if rev == SCHEMA_HEAD:
         return
-    if is_sqlite(url):
+    if create or is_sqlite(url):
         from hanport.storage import migrate
 
         migrate.upgrade(engine)
@@ -66,18 +69,38 @@ def ensure_schema(engine: Engine, url: str) -> None:
     )
 
 
+def _embedded_file(url: str, create: bool) -> None:
+    """An SQLite file is made only on purpose, readable by its owner alone (mode 0600): a
+    mistyped path must not become a new, empty database."""
+    path = sqlite_file(url)
+    if path is None or path == ":memory:" or Path(path).exists():
+        return
+    if not create:
+        raise Refused(
+            f"no database at {path}: create it with `hanport db init` "
+            "(or check the path in --db / HANPORT_DATABASE_URL)",
+            field="database_url",
+        )
+    if Path(path).parent.is_dir():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def bootstrap(
     settings: Settings,
     *,
     now: str | datetime | None = None,
     simulated: bool | None = None,
+    create: bool = False,
     migrate: bool = True,
 ) -> App:
-    """Build the application. ``simulated=True`` marks the database as a simulated-clock one
-    (demo, tests); ``now`` then sets that clock, which is refused on a real clock."""
+    """Build the application on an existing database, or, with ``create`` (``hanport db init``)
+    or ``simulated=True`` (the demo, the tests), on one made now. A database's clock is chosen
+    when it is made (``simulated=True``: a simulated clock) and stored in it; ``now`` sets a
+    simulated clock and is refused on a real one."""
+    _embedded_file(settings.database_url, create or bool(simulated))
     engine = create_engine(settings.database_url)
     if migrate:
-        ensure_schema(engine, settings.database_url)
+        ensure_schema(engine, settings.database_url, create=create)
     given = now if now is not None else settings.now
     try:
         salt, clock = _settle_meta(engine, settings, given, simulated)
@@ -130,13 +153,18 @@ def _meta(
         meta.set(key, value)
 
     stored_salt = meta.get("salt")
-    if stored_salt is None:
+    if stored_salt is None:  # a database made now: its salt and its clock, once
         if not write:
             raise _WriteNeeded
         stored_salt = meta.setdefault("salt", secrets.token_hex(32))
-    if simulated:
-        put("clock", "simulated")
-    is_sim = settings.clock == "simulated" or meta.get("clock") == "simulated"
+        meta.setdefault("clock", "simulated" if simulated else "system")
+    is_sim = meta.get("clock") == "simulated"
+    if simulated and not is_sim:
+        raise Refused(
+            "this database was created with the system clock; a simulated clock is chosen "
+            "only when a database is created (`hanport db init --simulated-clock`)",
+            field="clock",
+        )
     clock: Clock
     if is_sim:
         if given is None:

@@ -6,10 +6,12 @@ Environment variables:
 ==============================  =============================================================
 ``HANPORT_DATABASE_URL``        ``sqlite:///hanport.db`` (default) or ``postgresql://…``
 ``HANPORT_CONFIG``              path of a TOML file with the same keys (see ``Settings``)
-``HANPORT_USER``                who is acting (default: the login name); ``--as`` overrides
-``HANPORT_ROLES``               ``alice=caseworker,bob=supervisor,eve=auditor``
-``HANPORT_CLOCK``               ``system`` (default) or ``simulated`` (demo and test databases)
-``HANPORT_NOW``                 the simulated time (only with a simulated clock)
+``HANPORT_USER``                act as this user: only on a simulated-clock database, or for
+                                a service account allowed to impersonate (``--as`` likewise)
+``HANPORT_ROLES``               ``alice=caseworker,bob=supervisor,eve=auditor`` (SQLite, and
+                                simulated databases; PostgreSQL takes roles from group roles)
+``HANPORT_IMPERSONATORS``       SQLite: service logins that may act for a person (``--as``)
+``HANPORT_NOW``                 the simulated time (only on a simulated-clock database)
 ``HANPORT_WORKING_DAYS``        ``mon-fri`` (default) or ``mon-sat``
 ``HANPORT_TIMERS``              overrides, e.g. ``remind_consent=7d,hes_timeout=24h,sla=3wd``
 ``HANPORT_HES_MAX_ATTEMPTS``    failures before ``needs_attention`` (default 3)
@@ -29,7 +31,6 @@ Environment variables:
 
 from __future__ import annotations
 
-import getpass
 import os
 import tomllib
 from collections.abc import Mapping
@@ -86,9 +87,9 @@ class SmtpSettings:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
-    user: str = field(default_factory=getpass.getuser)
+    user: str | None = None  # asked for (HANPORT_USER); who acts is settled in service.roles
     roles: Mapping[str, Role] = field(default_factory=dict)
-    clock: str = "system"
+    impersonators: tuple[str, ...] = ()
     now: str | None = None
     saturday_is_working_day: bool = False
     timer_overrides: Mapping[str, Duration] = field(default_factory=dict)
@@ -219,8 +220,11 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     smtp_raw = dict(raw.pop("smtp", {}))
     kw = _scalars(raw, env)
     kw.update(_tables(raw, env))
-    if kw.get("clock", "system") not in ("system", "simulated"):
-        raise ConfigError(f"clock: {kw['clock']!r} must be system or simulated")
+    if env.get("HANPORT_CLOCK") or "clock" in raw:
+        raise ConfigError(
+            "HANPORT_CLOCK / clock is not read: a database's clock is chosen once, when it is "
+            "created (`hanport db init --simulated-clock` for a demo or test database)"
+        )
     smtp = _smtp(smtp_raw, env)
     if smtp is not None:
         kw["smtp"] = smtp
@@ -232,7 +236,6 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
 _SCALARS = {
     "database_url": "HANPORT_DATABASE_URL",
     "user": "HANPORT_USER",
-    "clock": "HANPORT_CLOCK",
     "now": "HANPORT_NOW",
     "maildir": "HANPORT_MAILDIR",
     "sender_name": "HANPORT_SENDER_NAME",
@@ -301,6 +304,11 @@ def _tables(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     roles = env.get("HANPORT_ROLES") or raw.get("roles")
     if roles:
         kw["roles"] = _parse_roles(roles)
+    impersonators = env.get("HANPORT_IMPERSONATORS") or raw.get("impersonators")
+    if impersonators:
+        if isinstance(impersonators, str):
+            impersonators = impersonators.split(",")
+        kw["impersonators"] = tuple(n.strip() for n in impersonators if n.strip())
     timers = env.get("HANPORT_TIMERS") or raw.get("timers")
     if timers:
         kw["timer_overrides"] = _parse_timers(timers)

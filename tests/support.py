@@ -152,7 +152,7 @@ def consent(**over: str) -> dict[str, str]:
 
 
 def settings_for(url: str, **over: Any) -> Settings:
-    env = {"HANPORT_DATABASE_URL": url, "HANPORT_ROLES": ROLES, "HANPORT_CLOCK": "simulated"}
+    env = {"HANPORT_DATABASE_URL": url, "HANPORT_ROLES": ROLES}
     return load(env, user="cw", **over)
 
 

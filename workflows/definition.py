@@ -24,6 +24,7 @@ class Role(StrEnum):
     CASEWORKER = "caseworker"
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
+    PRIVACY = "privacy"  # the data-protection officer: reads the access log, answers requests
     SYSTEM = "system"
 
 
@@ -34,6 +35,8 @@ class Actor:
     name: str
     role: Role
     kind: str  # caseworker | supervisor | scheduler | batch | hes | system | customer
+    # A service account acting for a person: the events carry the person as data.on_behalf_of.
+    on_behalf_of: str | None = None
 
     @classmethod
     def system(cls, kind: str = "system", name: str | None = None) -> Actor:

@@ -143,7 +143,10 @@ class Step:
 
     def append(self, trigger: str, source: str | None, dest: str) -> None:
         c, a = self.case, self.actor
-        ev = Event(self.seq, self.now, a.name, a.kind, trigger, source, dest, self.data)
+        data = (
+            self.data if a.on_behalf_of is None else {**self.data, "on_behalf_of": a.on_behalf_of}
+        )
+        ev = Event(self.seq, self.now, a.name, a.kind, trigger, source, dest, data)
         self.decision.events.append((c, ev))
         c.version = self.seq
 

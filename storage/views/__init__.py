@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hanport.storage.views.customers import CustomerReads
     from hanport.storage.views.events import EventReads
     from hanport.storage.views.hes import HesReads
+    from hanport.storage.views.identity import IdentityReads
     from hanport.storage.views.mail import MailReads
     from hanport.storage.views.ports import PortReads
 
@@ -61,6 +62,12 @@ class Views:
         from hanport.storage.views.hes import HesReads
 
         return HesReads(self.conn)
+
+    @cached_property
+    def identity(self) -> IdentityReads:
+        from hanport.storage.views.identity import IdentityReads
+
+        return IdentityReads(self.conn)
 
     @cached_property
     def mail(self) -> MailReads:

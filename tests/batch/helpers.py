@@ -293,7 +293,6 @@ def cli_env(url: str, **extra: str) -> dict[str, str]:
     }
     env.update(
         HANPORT_DATABASE_URL=url,
-        HANPORT_CLOCK="simulated",
         HANPORT_ROLES=CLI_ROLES,
         PYTHONPATH=str(ROOT),
         **extra,

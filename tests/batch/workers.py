@@ -26,7 +26,6 @@ def inbox_app(db_url: str, inbox: str) -> Any:
         {
             "HANPORT_DATABASE_URL": db_url,
             "HANPORT_ROLES": ROLES,
-            "HANPORT_CLOCK": "simulated",
             "HANPORT_BATCH_INBOX": inbox,
         },
         user="cw",

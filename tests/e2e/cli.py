@@ -122,6 +122,7 @@ class Hanport:
         url: str | None = None,
         simulated: bool = True,
         now: str | None = START,
+        init: bool = True,
     ) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -136,10 +137,12 @@ class Hanport:
             "HANPORT_CONFIG": str(config),
             "HANPORT_MAILDIR": str(folder / "maildir"),
         }
-        if simulated:
-            self.env["HANPORT_CLOCK"] = "simulated"
-            if now:
-                self.env["HANPORT_NOW"] = now
+        if simulated and now:
+            self.env["HANPORT_NOW"] = now
+        if init and url is None and not self.db_path.exists():
+            clock = ("--simulated-clock",) if simulated else ()
+            made = self.call("db", "init", *clock, user=None)
+            assert made.code == 0, made.err
 
     # --- running -------------------------------------------------------------------------------
 

@@ -31,4 +31,4 @@ def hp(tmp_path: Path, registry_db: tuple[Path, Run, Run]) -> Hanport:
 @pytest.fixture
 def empty(tmp_path: Path) -> Hanport:
     """The CLI on a database that does not exist yet."""
-    return Hanport(tmp_path)
+    return Hanport(tmp_path, init=False)

@@ -6,6 +6,7 @@ Most cases run in-process (``hanport.entrypoints.cli.main.main``); a few through
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import pytest
@@ -346,13 +347,14 @@ def test_close_port_input_refused(hp: Hanport) -> None:
 
 def test_now_refused_on_a_real_clock(tmp_path) -> None:
     real = Hanport(tmp_path / "real", simulated=False)
+    real.env["HANPORT_ROLES"] = f"{getpass.getuser()}=caseworker"  # the login acts
     f = real.write("customers.csv", CUSTOMER_HEADER + "\n2001;Ny Kunde;;;;;;nb;no\n")
-    real.call("import", "customers", f).ok()
+    real.call("import", "customers", f, user=None).ok()
     real.refused(
         4, "--now", "2026-03-02T09:00:00+01:00", "customer", "show", "2001",
-        says=("--now", "simulated"), subprocess_run=True,
+        says=("--now", "simulated"), subprocess_run=True, user=None,
     )  # fmt: skip
-    assert real.call("customer", "show", "2001").ok().json["name"] == "Ny Kunde"
+    assert real.call("customer", "show", "2001", user=None).ok().json["name"] == "Ny Kunde"
 
 
 @pytest.mark.parametrize("now", ["2026-03-29T02:30", "2026-10-25T02:30", "garbage"])

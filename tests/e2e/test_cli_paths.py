@@ -615,8 +615,9 @@ def test_idempotent_advance_with_key(hp: Hanport) -> None:
 def test_postgresql_smoke(tmp_path, db_url: str) -> None:
     """Registry import and a nore_open case with ``--db`` naming a PostgreSQL database (skips
     when no server answers, see tests/conftest.py)."""
-    hp = Hanport(tmp_path)  # HANPORT_DATABASE_URL names a SQLite file that must stay unused
+    hp = Hanport(tmp_path, init=False)  # HANPORT_DATABASE_URL names a SQLite file left unused
     db = ("--db", db_url)
+    hp.call(*db, "db", "init", "--simulated-clock", user=None).ok()
     c = hp.run(*db, "import", "customers", hp.write("customers.csv", CUSTOMERS_CSV)).ok().json
     p = hp.run(*db, "import", "metering-points", hp.write("points.csv", POINTS_CSV)).ok().json
     assert (c["inserted"], p["inserted"]) == (5, 5)

@@ -27,7 +27,7 @@ def racer_app(db_url: str) -> Any:
     from hanport.config import load
     from tests.support import START
 
-    env = {"HANPORT_DATABASE_URL": db_url, "HANPORT_ROLES": ROLES, "HANPORT_CLOCK": "simulated"}
+    env = {"HANPORT_DATABASE_URL": db_url, "HANPORT_ROLES": ROLES}
     return bootstrap(load(env, user="cw"), now=START, simulated=True)
 
 

@@ -189,7 +189,7 @@ def _cli(db_url: str, ref: str, trigger: str, cwd: Path) -> subprocess.Popen[str
         for k, v in os.environ.items()
         if not k.startswith("HANPORT_") and k not in ("PYTEST_CURRENT_TEST",)
     }
-    env.update(HANPORT_ROLES="cw=caseworker", HANPORT_CLOCK="simulated")
+    env.update(HANPORT_ROLES="cw=caseworker")
     return subprocess.Popen(
         [
             sys.executable,

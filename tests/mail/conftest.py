@@ -298,7 +298,6 @@ def hanport_env(db_url: str, folder: Path, **extra: str) -> dict[str, str]:
             "HANPORT_DATABASE_URL": db_url,
             "HANPORT_ROLES": "cw=caseworker,aud=auditor",
             "HANPORT_USER": "cw",
-            "HANPORT_CLOCK": "simulated",
             "HANPORT_CONFIG": str(config),
             "HANPORT_MAILDIR": str(folder / "maildir"),
         }

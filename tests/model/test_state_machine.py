@@ -178,7 +178,6 @@ class EngineMachine(RuleBasedStateMachine):
         env = {
             "HANPORT_DATABASE_URL": f"sqlite:///{self.tmp / 'hanport.db'}",
             "HANPORT_HES_ADAPTER": "simulated",
-            "HANPORT_CLOCK": "simulated",
             "HANPORT_ROLES": ROLES,
         }
         s = load(
@@ -989,7 +988,6 @@ def _fresh_app(folder: Path, **over: Any) -> App:
     env = {
         "HANPORT_DATABASE_URL": f"sqlite:///{folder / 'hanport.db'}",
         "HANPORT_HES_ADAPTER": "simulated",
-        "HANPORT_CLOCK": "simulated",
         "HANPORT_ROLES": ROLES,
     }
     over.setdefault("hes_sim_failure_share", 0.0)

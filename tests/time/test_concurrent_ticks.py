@@ -182,7 +182,6 @@ def _tick(url: str, maildir: str) -> subprocess.Popen[str]:
     """``hanport tick`` as a real process, in the test's own folder (the working directory)."""
     env = dict(os.environ)
     env.update(
-        HANPORT_CLOCK="simulated",
         HANPORT_ROLES="cw=caseworker",
         HANPORT_USER="cw",
         HANPORT_MAILDIR=maildir,

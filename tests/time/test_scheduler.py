@@ -106,7 +106,6 @@ def test_the_scheduler_service_fires_then_stops_on_a_signal(
 
     env = dict(os.environ)
     env.update(
-        HANPORT_CLOCK="simulated",
         HANPORT_ROLES="cw=caseworker",
         HANPORT_USER="cw",
         PYTHONPATH=str(ROOT),

@@ -17,5 +17,5 @@ def test_an_unknown_role_names_the_valid_ones() -> None:
     with pytest.raises(ConfigError) as err:
         load({"HANPORT_ROLES": "nattjobb=batch"})
     assert str(err.value) == (
-        "roles: nattjobb has unknown role 'batch' (roles: caseworker, supervisor, auditor, system)"
+        "roles: nattjobb has unknown role 'batch' (roles: caseworker, supervisor, auditor, privacy, system)"
     )

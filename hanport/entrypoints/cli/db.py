@@ -2,24 +2,59 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from hanport.entrypoints.cli.context import CliState, pass_state
 
 
-@click.group("db", help="Database schema.")
+@click.group("db", help="Create a database, migrate its schema.")
 def group() -> None:
     pass
+
+
+@group.command(
+    "init",
+    help="Create a database: its schema, its salt and its clock. The clock is chosen here, once: "
+    "--simulated-clock makes a demo or test database, where --now moves time and --as names "
+    "the acting user; without it the clock is the system's and the acting user is the login.",
+)
+@click.option(
+    "--simulated-clock", is_flag=True, help="A simulated clock (demo and test databases)."
+)
+@pass_state
+def init(state: CliState, simulated_clock: bool) -> None:
+    from hanport import config
+    from hanport.bootstrap import bootstrap
+
+    settings = config.load(database_url=state.db)
+    app = bootstrap(settings, now=state.now, simulated=simulated_clock or None, create=True)
+    try:
+        clock = "simulated" if app.simulated else "system"
+        state.emit(
+            {"database": settings.database_url, "clock": clock, "now": app.clock.now()},
+            f"database ready ({clock} clock, now {app.clock.now().isoformat()})",
+        )
+    finally:
+        app.close()
 
 
 @group.command("upgrade", help="Migrate the database schema to the newest revision (Alembic).")
 @pass_state
 def upgrade(state: CliState) -> None:
     from hanport import config
+    from hanport.errors import Refused
     from hanport.storage import migrate
-    from hanport.storage.engine import create_engine
+    from hanport.storage.engine import create_engine, sqlite_file
 
     settings = config.load(database_url=state.db)
+    missing = sqlite_file(settings.database_url)
+    if missing and missing != ":memory:" and not Path(missing).exists():
+        raise Refused(
+            f"no database at {missing} to upgrade: create it with `hanport db init`",
+            field="database_url",
+        )
     engine = create_engine(settings.database_url)
     try:
         before = migrate.current(engine)

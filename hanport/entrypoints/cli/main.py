@@ -28,7 +28,7 @@ COMMANDS: dict[str, Lazy] = {
     "batch": _cli("batch", "Batches: apply the Elhub-derived terminations and moves file."),
     "case": _cli("case", "Cases: open, list, show, advance."),
     "customer": _cli("customer", "Customers: show one, or update contact details and language."),
-    "db": _cli("db", "Database schema."),
+    "db": _cli("db", "Create a database, migrate its schema."),
     "demo": _cli("demo", "Run the end-to-end demo on a fresh SQLite database and print its story."),
     "hes": _cli(
         "hes",
@@ -99,7 +99,11 @@ def accept_json(command: click.Command) -> None:
     help="Database URL (default: HANPORT_DATABASE_URL or sqlite:///hanport.db).",
 )
 @click.option(
-    "--as", "user", metavar="USER", help="Act as USER (default: HANPORT_USER or the login name)."
+    "--as",
+    "user",
+    metavar="USER",
+    help="Act as USER (or HANPORT_USER): only on a simulated-clock database, or for a service "
+    "account allowed to impersonate. Else you act as your login (your PostgreSQL role).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of tables.")
 @click.option(

@@ -1,0 +1,36 @@
+"""Who the database says is connected (PostgreSQL): the session user and the hanport group roles
+it is a member of, directly or through other roles. Membership is read from ``pg_auth_members``
+itself, not with ``pg_has_role``: a superuser "has" every role, and an administrator's login
+must not act as a supervisor for that."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+# The group roles hanport knows (docs/postgres-roles.sql creates them).
+GROUP_PREFIX = "hanport_"
+
+_MEMBERSHIP = text(
+    """
+    WITH RECURSIVE up(oid) AS (
+        SELECT oid FROM pg_roles WHERE rolname = :name
+        UNION
+        SELECT m.roleid FROM pg_auth_members m JOIN up ON m.member = up.oid
+    )
+    SELECT r.rolname FROM up JOIN pg_roles r ON r.oid = up.oid
+    WHERE r.rolname LIKE 'hanport\\_%' ORDER BY r.rolname
+    """
+)
+
+
+class IdentityReads:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def session_user(self) -> str:
+        return str(self.conn.execute(text("SELECT session_user")).scalar_one())
+
+    def groups(self, name: str) -> list[str]:
+        """The ``hanport_*`` roles ``name`` belongs to (empty: no such role, or none)."""
+        return [str(r[0]) for r in self.conn.execute(_MEMBERSHIP, {"name": name})]
