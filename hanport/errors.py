@@ -38,6 +38,11 @@ class Unreachable(Conflict):
     written; retry."""
 
 
+class DiskFull(Conflict):
+    """The database's disk is full: the transaction was rolled back, nothing after the last
+    commit was written; free space, then retry."""
+
+
 class AuditProblem(HanportError):
     exit_code = 7
 
