@@ -98,6 +98,21 @@ def test_url_without_scheme_by_subprocess(tmp_path: Path) -> None:
     assert not (tmp_path / "day.db").exists()
 
 
+# --- the configuration ----------------------------------------------------------------------
+
+
+def test_unknown_role_in_the_configuration_lists_the_roles(hp: Hanport) -> None:
+    hp.env["HANPORT_ROLES"] = "cw=caseworker,nattjobb=batch"
+    before = hp.dump()
+    _refused(hp.call("case", "list"), 4, "unknown role 'batch'", "caseworker, supervisor")
+    assert hp.dump() == before
+
+
+def test_setting_that_is_not_a_number(hp: Hanport) -> None:
+    hp.env["HANPORT_HES_MAX_ATTEMPTS"] = "three"
+    _refused(hp.call("case", "list"), 4, "HANPORT_HES_MAX_ATTEMPTS", "'three'", "whole number")
+
+
 # --- a full disk ----------------------------------------------------------------------------
 
 
