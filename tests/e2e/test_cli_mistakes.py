@@ -113,6 +113,44 @@ def test_setting_that_is_not_a_number(hp: Hanport) -> None:
     _refused(hp.call("case", "list"), 4, "HANPORT_HES_MAX_ATTEMPTS", "'three'", "whole number")
 
 
+# --- output files ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("audit", "export", "{case}", "--out"),
+        ("audit", "export", "{case}", "--format", "json", "--out"),
+        ("audit", "checkpoint", "--out"),
+    ],
+)
+def test_out_in_a_missing_folder_is_refused(hp: Hanport, command: tuple[str, ...]) -> None:
+    case = hp.open_nore()
+    out = hp.folder / "missing" / "x.html"
+    args = [a.format(case=case) for a in command] + [str(out)]
+    before = hp.dump()
+    _refused(hp.call(*args, user="aud"), 4, f"--out {out}", "does not exist", "nothing written")
+    assert not out.parent.exists()
+    assert hp.dump() == before
+
+
+def test_out_in_a_missing_folder_by_subprocess(hp: Hanport) -> None:
+    case = hp.open_nore()
+    r = hp.run("audit", "export", case, "--out", "/missing/x.html", user="aud")
+    _refused(r, 4, "--out /missing/x.html", "folder /missing does not exist")
+    assert not Path("/missing").exists()
+
+
+def test_out_is_written_whole(hp: Hanport) -> None:
+    """A good ``--out`` is written (through a temporary file renamed over it, none left)."""
+    case = hp.open_nore()
+    out = hp.folder / "e.html"
+    out.write_text("old", encoding="utf-8")
+    hp.call("audit", "export", case, "--out", out, user="aud").ok()
+    assert out.read_text(encoding="utf-8").startswith("<!")
+    assert not [p for p in hp.folder.iterdir() if p.name.endswith(".part")]
+
+
 # --- a full disk ----------------------------------------------------------------------------
 
 
