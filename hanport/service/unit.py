@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hanport.bootstrap import App
-from hanport.errors import Conflict, DiskFull, HanportError, Refused, Unreachable
+from hanport.errors import (
+    Conflict,
+    DatabaseUnusable,
+    DiskFull,
+    HanportError,
+    Refused,
+    Unreachable,
+)
 from hanport.storage import errors as storage
 from hanport.storage.uow import UnitOfWork
 from hanport.workflows.errors import Refusal
@@ -28,7 +35,7 @@ def transaction(app: App, *, immediate: bool = False) -> Iterator[UnitOfWork]:
 # What each storage error is in the CLI's terms (its exit code).
 NAMES: tuple[tuple[type[storage.StorageError], type[HanportError]], ...] = (
     (storage.PointHeld, Refused),
-    (storage.Unusable, Refused),
+    (storage.Unusable, DatabaseUnusable),
     (storage.Conflict, Conflict),
     (storage.Unreachable, Unreachable),
     (storage.DiskFull, DiskFull),
