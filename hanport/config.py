@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hanport.errors import Refused
 from hanport.workflows.definition import Duration, Role
 
 DEFAULT_DATABASE_URL = "sqlite:///hanport.db"
@@ -119,8 +120,8 @@ class Settings:
         return default
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(Refused, ValueError):
+    """A setting that cannot be used: refused (exit 4), saying what would be accepted."""
 
 
 def parse_duration(text: str) -> Duration:
@@ -288,14 +289,20 @@ def _scalars(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             kw[key] = raw[key]
         if env.get(var):
             kw[key] = env[var]
-    for key in _INTEGERS:
+    for key in (*_INTEGERS, "hes_sim_failure_share"):
         if key in kw:
-            kw[key] = int(kw[key])
-    if "hes_sim_failure_share" in kw:
-        kw["hes_sim_failure_share"] = float(kw["hes_sim_failure_share"])
+            kw[key] = _number(key, kw[key], int if key in _INTEGERS else float)
     if "nightly_at" in kw:
         kw["nightly_at"] = _nightly(str(kw["nightly_at"]))
     return kw
+
+
+def _number(key: str, value: Any, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{key} ({_SCALARS[key]}): {value!r} is not {what}") from None
 
 
 def _tables(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:

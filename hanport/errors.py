@@ -38,6 +38,22 @@ class Unreachable(Conflict):
     written; retry."""
 
 
+class DatabaseUnusable(HanportError):
+    """The database URL cannot be used as given (no scheme, an unsupported one, a missing
+    folder, no such database or login on the server): an operator's mistake, nothing changed.
+    Not a :class:`Refused`: nothing that sets a refused input aside (a batch file) applies."""
+
+    exit_code = 4
+
+
+class DiskFull(HanportError):
+    """The database's disk is full: the transaction was rolled back, nothing after the last
+    commit was written; free space, then retry. Not a :class:`Conflict`: retrying at once (as
+    :func:`hanport.retry.on_conflict` does) would not help."""
+
+    exit_code = 5
+
+
 class AuditProblem(HanportError):
     exit_code = 7
 

@@ -8,16 +8,22 @@ at the first write, after the reads a compare-and-swap depends on).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine as _create_engine
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
+
+from hanport.storage.errors import WHERE, Unusable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
 PING_AFTER_IDLE_S = 1.0
+# The URL schemes this works with (``postgresql`` and ``postgres`` mean psycopg 3).
+SUPPORTED = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+URL_FORMS = "sqlite:///FILE or postgresql://USER@HOST:5432/DATABASE"
 
 
 def normalise_url(url: str) -> str:
@@ -40,7 +46,55 @@ def sqlite_file(url: str) -> str | None:
     return None
 
 
+def check_url(url: str) -> None:
+    """Refuse a URL this cannot use, saying what a usable one looks like: no scheme, an
+    unsupported one, a SQLite file whose folder does not exist. Nothing is opened."""
+    try:
+        u = make_url(url)
+    except exc.ArgumentError:
+        shown = repr(url) if "@" not in url else "given"  # never echo a password
+        path = "@" not in url and "://" not in url  # a file name: say its URL
+        like = f"for a SQLite file write sqlite:///{url}; " if path else ""
+        raise Unusable(
+            f"the database URL {shown} has no scheme: {like}a URL looks like {URL_FORMS} "
+            "(--db or HANPORT_DATABASE_URL)"
+        ) from None
+    if u.drivername not in SUPPORTED:
+        raise Unusable(
+            f"the database URL {u.render_as_string(hide_password=True)!r} names an unsupported "
+            f"database ({u.drivername}): the supported schemes are sqlite and postgresql, "
+            f"{URL_FORMS}"
+        )
+    file = sqlite_file(url)
+    if file and file != ":memory:" and not u.query.get("uri"):
+        folder = Path(file).parent
+        if not folder.is_dir():
+            raise Unusable(
+                f"the folder {folder} for the SQLite file {file} does not exist "
+                f"({folder.absolute()}): create it, or correct --db / HANPORT_DATABASE_URL"
+            )
+
+
+def where(url: URL) -> str:
+    """The database a URL names, in words for a message (no user or password)."""
+    if url.get_backend_name() == "sqlite":
+        return f"the SQLite file {url.database}" if url.database else "the SQLite database"
+    return f"the PostgreSQL server at {url.host or 'localhost'}:{url.port or 5432}"
+
+
+def _name_the_database(engine: Engine) -> None:
+    """Put where the database is on every error SQLAlchemy raises for it, for the message
+    :func:`hanport.storage.errors.translate` makes (a driver's error does not always say)."""
+    place = where(engine.url)
+
+    @event.listens_for(engine, "handle_error")
+    def _named(ctx: Any) -> None:
+        if ctx.sqlalchemy_exception is not None:
+            setattr(ctx.sqlalchemy_exception, WHERE, place)
+
+
 def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
+    check_url(url)
     url = normalise_url(url)
     if is_sqlite(url):
         engine = _create_engine(
@@ -59,6 +113,8 @@ def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.close()
 
+        _name_the_database(engine)
+
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             # Straight on the driver's connection: a BEGIN needs none of SQLAlchemy's execution.
@@ -76,6 +132,7 @@ def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
         **kw,
     )
     _ping_when_idle(engine)
+    _name_the_database(engine)
     return engine
 
 

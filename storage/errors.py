@@ -3,6 +3,8 @@ people (exit codes live there)."""
 
 from __future__ import annotations
 
+import re
+
 
 class StorageError(Exception):
     pass
@@ -19,6 +21,17 @@ class PointHeld(StorageError):
 class Unreachable(StorageError):
     """The database could not be reached or went away (a restart): nothing after the last
     commit was written; retry."""
+
+
+class DiskFull(StorageError):
+    """The database's disk is full (or could not be written): the transaction was rolled back,
+    nothing after the last commit was written; free space, then retry."""
+
+
+class Unusable(StorageError):
+    """The URL names a database that cannot be used as given — no scheme, an unsupported one, a
+    SQLite file in a missing folder, no such database on the server, a login refused: an
+    operator's mistake; nothing was written."""
 
 
 # What the drivers say when the server is down, restarting or dropped the connection.
@@ -59,15 +72,23 @@ def operational(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | sqlite3.OperationalError)
 
 
-def went_away(exc: BaseException) -> bool:
-    """A lost or refused connection (a PostgreSQL restart, the server down), as SQLAlchemy
-    reports it."""
-    from sqlalchemy.exc import DBAPIError
-
-    if not isinstance(exc, DBAPIError):
-        return False
-    text = str(exc.orig).lower()
-    return bool(exc.connection_invalidated) or any(g in text for g in GONE)
+# SQLite's SQLITE_FULL and SQLITE_IOERR; PostgreSQL's disk_full (SQLSTATE 53100) and the
+# server's "could not extend file … No space left on device".
+FULL = ("database or disk is full", "no space left on device", "could not extend file")
+IO_ERROR = ("disk i/o error",)
+PG_DISK_FULL = "53100"
+# What PostgreSQL says when the URL names a database or a login it does not have (FATAL at
+# connect, no SQLSTATE on psycopg's connection error).
+NO_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+LOGIN_REFUSED = (
+    "password authentication failed",
+    "no pg_hba.conf entry",
+    "permission denied for database",
+)
+NO_ROLE = re.compile(r'role "[^"]+" does not exist')
+# What the engine knows about where the database is, put on SQLAlchemy's exception by the
+# engine's ``handle_error`` hook (storage.engine): "the PostgreSQL server at host:5432".
+WHERE = "hanport_where"
 
 
 def translate(exc: BaseException) -> StorageError | None:
@@ -79,21 +100,65 @@ def translate(exc: BaseException) -> StorageError | None:
     name = type(orig).__name__
     text = str(orig).lower()
     if "IntegrityError" in name or "UniqueViolation" in name or _integrity(orig):
-        if "ux_cases_point_holding" in text or "cases.point_id" in text:
-            return PointHeld(
-                "another case already holds this metering point (it was opened meanwhile)"
-            )
-        if "uq_case_events_case_seq" in text or "case_events.case_id" in text:
-            return Conflict("the case was changed by someone else meanwhile; retry")
-        if "idempotency_keys" in text:
-            return Conflict("the same key was used concurrently; retry")
+        return _integrity_error(text)
+    where = getattr(exc, WHERE, None) or "the database"
+    first = (str(orig).strip().splitlines() or [name])[0]
+    return (
+        _disk_full(orig, text, where, first)
+        or _unusable(str(orig), text, where)
+        or _busy_or_gone(exc, text, where, first)
+    )
+
+
+def _integrity_error(text: str) -> StorageError | None:
+    if "ux_cases_point_holding" in text or "cases.point_id" in text:
+        return PointHeld("another case already holds this metering point (it was opened meanwhile)")
+    if "uq_case_events_case_seq" in text or "case_events.case_id" in text:
+        return Conflict("the case was changed by someone else meanwhile; retry")
+    if "idempotency_keys" in text:
+        return Conflict("the same key was used concurrently; retry")
+    return None
+
+
+def _disk_full(orig: BaseException, text: str, where: str, first: str) -> StorageError | None:
+    full = getattr(orig, "sqlstate", None) == PG_DISK_FULL or any(f in text for f in FULL)
+    if not full and not any(f in text for f in IO_ERROR):
         return None
+    what = "is full" if full else "is full or failing"
+    return DiskFull(
+        f"the disk of {where} {what} ({first}): nothing was written after the last commit; "
+        "free some space, then run the command again — a retry is safe"
+    )
+
+
+def _unusable(raw: str, text: str, where: str) -> StorageError | None:
+    fatal = raw.split("FATAL:", 1)[-1].strip().splitlines()[0] if "FATAL:" in raw else ""
+    missing = NO_DATABASE.search(raw)
+    if missing:
+        return Unusable(
+            f'the database "{missing.group(1)}" does not exist on {where}: correct the URL '
+            f"(--db / HANPORT_DATABASE_URL), or create it (createdb {missing.group(1)}) and "
+            "run `hanport db upgrade`"
+        )
+    if fatal and (NO_ROLE.search(raw) or any(r in text for r in LOGIN_REFUSED)):
+        return Unusable(
+            f"{where} refused the login ({fatal}): correct the user or password in the URL "
+            "(--db / HANPORT_DATABASE_URL)"
+        )
+    if "unable to open database file" in text:
+        return Unusable(
+            f"{where} could not be opened (unable to open database file): check that its "
+            "folder exists and may be written, or correct --db / HANPORT_DATABASE_URL"
+        )
+    return None
+
+
+def _busy_or_gone(exc: BaseException, text: str, where: str, first: str) -> StorageError | None:
     if "locked" in text or "busy" in text or "could not serialize" in text:
         return Conflict("the database was busy; nothing written, retry")
     if any(g in text for g in GONE) or getattr(exc, "connection_invalidated", False):
-        first = (str(orig).strip().splitlines() or [name])[0]
         return Unreachable(
-            f"the database could not be reached or went away ({first}); nothing after the last "
+            f"{where} could not be reached or went away ({first}); nothing after the last "
             "commit was written: retry"
         )
     return None

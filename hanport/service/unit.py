@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hanport.bootstrap import App
-from hanport.errors import Conflict, Refused, Unreachable
+from hanport.errors import (
+    Conflict,
+    DatabaseUnusable,
+    DiskFull,
+    HanportError,
+    Refused,
+    Unreachable,
+)
 from hanport.storage import errors as storage
 from hanport.storage.uow import UnitOfWork
 from hanport.workflows.errors import Refusal
@@ -21,9 +28,29 @@ def transaction(app: App, *, immediate: bool = False) -> Iterator[UnitOfWork]:
             yield uow
     except Refusal as exc:
         raise Refused(str(exc), field=exc.field) from None
-    except storage.PointHeld as exc:
-        raise Refused(str(exc)) from None
-    except storage.Conflict as exc:
-        raise Conflict(str(exc)) from None
-    except storage.Unreachable as exc:
-        raise Unreachable(str(exc)) from None
+    except storage.StorageError as exc:
+        raise named(exc) from exc
+
+
+# What each storage error is in the CLI's terms (its exit code).
+NAMES: tuple[tuple[type[storage.StorageError], type[HanportError]], ...] = (
+    (storage.PointHeld, Refused),
+    (storage.Unusable, DatabaseUnusable),
+    (storage.Conflict, Conflict),
+    (storage.Unreachable, Unreachable),
+    (storage.DiskFull, DiskFull),
+)
+
+
+def named(exc: storage.StorageError) -> HanportError:
+    for kind, name in NAMES:
+        if isinstance(exc, kind):
+            return name(str(exc))
+    return HanportError(str(exc))  # pragma: no cover - every storage error is named above
+
+
+def database_error(exc: BaseException) -> HanportError | None:
+    """What a database error that left a command outside a transaction (at connect, while
+    migrating, in a reader) is in the CLI's terms; None: not one the storage layer knows."""
+    mapped = exc if isinstance(exc, storage.StorageError) else storage.translate(exc)
+    return named(mapped) if mapped is not None else None

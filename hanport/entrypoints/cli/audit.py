@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from hanport.entrypoints.cli.context import CliState, pass_state, table
+from hanport.entrypoints.cli.context import CliState, check_out, pass_state, table, write_out
 from hanport.errors import EXIT_AUDIT_PROBLEM, UsageError
 
 
@@ -84,11 +84,12 @@ def verify(state: CliState, case: str | None, all_: bool, checkpoint: Path | Non
 def checkpoint_(state: CliState, out: Path | None) -> None:
     from hanport.queries import audit
 
+    check_out(out)
     _reader(state)
     cp = audit.checkpoint(state.app())
     text = json.dumps(cp, indent=2, sort_keys=True)
     if out:
-        out.write_text(text + "\n", encoding="utf-8")
+        write_out(out, text + "\n")
         state.emit(
             {"file": str(out), "digest": cp["digest"], "cases": len(cp["cases"])},
             f"checkpoint of {len(cp['cases'])} chains written to {out} (digest {cp['digest']})",
@@ -217,13 +218,14 @@ def port(state: CliState, metering_point: str, at: str | None) -> None:
 def export(state: CliState, case: str, fmt: str, out: Path | None) -> None:
     from hanport.queries.evidence import evidence, to_html
 
+    check_out(out)
     _reader(state)
     ev = evidence(state.app(), case)
     text = (
         to_html(ev) if fmt == "html" else json.dumps(ev, indent=2, ensure_ascii=False, default=str)
     )
     if out:
-        out.write_text(text, encoding="utf-8")
+        write_out(out, text)
         click.echo(f"{ev['case']['case']}: evidence written to {out}", err=True)
     else:
         click.echo(text)

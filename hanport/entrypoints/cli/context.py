@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -69,3 +71,32 @@ def warn(message: str) -> None:
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def check_out(out: Path | None) -> None:
+    """Refuse an ``--out`` file that could not be written, before any work: its folder must
+    exist and be writable (nothing is written)."""
+    if out is None:
+        return
+    from hanport.errors import Refused
+
+    folder = out.absolute().parent
+    if not folder.is_dir():
+        raise Refused(f"--out {out}: the folder {folder} does not exist; nothing written")
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise Refused(f"--out {out}: may not be written here; nothing written")
+
+
+def write_out(out: Path, text: str) -> None:
+    """Write ``out`` whole or not at all (a temporary file beside it, renamed over it)."""
+    from hanport.errors import Refused
+
+    part = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        part.write_text(text, encoding="utf-8")
+        os.replace(part, out)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise Refused(
+            f"--out {out}: could not be written ({exc.strerror}); nothing written"
+        ) from exc

@@ -1,20 +1,23 @@
-"""``hanport``: the command line. Errors go to stderr in plain words; exit codes:
-0 success · 1 unexpected · 2 usage · 3 not found · 4 refused · 5 conflict · 6 rejected rows ·
+"""``hanport``: the command line. Errors go to stderr in plain words, one line; exit codes:
+0 success · 1 unexpected (a bug; ``--debug`` prints the traceback) · 2 usage · 3 not found ·
+4 refused or bad input · 5 conflict, unreachable or disk full (retry) · 6 rejected rows ·
 7 audit problem."""
 
 from __future__ import annotations
 
 import sys
+import traceback
 
 import click
 
 from hanport.entrypoints.cli.context import CliState
 from hanport.entrypoints.cli.lazy import Lazy, LazyGroup
-from hanport.errors import Conflict, HanportError
+from hanport.errors import EXIT_UNEXPECTED, HanportError
 
-EXIT_CODES = """Exit codes: 0 success (also "already applied") · 1 unexpected error · 2 usage ·
-3 not found · 4 refused (nothing changed) · 5 conflict or database unreachable (retry) · 6 done with rejected rows ·
-7 audit found a problem."""
+EXIT_CODES = """Exit codes: 0 success (also "already applied") · 1 unexpected error (a bug: --debug
+shows the traceback) · 2 usage · 3 not found · 4 refused or bad input: a guard, a field, a file, the
+database URL, an --out path, the configuration (nothing changed) · 5 conflict, database
+unreachable or its disk full (retry) · 6 done with rejected rows · 7 audit found a problem."""
 
 
 def _cli(module: str, short_help: str, attribute: str = "group") -> Lazy:
@@ -49,6 +52,15 @@ COMMANDS: dict[str, Lazy] = {
 }
 
 
+# ``--debug`` was given: an error's traceback goes to stderr too (reset by every ``main``).
+_debug = {"on": False}
+
+
+def _set_debug(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _debug["on"] = True
+
+
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         ctx.find_object(CliState).json = True  # type: ignore[union-attr]
@@ -66,8 +78,8 @@ def whole_summary(help_text: str) -> str:
 
 
 def accept_json(command: click.Command) -> None:
-    """Accept ``--json`` after the command too (``hanport case show X --json``): added to every
-    command of a group as the group is imported. Its summary in a listing is made whole."""
+    """Accept ``--json`` and ``--debug`` after the command too (``hanport case show X --json``):
+    added to every command of a group as the group is imported. Its summary in a listing is made whole."""
     if command.help and not command.short_help:
         command.short_help = whole_summary(command.help)
     if isinstance(command, click.Group):
@@ -81,6 +93,15 @@ def accept_json(command: click.Command) -> None:
                 expose_value=False,
                 callback=_set_json,
                 help="Print JSON on stdout (same as hanport --json).",
+            )
+        )
+        command.params.append(
+            click.Option(
+                ["--debug", "debug_local"],
+                is_flag=True,
+                expose_value=False,
+                callback=_set_debug,
+                help="On an error, print its traceback too (same as hanport --debug).",
             )
         )
 
@@ -109,6 +130,13 @@ def accept_json(command: click.Command) -> None:
 @click.option(
     "--now", metavar="ISO", help="Simulated time (only on a database with a simulated clock)."
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_debug,
+    help="On an error, print its traceback to stderr too.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context, db: str | None, user: str | None, as_json: bool, now: str | None
@@ -118,25 +146,31 @@ def cli(
 
 
 def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return (str(exc).strip().splitlines() or [""])[0]
 
 
-def _database_went_away(exc: BaseException) -> bool:
-    """A lost or refused database connection (a PostgreSQL restart, the server down): the work
-    is safe to run again — every step commits on its own and claims make a repeat do nothing
-    twice — so it gets the "retry" exit code, not "unexpected"."""
-    from hanport.storage.errors import went_away
+def _database_error(exc: BaseException) -> HanportError | None:
+    """A database error that left the command outside a transaction (at connect, migrating, in
+    a reader) — unreachable, its disk full, a database that does not exist — in the CLI's
+    terms; None: not a database error the storage layer knows."""
+    from hanport.service.unit import database_error
 
-    return went_away(exc)
+    return database_error(exc)
+
+
+def _fail(exc: BaseException, message: str, code: int) -> None:
+    click.echo(message, err=True)
+    if _debug["on"]:
+        traceback.print_exception(exc, file=sys.stderr)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
+    _debug["on"] = False
     try:
         code = cli.main(args=argv, prog_name="hanport", standalone_mode=False)
     except HanportError as exc:
-        click.echo(f"hanport: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(exc, f"hanport: {exc}", exc.exit_code)
     except click.exceptions.Abort:
         click.echo("hanport: aborted", err=True)
         sys.exit(1)
@@ -145,14 +179,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # the last resort: say what happened, exit 1
-        if _database_went_away(exc):
-            click.echo(
-                "hanport: the database could not be reached or went away "
-                f"({_first_line(exc)}); nothing after the last commit was written: retry",
-                err=True,
-            )
-            sys.exit(Conflict.exit_code)
-        click.echo(f"hanport: unexpected error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
+    except Exception as exc:  # the last resort: a database error we know, or a bug
+        named = _database_error(exc)
+        if named is not None:
+            _fail(exc, f"hanport: {named}", named.exit_code)
+        _fail(
+            exc,
+            f"hanport: unexpected error: {type(exc).__name__}: {_first_line(exc)} "
+            "(a bug: run with --debug for the traceback)",
+            EXIT_UNEXPECTED,
+        )
     sys.exit(code if isinstance(code, int) else 0)
