@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from hanport.storage.views.events import EventReads
     from hanport.storage.views.hes import HesReads
     from hanport.storage.views.mail import MailReads
+    from hanport.storage.views.notes import NoteReads
     from hanport.storage.views.ports import PortReads
 
 
@@ -67,6 +68,12 @@ class Views:
         from hanport.storage.views.mail import MailReads
 
         return MailReads(self.conn)
+
+    @cached_property
+    def notes(self) -> NoteReads:
+        from hanport.storage.views.notes import NoteReads
+
+        return NoteReads(self.conn)
 
     @cached_property
     def ports(self) -> PortReads:
