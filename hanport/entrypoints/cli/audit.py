@@ -215,7 +215,8 @@ def port(state: CliState, metering_point: str, at: str | None) -> None:
 )
 @pass_state
 def export(state: CliState, case: str, fmt: str, out: Path | None) -> None:
-    from hanport.queries.evidence import evidence, to_html
+    from hanport.queries.evidence import evidence
+    from hanport.queries.evidence_html import to_html
 
     _reader(state)
     ev = evidence(state.app(), case)
