@@ -197,7 +197,7 @@ def port(state: CliState, metering_point: str, at: str | None) -> None:
 
 @group.command(
     "export",
-    help="Export CASE's evidence (events with hashes, consent, mails as sent, diagram) as one self-contained file.",
+    help="Export CASE's evidence (verdicts, path diagram, events with hashes, HES commands, port timeline, cancellation, consent, mails as sent) as one self-contained file; notes only with --personal.",
 )
 @click.argument("case")
 @click.option(
@@ -213,13 +213,18 @@ def port(state: CliState, metering_point: str, at: str | None) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write to this file instead of stdout.",
 )
+@click.option(
+    "--personal",
+    is_flag=True,
+    help="Include personal data: the case's notes, such as the cancel reason (withheld by default).",
+)
 @pass_state
-def export(state: CliState, case: str, fmt: str, out: Path | None) -> None:
+def export(state: CliState, case: str, fmt: str, out: Path | None, personal: bool) -> None:
     from hanport.queries.evidence import evidence
     from hanport.queries.evidence_html import to_html
 
-    _reader(state)
-    ev = evidence(state.app(), case)
+    reader = state.actor()  # unknown users are refused; every known role may read
+    ev = evidence(state.app(), case, personal=personal, reader=reader.name)
     text = (
         to_html(ev) if fmt == "html" else json.dumps(ev, indent=2, ensure_ascii=False, default=str)
     )
