@@ -17,38 +17,17 @@ import html
 import itertools
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from hanport.bootstrap import App, bootstrap
-from hanport.config import load
+from hanport.bootstrap import App
 from hanport.queries.evidence import WITHHELD
 from hanport.queries.evidence_html import oslo
 from tests.audit.helpers import Cli, build_history
 from tests.support import seed
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo-history-v1.db"
-ROLES = "revisor=auditor,cw=caseworker"
-
-
-@pytest.fixture
-def fixture_cli(tmp_path: Path) -> Iterator[Cli]:
-    dest = tmp_path / "history" / "demo.db"
-    dest.parent.mkdir()
-    for suffix in ("", "-wal", "-shm"):
-        src = FIXTURE.with_name(FIXTURE.name + suffix)
-        if src.exists():
-            shutil.copyfile(src, dest.with_name(dest.name + suffix))
-    url = f"sqlite:///{dest}"
-    # Opened once as an auditor, as test_replay does (migrates the copy if needed).
-    bootstrap(load({"HANPORT_DATABASE_URL": url, "HANPORT_ROLES": ROLES}, user="revisor")).close()
-    yield Cli(url, tmp_path / "cli", roles=ROLES)
-
 
 # --- checking a page ---------------------------------------------------------------------------
 
