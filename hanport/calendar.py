@@ -20,6 +20,7 @@ __all__ = [
     "InvalidInstant",
     "WorkingCalendar",
     "format_local",
+    "format_local_offset",
     "isoformat_utc",
     "parse_instant",
     "to_utc",
@@ -143,6 +144,16 @@ def format_local(dt: datetime) -> str:
     """
     _require_aware(dt)
     return dt.astimezone(OSLO).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def format_local_offset(dt: datetime) -> str:
+    """The instant as Oslo wall-clock time with its UTC offset, to the minute, e.g.
+    ``2026-03-02 09:15 +01:00`` — for evidence read outside Norway, where CET/CEST may not be
+    known; the offset also tells the two 02:30s of the autumn night apart."""
+    _require_aware(dt)
+    local = dt.astimezone(OSLO)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
 
 
 class WorkingCalendar:

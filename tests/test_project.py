@@ -28,6 +28,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert quick_start()[1] in ci
     assert "HANPORT_REQUIRE_POSTGRES=1" in ci
+    assert "HANPORT_REQUIRE_BROWSER=1" in ci and "apt-get install -y -q chromium" in ci
 
 
 def test_schema_head_matches_migrations() -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hanport.storage.views.hes import HesReads
     from hanport.storage.views.identity import IdentityReads
     from hanport.storage.views.mail import MailReads
+    from hanport.storage.views.notes import NoteReads
     from hanport.storage.views.ports import PortReads
 
 
@@ -74,6 +75,12 @@ class Views:
         from hanport.storage.views.mail import MailReads
 
         return MailReads(self.conn)
+
+    @cached_property
+    def notes(self) -> NoteReads:
+        from hanport.storage.views.notes import NoteReads
+
+        return NoteReads(self.conn)
 
     @cached_property
     def ports(self) -> PortReads:

@@ -49,6 +49,24 @@ class CommandBrief:
     attempt: int
 
 
+@dataclass(frozen=True, slots=True)
+class CommandAnswered:
+    """A command with what became of it: when it left, when it was settled and how."""
+
+    id: int
+    action: str
+    status: str
+    attempt: int
+    sends: int
+    adapter: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    done_at: datetime | None
+    result: str | None  # opened | closed, once acknowledged
+    error: str | None
+    ack_outcome: str | None  # what the gateway reported (or will)
+
+
 class HesReads:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -80,3 +98,11 @@ class HesReads:
         """The case's commands, oldest first."""
         sql = f"SELECT {_columns.listed(CommandBrief)} FROM hes_commands WHERE case_id = ? ORDER BY id"
         return _columns.fetch(self.conn, CommandBrief, sql, (case_id,))
+
+    def answered_of_case(self, case_id: int) -> list[CommandAnswered]:
+        """The case's commands with their answers, oldest first."""
+        sql = (
+            f"SELECT {_columns.listed(CommandAnswered)} FROM hes_commands "
+            "WHERE case_id = ? ORDER BY id"
+        )
+        return _columns.fetch(self.conn, CommandAnswered, sql, (case_id,))

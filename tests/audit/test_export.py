@@ -1,8 +1,11 @@
 """``hanport audit export``: one case's evidence in one self-contained file.
 
 HTML: opens offline (no external URL, no script, no reference outside the page), holds the
-events with their hashes, the consent, the mails as sent and an inline SVG diagram with the
-case's path highlighted. JSON: the same events and hashes as ``case show --json``.
+verdicts, the events with their hashes, the HES commands with their answers, the point's port
+timeline with every interval open without a live consent, the cancellation and who superseded
+whom (the reason, a note, only with ``--personal``), the consent, the mails as sent and an inline
+SVG diagram with the case's path drawn along the edges it took, labelled; every instant in
+Oslo time with its offset. JSON: the same events and hashes as ``case show --json``.
 
 Mostly on a copy of tests/fixtures/demo-history-v1.db (real mails, consents, long paths); one test
 on a history built here, on both backends.
@@ -14,36 +17,17 @@ import html
 import itertools
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from hanport.bootstrap import App, bootstrap
-from hanport.config import load
+from hanport.bootstrap import App
+from hanport.queries.evidence import WITHHELD
+from hanport.queries.evidence_html import oslo
 from tests.audit.helpers import Cli, build_history
 from tests.support import seed
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo-history-v1.db"
-ROLES = "revisor=auditor,cw=caseworker"
-
-
-@pytest.fixture
-def fixture_cli(tmp_path: Path) -> Iterator[Cli]:
-    dest = tmp_path / "history" / "demo.db"
-    dest.parent.mkdir()
-    for suffix in ("", "-wal", "-shm"):
-        src = FIXTURE.with_name(FIXTURE.name + suffix)
-        if src.exists():
-            shutil.copyfile(src, dest.with_name(dest.name + suffix))
-    url = f"sqlite:///{dest}"
-    # Opened once as an auditor, as test_replay does (migrates the copy if needed).
-    bootstrap(load({"HANPORT_DATABASE_URL": url, "HANPORT_ROLES": ROLES}, user="revisor")).close()
-    yield Cli(url, tmp_path / "cli", roles=ROLES)
-
 
 # --- checking a page ---------------------------------------------------------------------------
 
@@ -116,6 +100,15 @@ def assert_path_highlighted(page: str, path_states: set[str]) -> None:
     assert not off, f"states off the path drawn highlighted: {off}"
 
 
+def section(page: str, name: str) -> str:
+    """The text of the page's ``<section id=name>`` (tags dropped)."""
+    m = re.search(rf'<section id="{name}">(.*?)</section>', page, re.S)
+    assert m, f"no section {name!r}"
+    parser = _Tags()
+    parser.feed(m.group(1))
+    return " ".join(" ".join(parser.text).split())
+
+
 # --- HTML --------------------------------------------------------------------------------------
 
 
@@ -142,8 +135,9 @@ def test_html_export_is_one_self_contained_file(fixture_cli: Cli, tmp_path: Path
     ev = fixture_cli("audit", "export", ref, "--format", "json", user="revisor").json
     consent = ev["consent"]
     assert consent is not None and consent["case"] == ref
-    for key in ("declaration_version", "channel", "signer_role", "address_match", "received_at"):
+    for key in ("declaration_version", "channel", "signer_role", "address_match"):
         assert str(consent[key]) in text, key
+    assert oslo(consent["received_at"]) in text
     assert [m["template"] for m in ev["mails"]] == ["request_received", "port_opened"]
     for m in ev["mails"]:
         assert m["status"] == "sent"
@@ -233,3 +227,116 @@ def test_export_on_each_backend(app: App, tmp_path: Path) -> None:
     page3 = cli("audit", "export", hist.cancelled).out
     assert_self_contained(page3)
     assert_path_highlighted(page3, {"requested", "awaiting_consent", "cancelled"})
+    # The cancel reason is a note: withheld unless asked for, on either backend.
+    assert WITHHELD in section(page3, "ending") and "asked twice" not in page3
+    shown = cli("audit", "export", hist.cancelled, "--personal").out
+    assert "asked twice" in section(shown, "ending") and WITHHELD not in shown
+    assert ev["hes_commands"] and ev["hes_commands"][0]["action"] == "open", ev["hes_commands"]
+
+
+# --- what an auditor stands on (HAN-2026-000008: a swap cancelled in opening by a close) ----
+
+SECTIONS = ("summary", "verdicts", "path", "events", "hes", "port", "ending", "consent", "mail")
+BOX_W, BOX_H = 150, 34
+
+
+def _svg(page: str) -> ET.Element:
+    return ET.fromstring(page[page.index("<svg") : page.index("</svg>") + len("</svg>")])
+
+
+def _boxes(root: ET.Element) -> dict[str, tuple[float, float, float, float]]:
+    out = {}
+    for r, t in itertools.pairwise(list(root)):
+        if r.tag == "rect" and t.tag == "text":
+            x, y = float(r.get("x", 0)), float(r.get("y", 0))
+            out[(t.text or "").strip()] = (x, y, x + BOX_W, y + BOX_H)
+    return out
+
+
+def _crosses(a: tuple[float, float], b: tuple[float, float], box: tuple[float, ...]) -> bool:
+    """Whether the axis-parallel segment a–b runs through the box's inside."""
+    x0, y0, x1, y1 = box
+    lo_x, hi_x, lo_y, hi_y = min(a[0], b[0]), max(a[0], b[0]), min(a[1], b[1]), max(a[1], b[1])
+    return lo_x < x1 and hi_x > x0 and lo_y < y1 and hi_y > y0
+
+
+def test_evidence_of_a_case_cancelled_in_opening(fixture_cli: Cli, tmp_path: Path) -> None:
+    ref, close = "HAN-2026-000008", "HAN-2026-000009"
+    out = tmp_path / "e.html"
+    assert fixture_cli("audit", "export", ref, "--out", out, user="revisor").code == 0
+    page = out.read_text(encoding="utf-8")
+    assert_self_contained(page)
+    text = {name: section(page, name) for name in SECTIONS}
+    ev = fixture_cli("audit", "export", ref, "--format", "json", user="revisor").json
+    history = ev["events"]
+    assert [e["trigger"] for e in history][-1] == "cancel" and history[-1]["from"] == "opening"
+    assert "intact" in text["verdicts"] and "replays as recorded" in text["verdicts"]
+
+    # HES commands and their answers.
+    (cmd,) = ev["hes_commands"]
+    assert (cmd["action"], cmd["answer"]) == ("open", "acknowledged: opened")
+    assert f"{cmd['id']} open simulated" in text["hes"] and cmd["answer"] in text["hes"]
+    assert oslo(cmd["done_at"]) in text["hes"]
+
+    # The port timeline, with every interval open without a live consent that audit port shows.
+    port = fixture_cli("audit", "port", ev["case"]["metering_point"], user="revisor").json
+    intervals = [t["open_without_live_consent"] for t in port["timeline"]]
+    intervals = [i for i in intervals if i]
+    assert intervals  # the late open acknowledgement after the cancel
+    assert [
+        {k: i[k] for k in ("from", "until")} for i in ev["port"]["open_without_live_consent"]
+    ] == intervals
+    for i in intervals:
+        assert f"{oslo(i['from'])} – {oslo(i['until'])}" in text["port"]
+    assert text["port"].count("OPEN WITHOUT LIVE CONSENT") == len(intervals)
+
+    # How it ended: superseded by the close, the reason (a note) withheld without --personal.
+    assert f"Superseded by {close}" in text["ending"] and "from opening" in text["ending"]
+    assert WITHHELD in text["ending"] and "superseded by close" not in text["ending"]
+    assert ev["ending"]["cancelled"]["reason_withheld"] is True
+    shown = fixture_cli("audit", "export", ref, "--personal", user="revisor", as_json=False).out
+    assert f"Reason: superseded by close {close}" in section(shown, "ending")
+    assert WITHHELD not in shown
+    other = fixture_cli("audit", "export", close, user="revisor", as_json=False).out
+    assert f"This case superseded {ref}" in section(other, "ending")
+
+    # Every instant in Oslo time with its offset, to the minute: no UTC ISO text, no seconds.
+    body = " ".join(text.values())
+    stamps = re.findall(
+        r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?: ?[+-]\d\d:\d\d| C?ES?T)?", body
+    )
+    assert stamps and all(
+        re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d", s) for s in stamps
+    ), {s for s in stamps if not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d", s)}
+    assert "2026-05-07 12:57 +02:00" in text["events"]  # seq 5, 10:57 UTC
+
+
+def test_diagram_draws_the_path_along_the_edges_taken(fixture_cli: Cli) -> None:
+    """The cancelled-in-opening case's path: one labelled edge per step, none through a box
+    (least of all confirmed, which it never entered)."""
+    page = fixture_cli("audit", "export", "HAN-2026-000008", user="revisor", as_json=False).out
+    ev = fixture_cli("audit", "export", "HAN-2026-000008", "--format", "json", user="revisor").json
+    root = _svg(page)
+    boxes = _boxes(root)
+    steps = {(p["from"], p["to"]): f"{p['seq']} {p['trigger']}" for p in ev["path"]}
+    assert ("opening", "cancelled") in steps and not any("confirmed" in s for s in steps)
+    assert_path_highlighted(page, {s for pair in steps for s in pair})
+    taken = [el for el in root if el.tag == "path" and "taken" in (el.get("class") or "")]
+    assert {(el.get("data-from"), el.get("data-to")) for el in taken} == set(steps)
+    labels = {
+        (el.get("data-from"), el.get("data-to")): el.text
+        for el in root
+        if el.tag == "text" and "label taken" in (el.get("class") or "")
+    }
+    assert labels == steps
+    for el in root:
+        if el.tag != "path" or "edge" not in (el.get("class") or ""):
+            continue
+        pts = [
+            tuple(map(float, p.split(","))) for p in re.findall(r"[\d.]+,[\d.]+", el.get("d", ""))
+        ]
+        ends = {el.get("data-from"), el.get("data-to")}
+        for a, b in itertools.pairwise(pts):
+            for name, box in boxes.items():
+                if name not in ends:
+                    assert not _crosses(a, b, box), (el.get("data-from"), el.get("data-to"), name)

@@ -8,6 +8,7 @@ from hanport.calendar import (
     InvalidInstant,
     WorkingCalendar,
     format_local,
+    format_local_offset,
     isoformat_utc,
     parse_instant,
     to_utc,
@@ -102,6 +103,22 @@ def test_to_utc_and_isoformat_utc() -> None:
 )
 def test_format_local(instant: datetime, expected: str) -> None:
     assert format_local(instant) == expected
+
+
+@pytest.mark.parametrize(
+    ("instant", "expected"),
+    [
+        (
+            utc(2026, 3, 2, 8, 15) + timedelta(seconds=30, microseconds=123456),
+            "2026-03-02 09:15 +01:00",
+        ),
+        (utc(2026, 3, 29, 1, 0), "2026-03-29 03:00 +02:00"),
+        (utc(2026, 10, 25, 0, 30), "2026-10-25 02:30 +02:00"),
+        (utc(2026, 10, 25, 1, 30), "2026-10-25 02:30 +01:00"),
+    ],
+)
+def test_format_local_offset(instant: datetime, expected: str) -> None:
+    assert format_local_offset(instant) == expected
 
 
 @pytest.mark.parametrize("func", [to_utc, isoformat_utc, format_local])

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hanport.entrypoints.cli.context import CliState, check_out, pass_state, table, write_out
 from hanport.errors import EXIT_AUDIT_PROBLEM, UsageError
+
+if TYPE_CHECKING:
+    from hanport.workflows.definition import Actor
 
 
 @click.group(
@@ -33,8 +36,8 @@ def _instant(value: str | None) -> Any:
         raise Refused(f"--at/--as-of: {exc}", field="at") from None
 
 
-def _reader(state: CliState) -> None:
-    state.actor()  # unknown users are refused; every known role may read
+def _reader(state: CliState) -> Actor:
+    return state.actor()  # unknown users are refused; every known role may read
 
 
 @group.command(
@@ -198,7 +201,7 @@ def port(state: CliState, metering_point: str, at: str | None) -> None:
 
 @group.command(
     "export",
-    help="Export CASE's evidence (events with hashes, consent, mails as sent, diagram) as one self-contained file.",
+    help="Export CASE's evidence (verdicts, path diagram, events with hashes, HES commands, port timeline, cancellation, consent, mails as sent) as one self-contained file; notes only with --personal.",
 )
 @click.argument("case")
 @click.option(
@@ -214,13 +217,19 @@ def port(state: CliState, metering_point: str, at: str | None) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write to this file instead of stdout.",
 )
+@click.option(
+    "--personal",
+    is_flag=True,
+    help="Include personal data: the case's notes, such as the cancel reason (withheld by default).",
+)
 @pass_state
-def export(state: CliState, case: str, fmt: str, out: Path | None) -> None:
-    from hanport.queries.evidence import evidence, to_html
+def export(state: CliState, case: str, fmt: str, out: Path | None, personal: bool) -> None:
+    from hanport.queries.evidence import evidence
+    from hanport.queries.evidence_html import to_html
 
     check_out(out)
-    _reader(state)
-    ev = evidence(state.app(), case)
+    reader = _reader(state)
+    ev = evidence(state.app(), case, personal=personal, reader=reader.name)
     text = (
         to_html(ev) if fmt == "html" else json.dumps(ev, indent=2, ensure_ascii=False, default=str)
     )
