@@ -75,14 +75,15 @@ def _embedded_file(url: str, create: bool) -> None:
     path = sqlite_file(url)
     if path is None or path == ":memory:" or Path(path).exists():
         return
+    if not Path(path).parent.is_dir():
+        return  # the engine's first connection names the missing folder
     if not create:
         raise Refused(
             f"no database at {path}: create it with `hanport db init` "
             "(or check the path in --db / HANPORT_DATABASE_URL)",
             field="database_url",
         )
-    if Path(path).parent.is_dir():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def bootstrap(
@@ -97,8 +98,12 @@ def bootstrap(
     or ``simulated=True`` (the demo, the tests), on one made now. A database's clock is chosen
     when it is made (``simulated=True``: a simulated clock) and stored in it; ``now`` sets a
     simulated clock and is refused on a real one."""
-    _embedded_file(settings.database_url, create or bool(simulated))
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url)  # checks the URL; connects later
+    try:
+        _embedded_file(settings.database_url, create or bool(simulated))
+    except HanportError:
+        engine.dispose()
+        raise
     if migrate:
         ensure_schema(engine, settings.database_url, create=create)
     given = now if now is not None else settings.now

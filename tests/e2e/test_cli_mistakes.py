@@ -79,20 +79,20 @@ def test_postgres_server_unreachable_names_the_host(tmp_path: Path) -> None:
     ],
 )
 def test_unusable_url_is_refused(tmp_path: Path, url: str, says: tuple[str, ...]) -> None:
-    hp = Hanport(tmp_path)
+    hp = Hanport(tmp_path, init=False)
     _refused(hp.call("--db", url, "case", "list"), 4, *says)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hanport.toml"], "something written"
 
 
 def test_unusable_url_never_shows_the_password(tmp_path: Path) -> None:
-    hp = Hanport(tmp_path)
+    hp = Hanport(tmp_path, init=False)
     r = hp.call("--db", "mysql://me:s3cret@db/hanport", "case", "list")
     _refused(r, 4, "unsupported")
     assert "s3cret" not in r.err
 
 
 def test_url_without_scheme_by_subprocess(tmp_path: Path) -> None:
-    hp = Hanport(tmp_path)
+    hp = Hanport(tmp_path, init=False)
     hp.env["HANPORT_DATABASE_URL"] = "day.db"
     _refused(hp.run("tick"), 4, "sqlite:///day.db")
     assert not (tmp_path / "day.db").exists()
@@ -201,7 +201,7 @@ def test_disk_full_for_real_on_a_small_file_system(hp: Hanport) -> None:
         pytest.skip("cannot mount a tmpfs here")
     try:
         small = Hanport(hp.folder / "small", url=f"sqlite:///{fs / 'h.db'}")
-        small.run("case", "list").ok()  # the database made and migrated on the small disk
+        small.run("db", "init", "--simulated-clock", user=None).ok()  # made on the small disk
         filler = fs / "filler"
         with filler.open("wb", buffering=0) as out:
             try:
@@ -275,6 +275,6 @@ def test_debug_prints_the_traceback(hp: Hanport, broken: None, where: str) -> No
 
 
 def test_debug_shows_a_refusals_cause(tmp_path: Path) -> None:
-    r = Hanport(tmp_path).call("--debug", "--db", "day.db", "case", "list")
+    r = Hanport(tmp_path, init=False).call("--debug", "--db", "day.db", "case", "list")
     assert r.code == 4, r
     assert "Traceback" in r.err and "no scheme" in r.err.splitlines()[0], r

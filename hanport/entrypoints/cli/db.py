@@ -49,13 +49,14 @@ def upgrade(state: CliState) -> None:
     from hanport.storage.engine import create_engine, sqlite_file
 
     settings = config.load(database_url=state.db)
+    engine = create_engine(settings.database_url)  # checks the URL; connects later
     missing = sqlite_file(settings.database_url)
     if missing and missing != ":memory:" and not Path(missing).exists():
+        engine.dispose()
         raise Refused(
             f"no database at {missing} to upgrade: create it with `hanport db init`",
             field="database_url",
         )
-    engine = create_engine(settings.database_url)
     try:
         before = migrate.current(engine)
         migrate.upgrade(engine)
