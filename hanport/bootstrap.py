@@ -69,7 +69,7 @@ def ensure_schema(engine: Engine, url: str, *, create: bool = False) -> None:
     )
 
 
-def _embedded_file(url: str, create: bool) -> None:
+def embedded_file(url: str, *, create: bool) -> None:
     """An SQLite file is made only on purpose, readable by its owner alone (mode 0600): a
     mistyped path must not become a new, empty database."""
     path = sqlite_file(url)
@@ -100,7 +100,7 @@ def bootstrap(
     simulated clock and is refused on a real one."""
     engine = create_engine(settings.database_url)  # checks the URL; connects later
     try:
-        _embedded_file(settings.database_url, create or bool(simulated))
+        embedded_file(settings.database_url, create=create or bool(simulated))
     except HanportError:
         engine.dispose()
         raise

@@ -17,8 +17,10 @@ from datetime import date, datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, TemplateNotFound
 from markupsafe import Markup
+
+from hanport.templates import environment
 
 LANGUAGES = ("nb", "en")
 
@@ -36,15 +38,7 @@ class MissingTemplate(LookupError):
 
 @cache
 def _env(html: bool) -> Environment:
-    env = Environment(
-        loader=PackageLoader("hanport.templates", "mail"),
-        autoescape=html,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-        auto_reload=False,  # package data: no stat of every template at every render
-    )
+    env = environment("mail", autoescape=html)
     env.filters["paragraphs"] = _paragraphs
     env.filters["wrap"] = wrap
     env.filters["local_date"] = local_date

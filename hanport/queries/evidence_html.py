@@ -8,12 +8,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup
 
 from hanport import workflows
 from hanport.calendar import format_local_offset
 from hanport.queries.evidence_diagram import svg
+from hanport.templates import environment
 
 CONSENT_INSTANTS = ("received_at", "recorded_at", "ended_at")
 
@@ -40,14 +41,7 @@ def consent_brief(c: dict[str, Any] | None) -> str:
 
 @cache
 def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("hanport.templates", "evidence"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
+    env = environment("evidence", autoescape=True)
     env.filters["oslo"] = oslo
     env.filters["consent_brief"] = consent_brief
     return env

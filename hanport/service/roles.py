@@ -76,16 +76,24 @@ def _actor(name: str, role: Role) -> Actor:
 def _identity(app: App) -> Identity:
     if app.backend == "sqlite":
         login = getpass.getuser()
-        role = app.settings.roles.get(login)
-        if role is None and not app.settings.roles:
-            role = Role.CASEWORKER  # one machine, nobody configured: its user works the cases
+        role = _mapped(app, login, local=True)
         return Identity(login, role, login in app.settings.impersonators)
     from hanport.storage.views import reading
 
     with reading(app.engine) as views:
-        login = views.identity.session_user()
-        groups = views.identity.groups(login)
+        login, groups = views.identity.session()
     return Identity(login, _group_role(groups), IMPERSONATE in groups)
+
+
+def _mapped(app: App, name: str, *, local: bool) -> Role | None:
+    """``name``'s role in the roles configuration. With none configured, the embedded
+    database's own (``local``) user is a caseworker: one machine, its user works the cases."""
+    roles = app.settings.roles
+    if name in roles:
+        return roles[name]
+    if local and not roles and app.backend == "sqlite":
+        return Role.CASEWORKER
+    return None
 
 
 def _group_role(groups: list[str]) -> Role | None:
@@ -94,19 +102,17 @@ def _group_role(groups: list[str]) -> Role | None:
 
 def _configured_role(app: App, asked: str | None) -> Role:
     name = asked or getpass.getuser()
-    roles = app.settings.roles
-    if name in roles:
-        return roles[name]
-    if not roles and app.backend == "sqlite" and asked is None:
-        return Role.CASEWORKER
-    raise _no_role(name, app)
+    role = _mapped(app, name, local=asked is None)
+    if role is None:
+        raise _no_role(name, app)
+    return role
 
 
 def _person_role(app: App, person: str) -> Role:
     """The role of the person a service account acts for: their group roles on PostgreSQL,
     the roles configuration on SQLite."""
     if app.backend == "sqlite":
-        role = app.settings.roles.get(person)
+        role = _mapped(app, person, local=False)
     else:
         from hanport.storage.views import reading
 

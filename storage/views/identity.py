@@ -11,15 +11,19 @@ from sqlalchemy.engine import Connection
 # The group roles hanport knows (docs/postgres-roles.sql creates them).
 GROUP_PREFIX = "hanport_"
 
+# One statement: who is connected, and the groups of ``:name`` (NULL: of the session user).
 _MEMBERSHIP = text(
     """
-    WITH RECURSIVE up(oid) AS (
-        SELECT oid FROM pg_roles WHERE rolname = :name
-        UNION
-        SELECT m.roleid FROM pg_auth_members m JOIN up ON m.member = up.oid
+    SELECT CAST(session_user AS text), ARRAY(
+        WITH RECURSIVE up(oid) AS (
+            SELECT oid FROM pg_roles
+            WHERE rolname = coalesce(CAST(:name AS text), CAST(session_user AS text))
+            UNION
+            SELECT m.roleid FROM pg_auth_members m JOIN up ON m.member = up.oid
+        )
+        SELECT r.rolname FROM up JOIN pg_roles r ON r.oid = up.oid
+        WHERE r.rolname LIKE 'hanport\\_%' ORDER BY r.rolname
     )
-    SELECT r.rolname FROM up JOIN pg_roles r ON r.oid = up.oid
-    WHERE r.rolname LIKE 'hanport\\_%' ORDER BY r.rolname
     """
 )
 
@@ -28,9 +32,11 @@ class IdentityReads:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def session_user(self) -> str:
-        return str(self.conn.execute(text("SELECT session_user")).scalar_one())
+    def session(self) -> tuple[str, list[str]]:
+        """The session user and the ``hanport_*`` roles it belongs to, in one round trip."""
+        user, groups = self.conn.execute(_MEMBERSHIP, {"name": None}).one()
+        return str(user), [str(g) for g in groups]
 
     def groups(self, name: str) -> list[str]:
         """The ``hanport_*`` roles ``name`` belongs to (empty: no such role, or none)."""
-        return [str(r[0]) for r in self.conn.execute(_MEMBERSHIP, {"name": name})]
+        return [str(g) for g in self.conn.execute(_MEMBERSHIP, {"name": name}).one()[1]]

@@ -3,7 +3,6 @@ consents, HES commands, long paths), opened through the CLI as the auditor."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,20 +10,14 @@ import pytest
 
 from hanport.bootstrap import bootstrap
 from hanport.config import load
-from tests.audit.helpers import Cli
+from tests.audit.helpers import Cli, copy_history
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo-history-v1.db"
 ROLES = "revisor=auditor,cw=caseworker"
 
 
 @pytest.fixture
 def fixture_cli(tmp_path: Path) -> Iterator[Cli]:
-    dest = tmp_path / "history" / "demo.db"
-    dest.parent.mkdir()
-    for suffix in ("", "-wal", "-shm"):
-        src = FIXTURE.with_name(FIXTURE.name + suffix)
-        if src.exists():
-            shutil.copyfile(src, dest.with_name(dest.name + suffix))
+    dest = copy_history(tmp_path / "history" / "demo.db")
     url = f"sqlite:///{dest}"
     # Opened once as an auditor, as test_replay does (migrates the copy if needed).
     bootstrap(load({"HANPORT_DATABASE_URL": url, "HANPORT_ROLES": ROLES}, user="revisor")).close()

@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -335,3 +336,16 @@ def tamper(
 
 def problems(report: Any) -> list[tuple[str, int | None, str]]:
     return [(p.case, p.seq, p.what) for p in report.problems]
+
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo-history-v1.db"
+
+
+def copy_history(dest: Path) -> Path:
+    """A copy of the committed demo-history fixture (with its WAL files, if any) at ``dest``."""
+    dest.parent.mkdir()
+    for suffix in ("", "-wal", "-shm"):
+        src = FIXTURE.with_name(FIXTURE.name + suffix)
+        if src.exists():
+            shutil.copyfile(src, dest.with_name(dest.name + suffix))
+    return dest

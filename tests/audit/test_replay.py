@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +21,8 @@ from hanport.bootstrap import App, bootstrap
 from hanport.calendar import parse_instant
 from hanport.config import load
 from hanport.queries import audit
-from tests.audit.helpers import Cli, tamper
+from tests.audit.helpers import FIXTURE, Cli, copy_history, tamper
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "demo-history-v1.db"
 ROLES = "revisor=auditor"
 
 # What the demo recorded: case → (workflow, final state, number of events).
@@ -67,12 +65,7 @@ def fixture_digest() -> Iterator[str]:
 
 @pytest.fixture
 def copy(tmp_path: Path, fixture_digest: str) -> Path:
-    dest = tmp_path / "history" / "demo-history-v1.db"
-    dest.parent.mkdir()
-    for suffix in ("", "-wal", "-shm"):
-        src = FIXTURE.with_name(FIXTURE.name + suffix)
-        if src.exists():
-            shutil.copyfile(src, dest.with_name(dest.name + suffix))
+    dest = copy_history(tmp_path / "history" / "demo-history-v1.db")
     return dest
 
 

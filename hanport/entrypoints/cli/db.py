@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from hanport.entrypoints.cli.context import CliState, pass_state
@@ -44,19 +42,18 @@ def init(state: CliState, simulated_clock: bool) -> None:
 @pass_state
 def upgrade(state: CliState) -> None:
     from hanport import config
+    from hanport.bootstrap import embedded_file
     from hanport.errors import Refused
     from hanport.storage import migrate
-    from hanport.storage.engine import create_engine, sqlite_file
+    from hanport.storage.engine import create_engine
 
     settings = config.load(database_url=state.db)
     engine = create_engine(settings.database_url)  # checks the URL; connects later
-    missing = sqlite_file(settings.database_url)
-    if missing and missing != ":memory:" and not Path(missing).exists():
+    try:
+        embedded_file(settings.database_url, create=False)  # upgrade migrates, never creates
+    except Refused:
         engine.dispose()
-        raise Refused(
-            f"no database at {missing} to upgrade: create it with `hanport db init`",
-            field="database_url",
-        )
+        raise
     try:
         before = migrate.current(engine)
         migrate.upgrade(engine)

@@ -77,6 +77,18 @@ def whole_summary(help_text: str) -> str:
     return " ".join(words)
 
 
+# The global flags every command also accepts after its own arguments.
+_LOCAL_FLAGS = (
+    ("--json", "as_json_local", _set_json, "Print JSON on stdout (same as hanport --json)."),
+    (
+        "--debug",
+        "debug_local",
+        _set_debug,
+        "On an error, print its traceback too (same as hanport --debug).",
+    ),
+)
+
+
 def accept_json(command: click.Command) -> None:
     """Accept ``--json`` and ``--debug`` after the command too (``hanport case show X --json``):
     added to every command of a group as the group is imported. Its summary in a listing is made whole."""
@@ -86,24 +98,16 @@ def accept_json(command: click.Command) -> None:
         for sub in command.commands.values():
             accept_json(sub)
     elif not any(p.name == "as_json_local" for p in command.params):
-        command.params.append(
-            click.Option(
-                ["--json", "as_json_local"],
-                is_flag=True,
-                expose_value=False,
-                callback=_set_json,
-                help="Print JSON on stdout (same as hanport --json).",
+        for flag, name, callback, help_text in _LOCAL_FLAGS:
+            command.params.append(
+                click.Option(
+                    [flag, name],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=callback,
+                    help=help_text,
+                )
             )
-        )
-        command.params.append(
-            click.Option(
-                ["--debug", "debug_local"],
-                is_flag=True,
-                expose_value=False,
-                callback=_set_debug,
-                help="On an error, print its traceback too (same as hanport --debug).",
-            )
-        )
 
 
 @click.group(
