@@ -6,6 +6,16 @@
 --                    and it has no UPDATE, DELETE or TRUNCATE on case_events and port_events.
 --   hanport_auditor  reads everything, writes nothing (`hanport audit …`).
 --
+-- Who acts is the login (hanport reads `session_user`), and what they may do is their membership
+-- of a hanport group role (these roles log nobody in):
+--   hanport_caseworker, hanport_supervisor   work the cases (they hold hanport_app's rights)
+--   hanport_scheduler, hanport_batch         the scheduler's and the nightly batch's logins
+--   hanport_privacy                          the data-protection officer (reads, changes no case)
+--   hanport_auditor                          (above) also the auditors' group
+--   hanport_impersonate                      a service account that may act for a person (--as)
+-- Each person gets a login of their own, e.g.
+--   CREATE ROLE anne LOGIN PASSWORD '…' IN ROLE hanport_caseworker;
+--
 -- Run as a superuser, in the hanport database, with psql:
 --   psql -v owner_pw="'…'" -v app_pw="'…'" -v auditor_pw="'…'" -d hanport -f docs/postgres-roles.sql
 -- then migrate as the owner:
@@ -19,6 +29,22 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_owner') THEN CREATE ROLE hanport_owner LOGIN; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_app') THEN CREATE ROLE hanport_app LOGIN; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_auditor') THEN CREATE ROLE hanport_auditor LOGIN; END IF;
+END $$;
+
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_caseworker') THEN CREATE ROLE hanport_caseworker NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_supervisor') THEN CREATE ROLE hanport_supervisor NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_scheduler') THEN CREATE ROLE hanport_scheduler NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_batch') THEN CREATE ROLE hanport_batch NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_privacy') THEN CREATE ROLE hanport_privacy NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_impersonate') THEN CREATE ROLE hanport_impersonate NOLOGIN; END IF;
+END $$;
+-- The working groups hold the application role's rights; the privacy officer reads like an auditor.
+GRANT hanport_app TO hanport_caseworker, hanport_supervisor, hanport_scheduler, hanport_batch;
+GRANT hanport_auditor TO hanport_privacy;
+-- Role settings are not inherited: the logins of the groups find the schema through the database.
+DO $$ BEGIN
+  EXECUTE format('ALTER DATABASE %I SET search_path = hanport', current_database());
 END $$;
 
 \if :{?owner_pw}
