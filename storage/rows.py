@@ -40,6 +40,32 @@ class PointRow(NamedTuple):
     updated_at: datetime
 
 
+class PointBrief(NamedTuple):
+    """A metering point without its installation address (personal): what every role reads."""
+
+    id: int
+    gsrn: str
+    customer_pk: int | None
+    meter_number: str | None
+    municipality: str
+    han_port: str
+    port_since: datetime | None
+    consent_id: int | None
+    updated_at: datetime
+
+
+class CustomerBrief(NamedTuple):
+    """A customer without name, contact details or address (personal): what every role reads."""
+
+    id: int
+    customer_id: str
+    language: str
+    energipilot: bool
+    version: int
+    updated_at: datetime
+    erased_at: datetime | None
+
+
 class CustomerRow(NamedTuple):
     id: int
     customer_id: str

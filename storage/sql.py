@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from hanport.storage.personal import PROCESSING, Processing
+
 
 def _sqlite_ts(dt: datetime) -> str:
     u = dt.astimezone(UTC)
@@ -51,6 +53,11 @@ class Driver:
         self.raw: Any = conn.connection.driver_connection
         self.ts = _sqlite_ts if self.sqlite else _identity
         self.read_ts = _sqlite_read_ts if self.sqlite else _pg_read_ts
+        # A login that reads personal data only through the logging functions
+        # (``hanport.storage.personal``): the repositories read through them, and the command's
+        # context goes to the server before the first statement.
+        self.processing: Processing | None = None if self.sqlite else PROCESSING.get()
+        self._context_sent = False
 
     def ts_or_none(self, dt: datetime | None) -> Any:
         return None if dt is None else self.ts(dt)
@@ -59,9 +66,16 @@ class Driver:
         return text if self.sqlite else _pg(text)
 
     def execute(self, text: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        self._send_context()
         cur = self.raw.cursor()
         cur.execute(self.sql(text), params)
         return cur
+
+    def _send_context(self) -> None:
+        if self.processing is not None and not self._context_sent:
+            self._context_sent = True
+            sql, values = self.processing.settings()
+            self.raw.cursor().execute(self.sql(sql), values)
 
     def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
@@ -97,6 +111,7 @@ class Driver:
         round trip (pipeline mode)."""
         if self.sqlite:
             return [self.all(t, p) for t, p in statements]
+        self._send_context()
         cursors = []
         with self.raw.pipeline():
             for text, params in statements:

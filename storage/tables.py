@@ -1,5 +1,6 @@
 """SQLModel tables. Personal data (names, addresses, e-mail, phone, free text) lives only in
-customers, customer_history, metering_points, consents, case_notes and mail_outbox; case_events
+customers, customer_history, metering_points, consents, case_notes and mail_outbox
+(``hanport.storage.personal`` names the columns); access_log records who read it; case_events
 carries references and salted hashes, so erasing personal fields keeps every chain verifiable.
 
 Instants are UTC (``UTCDateTime``). JSON is stored as canonical text so hashes are stable.
@@ -350,6 +351,27 @@ class BatchFile(SQLModel, table=True):
     lease_until: datetime = Field(sa_column=_ts())
     run_id: int | None = None
     finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class AccessLog(SQLModel, table=True):
+    """Every read of personal data for a person (GDPR accountability), append-only: when (the
+    database's clock, and ``at`` on the application's), who (the login, the acting user and
+    role, the person a service account acted for), which command and purpose, whose data (the
+    customer number, never a name) and what was read."""
+
+    __tablename__ = "access_log"
+    id: int | None = Field(default=None, primary_key=True)
+    read_no: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True, index=True))
+    at: datetime = Field(sa_column=_ts(index=True))
+    recorded_at: datetime = Field(sa_column=_ts())
+    login: str
+    actor: str
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    on_behalf_of: str | None = None
+    command: str
+    purpose: str
+    subject: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    what: str
 
 
 METADATA = SQLModel.metadata

@@ -72,6 +72,24 @@ _CASES = (
     "WHERE c.id IN ({cases}) ORDER BY c.id"
 )
 _POINTS = f"SELECT {POINT_COLS} FROM metering_points WHERE id IN ({{points}}) ORDER BY id"
+# The same for a login that reads personal columns only through the logging functions
+# (``hanport.storage.personal``): the customers and points come from them (the cases' points
+# once, from the points' statement: a command's read of an address is logged once).
+_NO_ADDRESS = ", ".join(
+    f"CAST(NULL AS text) AS {c.strip()}"
+    if c.strip() in ("street", "postal_code", "city")
+    else f"p.{c.strip()}"
+    for c in POINT_COLS.split(",")
+)
+_CASES_PROCESSING = (
+    f"SELECT {_prefixed('c', CASE_COLS)}, {_NO_ADDRESS}, {_prefixed('u', CUSTOMER_COLS)} "
+    "FROM cases c JOIN metering_points p ON p.id = c.point_id "
+    "JOIN processing_customers(ARRAY(SELECT customer_pk FROM cases WHERE id IN ({cases})), NULL) u "
+    "ON u.id = c.customer_pk WHERE c.id IN ({cases}) ORDER BY c.id"
+)
+_POINTS_PROCESSING = (
+    f"SELECT {POINT_COLS} FROM processing_points(ARRAY({{points}}), NULL) ORDER BY id"
+)
 # The timers of the cases, their HES commands and the ones still out for their points, and the
 # consents the cases and points name, as one result (a kind letter, then its columns).
 _FACTS = (
@@ -107,17 +125,19 @@ class Cases:
             return Loaded([], [], [], [], [])
         marks, params = self.db.member_named("k", keys)
         cases, points = (seed.format(keys=marks) for seed in _SEEDS[by])
+        logged = self.db.processing is not None
         statements = [
-            (_CASES.format(cases=cases), params),
+            ((_CASES_PROCESSING if logged else _CASES).format(cases=cases), params),
             (_FACTS.format(cases=cases, points=points), params),
-            (_POINTS.format(points=points), params),
+            ((_POINTS_PROCESSING if logged else _POINTS).format(points=points), params),
         ]
         cases_rows, facts, point_rows = self.db.pipelined(statements)
-        return Loaded(
-            [self._bundle(r) for r in cases_rows],
-            [self._point(r) for r in point_rows],
-            *self._facts(facts),
-        )
+        point_list = [self._point(r) for r in point_rows]
+        bundles = [self._bundle(r) for r in cases_rows]
+        if logged:  # the cases' points with their addresses, from the points' statement
+            by_id = {p.id: p for p in point_list}
+            bundles = [b._replace(point=by_id.get(b.point.id, b.point)) for b in bundles]
+        return Loaded(bundles, point_list, *self._facts(facts))
 
     @staticmethod
     def _facts(rows: list[Any]) -> tuple[list[TimerBrief], list[HesBrief], list[ConsentBrief]]:

@@ -78,11 +78,14 @@ class Outbox:
         marked ``sending`` until ``now + lease``; locked with ``SKIP LOCKED`` on PostgreSQL."""
         db = self.db
         lock = "" if db.sqlite else " FOR UPDATE SKIP LOCKED"
+        cols = "id" if db.processing is not None else MAIL_COLS
         rows = db.all(
-            f"SELECT {MAIL_COLS} FROM mail_outbox WHERE status IN ('pending', 'sending') "
+            f"SELECT {cols} FROM mail_outbox WHERE status IN ('pending', 'sending') "
             f"AND next_attempt_at <= ? ORDER BY id LIMIT ?{lock}",
             (db.ts(now), limit),
         )
+        if rows and db.processing is not None:
+            rows = self._logged([r[0] for r in rows])
         if rows:
             ids = [r[0] for r in rows]
             db.execute(
@@ -97,8 +100,18 @@ class Outbox:
         return MailRow._make((*r[:14], ts(r[14]), ts(r[15]), ts(r[16])))
 
     def get(self, mail_id: int) -> MailRow | None:
+        if self.db.processing is not None:
+            found = self._logged([mail_id])
+            return self._row(found[0]) if found else None
         r = self.db.one(f"SELECT {MAIL_COLS} FROM mail_outbox WHERE id = ?", (mail_id,))
         return None if r is None else self._row(r)
+
+    def _logged(self, ids: list[int]) -> list[Any]:
+        """The mails, through the function that logs each read (a login without SELECT on the
+        personal columns: ``hanport.storage.personal``)."""
+        return self.db.all(
+            f"SELECT {MAIL_COLS} FROM processing_mail(CAST(? AS integer[])) ORDER BY id", (ids,)
+        )
 
     def sent(self, mail_id: int, now: datetime, attempts: int) -> None:
         self.db.execute(

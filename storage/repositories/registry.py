@@ -27,6 +27,8 @@ class Customers:
         return CustomerRow._make((*r[:9], bool(r[9]), r[10], ts(r[11]), ts(r[12])))
 
     def by_id(self, customer_id: str) -> CustomerRow | None:
+        if self.db.processing is not None:
+            return next(iter(self._logged(None, [customer_id])), None)
         return self._row(
             self.db.one(
                 f"SELECT {CUSTOMER_COLS} FROM customers WHERE customer_id = ?", (customer_id,)
@@ -36,6 +38,8 @@ class Customers:
     def by_ids(self, customer_ids: list[str]) -> dict[str, CustomerRow]:
         if not customer_ids:
             return {}
+        if self.db.processing is not None:
+            return {c.customer_id: c for c in self._logged(None, customer_ids)}
         test, params = self.db.member(customer_ids)
         rows = self.db.all(
             f"SELECT {CUSTOMER_COLS} FROM customers WHERE customer_id {test}", params
@@ -45,12 +49,24 @@ class Customers:
     def by_pks(self, pks: Sequence[int]) -> dict[int, CustomerRow]:
         if not pks:
             return {}
+        if self.db.processing is not None:
+            return {c.id: c for c in self._logged(list(pks), None)}
         test, params = self.db.member(pks)
         rows = self.db.all(f"SELECT {CUSTOMER_COLS} FROM customers WHERE id {test}", params)
         return {r[0]: self._row(r) for r in rows}  # type: ignore[misc]
 
     def by_pk(self, pk: int) -> CustomerRow | None:
-        return self._row(self.db.one(f"SELECT {CUSTOMER_COLS} FROM customers WHERE id = ?", (pk,)))
+        return self.by_pks([pk]).get(pk)
+
+    def _logged(self, pks: list[int] | None, numbers: list[str] | None) -> list[CustomerRow]:
+        """The customers, through the function that logs each read (a login without SELECT on
+        the personal columns: ``hanport.storage.personal``)."""
+        rows = self.db.all(
+            f"SELECT {CUSTOMER_COLS} FROM processing_customers("
+            "CAST(? AS integer[]), CAST(? AS text[])) ORDER BY id",
+            (pks, numbers),
+        )
+        return [self._row(r) for r in rows]  # type: ignore[misc]
 
 
 class KeyRow(NamedTuple):
@@ -97,9 +113,21 @@ class Registry:
         self.conn = db.sa
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
+        if self.db.processing is not None:
+            return self._logged("customers", "NULL, CAST(? AS text[])", customer_id)
         row = self.conn.execute(select(CUSTOMERS).where(CUSTOMERS.c.customer_id == customer_id))
         found = row.mappings().first()
         return dict(found) if found is not None else None
+
+    def _logged(self, what: str, keys: str, key: str) -> dict[str, Any] | None:
+        """One row through the function that logs the read (``hanport.storage.personal``)."""
+        cur = self.db.execute(f"SELECT * FROM processing_{what}({keys})", ([key],))
+        found = cur.fetchone()
+        return (
+            None
+            if found is None
+            else dict(zip([d.name for d in cur.description], found, strict=True))
+        )
 
     def insert_customer(self, values: Mapping[str, Any]) -> int:
         return _pk(self.conn.execute(insert(CUSTOMERS).values(**values)))
@@ -131,6 +159,8 @@ class Registry:
         return affected
 
     def point(self, gsrn: str) -> dict[str, Any] | None:
+        if self.db.processing is not None:
+            return self._logged("points", "NULL, CAST(? AS text[])", gsrn)
         found = self.conn.execute(select(POINTS).where(POINTS.c.gsrn == gsrn)).mappings().first()
         return dict(found) if found is not None else None
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
+    from hanport.storage.views.access import AccessReads
     from hanport.storage.views.cases import CaseReads
     from hanport.storage.views.consents import ConsentReads
     from hanport.storage.views.customers import CustomerReads
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from hanport.storage.views.identity import IdentityReads
     from hanport.storage.views.mail import MailReads
     from hanport.storage.views.notes import NoteReads
+    from hanport.storage.views.personal import PersonalReads
     from hanport.storage.views.ports import PortReads
 
 
@@ -33,6 +35,12 @@ class Views:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    @cached_property
+    def access(self) -> AccessReads:
+        from hanport.storage.views.access import AccessReads
+
+        return AccessReads(self.conn)
 
     @cached_property
     def cases(self) -> CaseReads:
@@ -81,6 +89,13 @@ class Views:
         from hanport.storage.views.notes import NoteReads
 
         return NoteReads(self.conn)
+
+    @cached_property
+    def personal(self) -> PersonalReads:
+        """Personal data, each read logged (:mod:`hanport.storage.views.personal`)."""
+        from hanport.storage.views.personal import PersonalReads
+
+        return PersonalReads(self.conn)
 
     @cached_property
     def ports(self) -> PortReads:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from hanport.storage.rows import CaseRow, CustomerRow, PointRow
+from hanport.storage.rows import CaseRow, CustomerBrief, PointBrief
 from hanport.storage.views import _columns
 
 
@@ -55,13 +55,13 @@ class CaseReads:
         sql = f"SELECT {_columns.listed(CaseRow)} FROM cases WHERE ref = ?"
         return next(iter(_columns.fetch(self.conn, CaseRow, sql, (ref,))), None)
 
-    def point(self, pk: int) -> PointRow | None:
-        sql = f"SELECT {_columns.listed(PointRow)} FROM metering_points WHERE id = ?"
-        return next(iter(_columns.fetch(self.conn, PointRow, sql, (pk,))), None)
+    def point(self, pk: int) -> PointBrief | None:
+        sql = f"SELECT {_columns.listed(PointBrief)} FROM metering_points WHERE id = ?"
+        return next(iter(_columns.fetch(self.conn, PointBrief, sql, (pk,))), None)
 
-    def customer(self, pk: int) -> CustomerRow | None:
-        sql = f"SELECT {_columns.listed(CustomerRow)} FROM customers WHERE id = ?"
-        return next(iter(_columns.fetch(self.conn, CustomerRow, sql, (pk,))), None)
+    def customer(self, pk: int) -> CustomerBrief | None:
+        sql = f"SELECT {_columns.listed(CustomerBrief)} FROM customers WHERE id = ?"
+        return next(iter(_columns.fetch(self.conn, CustomerBrief, sql, (pk,))), None)
 
     def pending_timers(self, case_id: int) -> list[PendingTimer]:
         """The case's pending timers, soonest first."""

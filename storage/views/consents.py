@@ -1,4 +1,5 @@
-"""A consent as the audit shows it: its own fields, whose it is and the case that recorded it."""
+"""A consent as the audit shows it: its own fields, whose it is and the case that recorded it.
+Who signed, and the address written, are personal: ``views.personal.consent``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from hanport.storage.views import _columns
 class ConsentDetail:
     id: int
     source: str
-    signer_name: str | None
     signer_role: str | None
     received_at: datetime | None
     recorded_at: datetime

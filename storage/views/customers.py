@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from hanport.storage.rows import CustomerRow, PointRow
+from hanport.storage.rows import CustomerBrief, PointBrief
 from hanport.storage.tables import CASES, CUSTOMER_HISTORY, CUSTOMERS, POINTS
 from hanport.storage.views import _columns
 
@@ -19,7 +19,6 @@ class CustomerVersion:
     valid_from: datetime
     changed_by: str
     source: str
-    snapshot: str  # JSON text
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,15 +32,16 @@ class CustomerReads:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def by_id(self, customer_id: str) -> CustomerRow | None:
-        stmt = select(*_columns.of(CUSTOMERS, CustomerRow)).where(
+    def by_id(self, customer_id: str) -> CustomerBrief | None:
+        stmt = select(*_columns.of(CUSTOMERS, CustomerBrief)).where(
             CUSTOMERS.c.customer_id == customer_id
         )
         row = self.conn.execute(stmt).first()
-        return None if row is None else CustomerRow._make(row)
+        return None if row is None else CustomerBrief._make(row)
 
     def history(self, customer_pk: int) -> list[CustomerVersion]:
-        """Every version of the customer, oldest first."""
+        """Every version of the customer, oldest first (its snapshot is personal:
+        ``views.personal.history``)."""
         H = CUSTOMER_HISTORY
         stmt = (
             select(*_columns.of(H, CustomerVersion))
@@ -50,14 +50,14 @@ class CustomerReads:
         )
         return [_columns.make(CustomerVersion, r) for r in self.conn.execute(stmt)]
 
-    def points(self, customer_pk: int) -> list[PointRow]:
+    def points(self, customer_pk: int) -> list[PointBrief]:
         """The customer's metering points, by GSRN."""
         stmt = (
-            select(*_columns.of(POINTS, PointRow))
+            select(*_columns.of(POINTS, PointBrief))
             .where(POINTS.c.customer_pk == customer_pk)
             .order_by(POINTS.c.gsrn)
         )
-        return [PointRow._make(r) for r in self.conn.execute(stmt)]
+        return [PointBrief._make(r) for r in self.conn.execute(stmt)]
 
     def cases(self, customer_pk: int) -> list[CaseBrief]:
         """The customer's cases, oldest first."""

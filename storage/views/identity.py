@@ -40,3 +40,9 @@ class IdentityReads:
     def groups(self, name: str) -> list[str]:
         """The ``hanport_*`` roles ``name`` belongs to (empty: no such role, or none)."""
         return [str(g) for g in self.conn.execute(_MEMBERSHIP, {"name": name}).one()[1]]
+
+    def reads_personal_directly(self) -> bool:
+        """Whether the session may select the personal columns itself (a service login, the
+        owner), or only through the logging functions (``hanport.storage.personal``)."""
+        sql = text("SELECT has_column_privilege('customers', 'name', 'SELECT')")
+        return bool(self.conn.execute(sql).scalar())

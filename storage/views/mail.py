@@ -1,4 +1,4 @@
-"""The mail outbox as a caseworker reads it: the list, one mail, a case's mails."""
+"""The mail outbox as every role reads it: the list, one mail, a case's mails."""
 
 from __future__ import annotations
 
@@ -14,23 +14,19 @@ from hanport.storage.views import _columns
 
 @dataclass(frozen=True, slots=True)
 class MailEntry:
-    """An outbox row with its case's reference."""
+    """An outbox row with its case's reference, without what is personal (recipient,
+    text, context, errors: ``views.personal.mail``)."""
 
     id: int
     case_id: int
     seq: int
     template: str
     language: str
-    recipient: str | None
-    context: str  # JSON text
     status: str
     message_id: str
     subject: str | None
-    body_text: str | None
-    body_html: str | None
     attempts: int
     next_attempt_at: datetime
-    last_error: str | None
     created_at: datetime
     sent_at: datetime | None
     case_ref: str

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from hanport.storage.rows import PointRow
+from hanport.storage.rows import PointBrief
 from hanport.storage.tables import CASES, POINTS, PORT_EVENTS
 from hanport.storage.views import _columns
 
@@ -39,10 +39,10 @@ class PortReads:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def point(self, gsrn: str) -> PointRow | None:
-        stmt = select(*_columns.of(POINTS, PointRow)).where(POINTS.c.gsrn == gsrn)
+    def point(self, gsrn: str) -> PointBrief | None:
+        stmt = select(*_columns.of(POINTS, PointBrief)).where(POINTS.c.gsrn == gsrn)
         row = self.conn.execute(stmt).first()
-        return None if row is None else PointRow._make(row)
+        return None if row is None else PointBrief._make(row)
 
     def timeline(self, point_id: int) -> list[PortStep]:
         """Every change of the point's port, in the order they happened."""
