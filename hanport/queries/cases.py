@@ -14,12 +14,15 @@ from hanport.storage.views import Views, reading
 from hanport.storage.views.cases import CaseFilter, CaseListed, PendingTimer
 from hanport.storage.views.events import EventRow
 from hanport.storage.views.mail import MailBrief
+from hanport.storage.views.notes import NoteRow
+from hanport.storage.views.personal import Access
 from hanport.workflows.definition import Workflow
 
 
-def case_view(app: App, ref: str) -> dict[str, Any]:
+def case_view(app: App, ref: str, access: Access | None = None) -> dict[str, Any]:
     """Everything ``case show`` prints: state, flags, allowed triggers with their fields,
-    pending timers, mail and the history."""
+    pending timers, mail, the history, and its notes (personal: only with ``access``, the read
+    logged under it; None when withheld)."""
     ref = ref.strip().upper()
     with reading(app.engine) as views:
         case = views.cases.by_ref(ref)
@@ -34,7 +37,21 @@ def case_view(app: App, ref: str) -> dict[str, Any]:
         ]
         view["mail"] = [_mail(m) for m in views.mail.of_case(case.id)]
         view["history"] = [history_entry(e) for e in views.events.of_case(case.id)]
+        notes = views.personal.notes(case.id, access) if access else None
+    view["notes"] = None if notes is None else [note_entry(n) for n in notes]
     return view
+
+
+def note_entry(n: NoteRow) -> dict[str, Any]:
+    return {
+        "seq": n.seq,
+        "kind": n.kind,
+        "author": n.author,
+        "text": n.body,
+        "at": isoformat_utc(n.created_at),
+        "at_local": format_local(n.created_at),
+        "erased": n.erased_at is not None,
+    }
 
 
 def _case_fields(views: Views, case: CaseRow) -> dict[str, Any]:

@@ -3,9 +3,9 @@ the path it took, its consent, its HES commands with their answers, its point's 
 with every interval open without a live consent, how it ended (the cancel reason, who
 superseded whom), its mails as sent, and the hash chain's and the replay's verdicts.
 
-Notes (the cancel reason among them) are personal data: they are read only when the export
-asks for them (``--personal``), through :func:`read_personal`. The HTML is made by
-:mod:`hanport.queries.evidence_html`.
+Notes (the cancel reason among them), who signed the consent and what the mails said are
+personal data: read only with an ``Access`` (``--personal``), each read logged in the access
+log. The HTML is made by :mod:`hanport.queries.evidence_html`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from hanport.calendar import isoformat_utc
 from hanport.queries import audit
 from hanport.queries.cases import case_view
 from hanport.queries.mail import show_mail
-from hanport.storage.views import Views, reading
+from hanport.storage.views import reading
 from hanport.storage.views.hes import CommandAnswered
-from hanport.storage.views.notes import NoteRow
+from hanport.storage.views.personal import Access
 
 CASE_FIELDS = (
     "case",
@@ -51,31 +51,23 @@ MAIL_FIELDS = (
 WITHHELD = "note withheld — export with --personal"
 
 
-def read_personal(views: Views, case_id: int, reader: str | None) -> list[NoteRow]:
-    """The one place the export reads personal data: the case's notes, for ``reader``.
-    (The personal-data access log belongs here.)"""
-    return views.notes.of_case(case_id)
-
-
-def evidence(
-    app: App, ref: str, *, personal: bool = False, reader: str | None = None
-) -> dict[str, Any]:
-    """The case's evidence; its notes only with ``personal`` (read for ``reader``)."""
-    view = case_view(app, ref)
+def evidence(app: App, ref: str, access: Access | None = None) -> dict[str, Any]:
+    """The case's evidence; its notes, who signed its consent and what its mails said only
+    with ``access`` (each read logged under it)."""
+    view = case_view(app, ref, access)
     with reading(app.engine) as views:
         case = views.cases.by_ref(view["case"])
         assert case is not None
-        consent = audit.consent_view(views, json.loads(case.data).get("consent_id"))
+        consent = audit.consent_view(views, json.loads(case.data).get("consent_id"), access)
         mail_ids = [m.id for m in views.mail.of_case(case.id)]
         commands = [hes_entry(c) for c in views.hes.answered_of_case(case.id)]
-        notes = read_personal(views, case.id, reader) if personal else None
     history = view["history"]
     port = port_section(app, view["metering_point"], view["case"])
-    mails = [{k: m[k] for k in MAIL_FIELDS} for m in (show_mail(app, i) for i in mail_ids)]
+    mails = [{k: m[k] for k in MAIL_FIELDS} for m in (show_mail(app, i, access) for i in mail_ids)]
     return {
         "kind": "hanport-case-evidence",
         "exported_at": isoformat_utc(app.clock.now()),
-        "personal": personal,
+        "personal": access is not None,
         "case": {k: view[k] for k in CASE_FIELDS},
         "events": history,
         "path": [
@@ -86,7 +78,7 @@ def evidence(
         "consent": consent,
         "hes_commands": commands,
         "port": port,
-        "ending": ending(history, notes),
+        "ending": ending(history, view["notes"]),
         "mails": mails,
         "verification": audit.verify(app, view["case"]).as_dict(),
         "replay": audit.replay(app, view["case"])[0].as_dict(),
@@ -156,7 +148,7 @@ def port_section(app: App, gsrn: str | None, ref: str) -> dict[str, Any] | None:
     }
 
 
-def ending(history: list[dict[str, Any]], notes: list[NoteRow] | None) -> dict[str, Any]:
+def ending(history: list[dict[str, Any]], notes: list[dict[str, Any]] | None) -> dict[str, Any]:
     """How the case ended, if it was cancelled, and who superseded whom: the close that took
     it over (``superseded_by``), the cases it took over itself (``took_over``)."""
     took_over = [
@@ -184,13 +176,13 @@ def ending(history: list[dict[str, Any]], notes: list[NoteRow] | None) -> dict[s
     return result
 
 
-def _reason(seq: int, has_reason: bool, notes: list[NoteRow] | None) -> str | None:
+def _reason(seq: int, has_reason: bool, notes: list[dict[str, Any]] | None) -> str | None:
     """The cancel's reason: its note's text, or why it is not shown."""
     if not has_reason:
         return None
     if notes is None:
         return WITHHELD
-    note = next((n for n in notes if n.seq == seq and n.kind == "reason"), None)
+    note = next((n for n in notes if n["seq"] == seq and n["kind"] == "reason"), None)
     if note is None:
         return "note not found"
-    return note.body if note.body is not None else "note erased"
+    return note["text"] if note["text"] is not None else "note erased"

@@ -1,4 +1,5 @@
-"""Reading the mail outbox: what ``mail list`` and ``mail show`` print."""
+"""Reading the mail outbox: what ``mail list`` and ``mail show`` print. Whom a mail went to and
+what it said (not its subject) are personal: read (and logged) only with an ``Access``; without one withheld."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from hanport.calendar import isoformat_utc
 from hanport.errors import NotFound
 from hanport.storage.views import reading
 from hanport.storage.views.mail import MailEntry
+from hanport.storage.views.personal import Access
+
+PERSONAL = ("recipient", "text", "html", "context", "last_error")
 
 
 def list_mail(app: App, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
@@ -24,7 +28,6 @@ def _listed(r: MailEntry) -> dict[str, Any]:
         "case": r.case_ref,
         "template": r.template,
         "language": r.language,
-        "recipient": r.recipient,
         "status": r.status,
         "attempts": r.attempts,
         "created_at": isoformat_utc(r.created_at),
@@ -32,27 +35,35 @@ def _listed(r: MailEntry) -> dict[str, Any]:
     }
 
 
-def show_mail(app: App, mail_id: int) -> dict[str, Any]:
+def show_mail(app: App, mail_id: int, access: Access | None = None) -> dict[str, Any]:
+    """The mail; its recipient, subject, text and context only with ``access``."""
     with reading(app.engine) as views:
         r = views.mail.get(mail_id)
-    if r is None:
-        raise NotFound(f"mail {mail_id} not found")
+        if r is None:
+            raise NotFound(f"mail {mail_id} not found")
+        p = views.personal.mail(mail_id, access) if access else None
+    personal: dict[str, Any] = dict.fromkeys(PERSONAL)
+    if p is not None:
+        personal.update(
+            recipient=p.recipient,
+            text=p.body_text,
+            html=p.body_html,
+            context=json.loads(p.context),
+            last_error=p.last_error,
+        )
     return {
         "id": r.id,
         "case": r.case_ref,
         "seq": r.seq,
         "template": r.template,
         "language": r.language,
-        "recipient": r.recipient,
         "status": r.status,
         "message_id": r.message_id,
         "subject": r.subject,
-        "text": r.body_text,
-        "html": r.body_html,
         "attempts": r.attempts,
         "next_attempt_at": isoformat_utc(r.next_attempt_at),
-        "last_error": r.last_error,
         "created_at": isoformat_utc(r.created_at),
         "sent_at": isoformat_utc(r.sent_at) if r.sent_at else None,
-        "context": json.loads(r.context),
+        "personal": p is not None,
+        **personal,
     }

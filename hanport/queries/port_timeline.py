@@ -10,22 +10,27 @@ from hanport.bootstrap import App
 from hanport.calendar import format_local, isoformat_utc
 from hanport.errors import NotFound
 from hanport.storage.views import Views, reading
+from hanport.storage.views.personal import Access
 from hanport.storage.views.ports import PortStep
 
 FLOWING = ("open", "closing")  # the port states in which data may flow
 
 
-def consent_view(views: Views, consent_id: int | None) -> dict[str, Any] | None:
-    """The consent as the audit shows it (None if there is none)."""
+def consent_view(
+    views: Views, consent_id: int | None, access: Access | None = None
+) -> dict[str, Any] | None:
+    """The consent as the audit shows it (None if there is none); who signed it only with
+    ``access`` (the read logged under it; else ``signer_name`` is None)."""
     c = views.consents.get(consent_id) if consent_id is not None else None
     if c is None:
         return None
+    p = views.personal.consent(c.id, access) if access else None
     return {
         "id": c.id,
         "legacy": c.source == "legacy_import",
         "source": c.source,
         "customer": c.customer_id,
-        "signer_name": c.signer_name,
+        "signer_name": p.signer_name if p else None,
         "signer_role": c.signer_role,
         "received_at": isoformat_utc(c.received_at) if c.received_at else None,
         "recorded_at": isoformat_utc(c.recorded_at),
@@ -39,16 +44,19 @@ def consent_view(views: Views, consent_id: int | None) -> dict[str, Any] | None:
     }
 
 
-def port(app: App, gsrn: str, at: datetime | None = None) -> dict[str, Any]:
+def port(
+    app: App, gsrn: str, at: datetime | None = None, access: Access | None = None
+) -> dict[str, Any]:
     """The point's port at ``at`` (open or closed, since when, under which consent and case), or
-    its whole timeline with every "open without live consent" interval named."""
+    its whole timeline with every "open without live consent" interval named; who signed the
+    consents only with ``access``."""
     with reading(app.engine) as views:
         point = views.ports.point(gsrn)
         if point is None:
             raise NotFound(f"metering point {gsrn} not found")
         steps = views.ports.timeline(point.id)
         consents: dict[int | None, dict[str, Any] | None] = {
-            s.consent_id: consent_view(views, s.consent_id) for s in steps if s.consent_id
+            s.consent_id: consent_view(views, s.consent_id, access) for s in steps if s.consent_id
         }
     timeline = [
         _entry(s, steps[i + 1].at if i + 1 < len(steps) else None, consents.get(s.consent_id))

@@ -24,8 +24,10 @@ from hanport.workflows.definition import Actor
 def run(app: App, actor: Actor, command: Any) -> Any:
     """Run ``command`` as ``actor`` and return its handler's result."""
     from hanport.service.handlers import HANDLERS
+    from hanport.service.processing import processing
 
     handler = HANDLERS.get(type(command))
     if handler is None:
         raise TypeError(f"no handler for {type(command).__name__}")
-    return handler(app, actor, command)
+    with processing(app, actor, command):
+        return handler(app, actor, command)

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hanport.entrypoints.cli.context import CliState, check_out, pass_state, table, write_out
+from hanport.entrypoints.cli.context import (
+    CliState,
+    check_out,
+    pass_state,
+    personal_options,
+    table,
+    write_out,
+)
 from hanport.errors import EXIT_AUDIT_PROBLEM, UsageError
 
 if TYPE_CHECKING:
@@ -18,7 +25,7 @@ if TYPE_CHECKING:
 
 @click.group(
     "audit",
-    help="Audit the history: verify, checkpoint, replay, port timeline, export. Changes nothing.",
+    help="Audit the history: verify, checkpoint, replay, port timeline, export, the access log. Changes nothing.",
 )
 def group() -> None:
     pass
@@ -147,12 +154,16 @@ def replay(state: CliState, case: str | None, all_: bool, as_of: str | None) -> 
 )
 @click.argument("metering_point")
 @click.option("--at", metavar="ISO", help="The moment to ask about (no offset: Oslo time).")
+@personal_options
 @pass_state
-def port(state: CliState, metering_point: str, at: str | None) -> None:
-    from hanport.queries import audit
+def port(
+    state: CliState, metering_point: str, at: str | None, personal: bool, purpose: str | None
+) -> None:
+    from hanport.service import reads
 
-    _reader(state)
-    r = audit.port(state.app(), metering_point.strip(), _instant(at))
+    reader = _reader(state)
+    point = metering_point.strip()
+    r = reads.port(state.app(), reader, point, _instant(at), personal=personal, purpose=purpose)
     if at:
         c = r.get("consent")
         lines = [
@@ -165,7 +176,7 @@ def port(state: CliState, metering_point: str, at: str | None) -> None:
             who = (
                 "LEGACY consent (imported, opened before the system)"
                 if c["legacy"]
-                else f"consent #{c['id']}: {c['signer_name']} ({c['signer_role']}), {c['channel']}, declaration {c['declaration_version']}, address check {c['address_match']}, received {c['received_at']}"
+                else f"consent #{c['id']}: {c['signer_name'] or 'signer withheld (--personal)'} ({c['signer_role']}), {c['channel']}, declaration {c['declaration_version']}, address check {c['address_match']}, received {c['received_at']}"
             )
             lines.append(
                 f"  {who}; customer {c['customer']}; live then: {'yes' if r['consent_live_at_that_moment'] else 'NO'}"
@@ -201,7 +212,7 @@ def port(state: CliState, metering_point: str, at: str | None) -> None:
 
 @group.command(
     "export",
-    help="Export CASE's evidence (verdicts, path diagram, events with hashes, HES commands, port timeline, cancellation, consent, mails as sent) as one self-contained file; notes only with --personal.",
+    help="Export CASE's evidence (verdicts, path diagram, events with hashes, HES commands, port timeline, cancellation, consent, mails as sent) as one self-contained file; notes, the signer and the mails' text only with --personal.",
 )
 @click.argument("case")
 @click.option(
@@ -217,19 +228,17 @@ def port(state: CliState, metering_point: str, at: str | None) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write to this file instead of stdout.",
 )
-@click.option(
-    "--personal",
-    is_flag=True,
-    help="Include personal data: the case's notes, such as the cancel reason (withheld by default).",
-)
+@personal_options
 @pass_state
-def export(state: CliState, case: str, fmt: str, out: Path | None, personal: bool) -> None:
-    from hanport.queries.evidence import evidence
+def export(
+    state: CliState, case: str, fmt: str, out: Path | None, personal: bool, purpose: str | None
+) -> None:
     from hanport.queries.evidence_html import to_html
+    from hanport.service.reads import export as evidence
 
     check_out(out)
     reader = _reader(state)
-    ev = evidence(state.app(), case, personal=personal, reader=reader.name)
+    ev = evidence(state.app(), reader, case, personal=personal, purpose=purpose)
     text = (
         to_html(ev) if fmt == "html" else json.dumps(ev, indent=2, ensure_ascii=False, default=str)
     )
@@ -238,3 +247,51 @@ def export(state: CliState, case: str, fmt: str, out: Path | None, personal: boo
         click.echo(f"{ev['case']['case']}: evidence written to {out}", err=True)
     else:
         click.echo(text)
+
+
+@group.command(
+    "access",
+    help="List the access log: every read of personal data (when, who, whose by customer "
+    "number, which command, the purpose). For the data-protection officer; exit 7 if reads "
+    "are missing from it (a reader rolled a read back).",
+)
+@click.option("--customer", metavar="C", help="Only reads of this customer's data.")
+@click.option("--reader", metavar="USER", help="Only reads by this user (or for this person).")
+@click.option("--since", metavar="ISO", help="Only reads from this moment (no offset: Oslo time).")
+@pass_state
+def access(state: CliState, customer: str | None, reader: str | None, since: str | None) -> None:
+    from hanport.calendar import format_local, isoformat_utc
+    from hanport.service.reads import access_log
+    from hanport.storage.views.access import AccessFilter
+
+    dpo = _reader(state)
+    rows, missing = access_log(state.app(), dpo, AccessFilter(customer, reader, _instant(since)))
+    data = [
+        {
+            "id": r.id,
+            "read_no": r.read_no,
+            "at": isoformat_utc(r.at),
+            "at_local": format_local(r.at),
+            "recorded_at": isoformat_utc(r.recorded_at),
+            "login": r.login,
+            "reader": r.actor,
+            "role": r.role,
+            "on_behalf_of": r.on_behalf_of,
+            "command": r.command,
+            "purpose": r.purpose,
+            "customer": r.subject,
+            "what": r.what,
+        }
+        for r in rows
+    ]
+    columns = ["read_no", "at_local", "reader", "role", "customer", "what", "command", "purpose"]
+    human = table(data, columns)
+    if missing:
+        human += (
+            f"\n{len(missing)} reads have no row (numbers {', '.join(map(str, missing[:20]))}"
+            f"{' …' if len(missing) > 20 else ''}): their reader rolled the read's transaction "
+            "back, or the server stopped within it"
+        )
+    state.emit({"reads": data, "missing": missing}, human)
+    if missing:
+        click.get_current_context().exit(EXIT_AUDIT_PROBLEM)

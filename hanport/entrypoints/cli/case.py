@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from hanport.entrypoints.cli.context import CliState, pass_state, table, warn
+from hanport.entrypoints.cli.context import CliState, pass_state, personal_options, table, warn
 from hanport.errors import UsageError
 
 
@@ -175,10 +175,12 @@ def list_(
     attention: bool,
     overdue: bool,
 ) -> None:
-    from hanport.queries.cases import list_cases
+    from hanport.service.reads import list_cases
 
+    reader = state.actor()
     rows = list_cases(
         state.app(),
+        reader,
         workflow=workflow,
         state=state_,
         customer=customer,
@@ -231,6 +233,7 @@ def render_case(v: dict[str, Any]) -> str:
     lines += ["", "Pending timers:", table(v["timers"], ["name", "trigger", "due_local"])]
     lines += ["", "HES commands:", table(v["hes_commands"], ["id", "action", "status", "attempt"])]
     lines += ["", "Mail:", table(v["mail"], ["id", "template", "status"])]
+    lines += ["", "Notes:", _notes(v["notes"])]
     lines += [
         "",
         "History:",
@@ -242,16 +245,25 @@ def render_case(v: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _notes(notes: list[dict[str, Any]] | None) -> str:
+    if notes is None:
+        return "  (withheld: --personal shows them, and the read is logged)"
+    rows = [{**n, "text": n["text"] if n["text"] is not None else "(erased)"} for n in notes]
+    return table(rows, ["seq", "at_local", "author", "kind", "text"])
+
+
 @group.command(
     "show",
-    help="Show CASE: state, flags, allowed triggers and their fields, timers, mail, history.",
+    help="Show CASE: state, flags, allowed triggers and their fields, timers, mail, notes, history.",
 )
 @click.argument("case")
+@personal_options
 @pass_state
-def show(state: CliState, case: str) -> None:
-    from hanport.queries.cases import case_view
+def show(state: CliState, case: str, personal: bool, purpose: str | None) -> None:
+    from hanport.service.reads import show_case
 
-    v = case_view(state.app(), case)
+    reader = state.actor()
+    v = show_case(state.app(), reader, case, personal=personal, purpose=purpose)
     state.emit(v, render_case(v))
 
 

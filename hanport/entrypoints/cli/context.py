@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -51,6 +52,24 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def personal_options(command: F) -> F:
+    """``--personal`` and ``--purpose`` for a command that can show personal data."""
+    command = click.option(
+        "--purpose",
+        metavar="TEXT",
+        help="Why you read this personal data (kept in the access log; default: your role's "
+        "work, e.g. casework or audit).",
+    )(command)
+    return click.option(
+        "--personal",
+        is_flag=True,
+        help="Show the personal data an auditor or the data-protection officer does not see "
+        "by default (the read is logged).",
+    )(command)
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:

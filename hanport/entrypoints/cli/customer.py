@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from hanport.entrypoints.cli.context import CliState, pass_state, table
+from hanport.entrypoints.cli.context import CliState, pass_state, personal_options, table
+
+WITHHELD = "(withheld: --personal shows it, and the read is logged)"
 
 
 @click.group("customer", help="Customers: show one, or update contact details and language.")
@@ -14,16 +18,33 @@ def group() -> None:
 
 @group.command("show", help="Show customer C: contact details, history, metering points and cases.")
 @click.argument("c")
+@personal_options
 @pass_state
-def show(state: CliState, c: str) -> None:
-    from hanport.queries.customers import customer_view
+def show(state: CliState, c: str, personal: bool, purpose: str | None) -> None:
+    from hanport.service.reads import show_customer
 
-    v = customer_view(state.app(), c)
-    human = "\n".join(
+    reader = state.actor()
+    v = show_customer(state.app(), reader, c, personal=personal, purpose=purpose)
+    state.emit(v, _render(v))
+
+
+def _contact(v: dict[str, Any]) -> list[str]:
+    if not v["personal"]:
+        return [
+            f"Customer {v['customer']}",
+            f"  name, e-mail, phone, address {WITHHELD}   language {v['language']}",
+        ]
+    return [
+        f"Customer {v['customer']}: {v['name'] or '(no name)'}",
+        f"  e-mail {v['email'] or '(none)'}   phone {v['phone'] or '(none)'}   language {v['language']}",
+        f"  address {v['street'] or ''}, {v['postal_code'] or ''} {v['city'] or ''}",
+    ]
+
+
+def _render(v: dict[str, Any]) -> str:
+    return "\n".join(
         [
-            f"Customer {v['customer']}: {v['name'] or '(no name)'}",
-            f"  e-mail {v['email'] or '(none)'}   phone {v['phone'] or '(none)'}   language {v['language']}",
-            f"  address {v['street'] or ''}, {v['postal_code'] or ''} {v['city'] or ''}",
+            *_contact(v),
             f"  ENERGIPILOT {'yes' if v['energipilot'] else 'no'}   version {v['version']}",
             "",
             "Metering points:",
@@ -36,7 +57,6 @@ def show(state: CliState, c: str) -> None:
             table(v["history"], ["version", "valid_from", "changed_by", "source"]),
         ]
     )
-    state.emit(v, human)
 
 
 @group.command("update", help="Update customer C's e-mail, phone or language (history kept).")

@@ -23,6 +23,7 @@ def group() -> None:
 def list_(state: CliState, metering_point: str | None, everything: bool) -> None:
     from hanport.queries.hes import list_commands
 
+    state.actor()  # a user with no role is refused before anything is read
     rows = list_commands(state.app(), metering_point=metering_point, everything=everything)
     human = table(
         rows,

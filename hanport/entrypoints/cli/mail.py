@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from hanport.entrypoints.cli.context import CliState, pass_state, table
+from hanport.entrypoints.cli.context import CliState, pass_state, personal_options, table
 
 STATUSES = click.Choice(["pending", "sending", "sent", "dead", "no_address"])
 
@@ -20,9 +20,10 @@ def group() -> None:
 @click.option("--status", type=STATUSES, help="Only mail with this status.")
 @pass_state
 def list_(state: CliState, status: str | None) -> None:
-    from hanport.queries.mail import list_mail
+    from hanport.service.reads import list_mail
 
-    rows = list_mail(state.app(), status)
+    reader = state.actor()
+    rows = list_mail(state.app(), reader, status)
     state.emit(
         rows,
         table(rows, ["id", "case", "template", "language", "status", "attempts", "created_at"]),
@@ -31,24 +32,30 @@ def list_(state: CliState, status: str | None) -> None:
 
 @group.command("show", help="Show mail ID as rendered: headers, subject, text, status and errors.")
 @click.argument("mail_id", metavar="ID", type=int)
+@personal_options
 @pass_state
-def show(state: CliState, mail_id: int) -> None:
-    from hanport.queries.mail import show_mail
+def show(state: CliState, mail_id: int, personal: bool, purpose: str | None) -> None:
+    from hanport.service.reads import show_mail
 
-    m = show_mail(state.app(), mail_id)
-    human = "\n".join(
-        [
-            f"Mail {m['id']}  case {m['case']}  {m['template']} ({m['language']})  {m['status']}",
-            f"Message-ID: {m['message_id']}",
+    reader = state.actor()
+    m = show_mail(state.app(), reader, mail_id, personal=personal, purpose=purpose)
+    head = [
+        f"Mail {m['id']}  case {m['case']}  {m['template']} ({m['language']})  {m['status']}",
+        f"Message-ID: {m['message_id']}",
+        f"Subject: {m['subject']}",
+    ]
+    when = f"Attempts: {m['attempts']}  next: {m['next_attempt_at']}  sent: {m['sent_at'] or '-'}"
+    if not m["personal"]:
+        body = [when, "To and text withheld: --personal shows them (the read is logged)"]
+    else:
+        body = [
             f"To: {m['recipient'] or '(no address)'}",
-            f"Subject: {m['subject']}",
-            f"Attempts: {m['attempts']}  next: {m['next_attempt_at']}  sent: {m['sent_at'] or '-'}",
+            when,
             *([f"Last error: {m['last_error']}"] if m["last_error"] else []),
             "",
             m["text"] or "",
         ]
-    )
-    state.emit(m, human)
+    state.emit(m, "\n".join(head + body))
 
 
 @group.command("send", help="Deliver every due mail now (SMTP if configured, else the Maildir).")

@@ -27,7 +27,10 @@ def _cli(module: str, short_help: str, attribute: str = "group") -> Lazy:
 # Each module of ``hanport.entrypoints.cli`` contributes one command group, imported when it runs
 # (or its own help is asked for); the short help is the first sentence of the group's help.
 COMMANDS: dict[str, Lazy] = {
-    "audit": _cli("audit", "Audit the history: verify, checkpoint, replay, port timeline, export."),
+    "audit": _cli(
+        "audit",
+        "Audit the history: verify, checkpoint, replay, port timeline, export, the access log.",
+    ),
     "batch": _cli("batch", "Batches: apply the Elhub-derived terminations and moves file."),
     "case": _cli("case", "Cases: open, list, show, advance."),
     "customer": _cli("customer", "Customers: show one, or update contact details and language."),

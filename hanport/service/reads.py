@@ -1,0 +1,129 @@
+"""What each role may read, and the personal data it reads logged: the read side's service
+layer. Every read command comes here with its actor (resolved by :mod:`hanport.service.roles`,
+which refuses a user with no role before anything is read).
+
+- The working roles (caseworker, supervisor, the system) see personal data where their work
+  shows it (``case show``'s notes, ``customer show``'s contact details, ``mail show``'s text);
+  each such read is logged.
+- Auditors and the data-protection officer see consent facts and history; personal data only
+  when they ask (``personal``), and that read is logged too.
+- Exports and the audit commands show personal data only when asked, whoever asks: a file
+  leaves the system.
+- The access log itself is the data-protection officer's (:func:`access_log`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hanport.bootstrap import App
+from hanport.errors import Refused
+from hanport.storage.views import reading
+from hanport.storage.views.access import AccessEntry, AccessFilter
+from hanport.storage.views.personal import Access
+from hanport.workflows.definition import Actor, Role
+
+# The roles whose work shows personal data without asking; and the purpose logged when none
+# is given.
+WORKING = (Role.CASEWORKER, Role.SUPERVISOR, Role.SYSTEM)
+DEFAULT_PURPOSE = {
+    Role.CASEWORKER: "casework",
+    Role.SUPERVISOR: "casework",
+    Role.SYSTEM: "processing",
+    Role.AUDITOR: "audit",
+    Role.PRIVACY: "data-protection review",
+}
+
+
+def access(
+    app: App,
+    reader: Actor,
+    command: str,
+    *,
+    personal: bool = False,
+    purpose: str | None = None,
+    by_default: bool = True,
+) -> Access | None:
+    """The ``Access`` ``command`` reads personal data under (each read logged), or None when
+    it is withheld: the working roles read it ``by_default``; everyone when ``personal``."""
+    if not (personal or (by_default and reader.role in WORKING)):
+        return None
+    why = (purpose or "").strip() or DEFAULT_PURPOSE[reader.role]
+    return Access(
+        reader.name, reader.role.value, reader.on_behalf_of, command, why, app.clock.now()
+    )
+
+
+def show_case(
+    app: App, reader: Actor, ref: str, *, personal: bool = False, purpose: str | None = None
+) -> dict[str, Any]:
+    from hanport.queries.cases import case_view
+
+    return case_view(app, ref, access(app, reader, "case show", personal=personal, purpose=purpose))
+
+
+def show_customer(
+    app: App, reader: Actor, customer: str, *, personal: bool = False, purpose: str | None = None
+) -> dict[str, Any]:
+    from hanport.queries.customers import customer_view
+
+    how = access(app, reader, "customer show", personal=personal, purpose=purpose)
+    return customer_view(app, customer, how)
+
+
+def show_mail(
+    app: App, reader: Actor, mail_id: int, *, personal: bool = False, purpose: str | None = None
+) -> dict[str, Any]:
+    from hanport.queries.mail import show_mail as view
+
+    return view(app, mail_id, access(app, reader, "mail show", personal=personal, purpose=purpose))
+
+
+def port(
+    app: App,
+    reader: Actor,
+    gsrn: str,
+    at: datetime | None = None,
+    *,
+    personal: bool = False,
+    purpose: str | None = None,
+) -> dict[str, Any]:
+    from hanport.queries.port_timeline import port as view
+
+    how = access(app, reader, "audit port", personal=personal, purpose=purpose, by_default=False)
+    return view(app, gsrn, at, how)
+
+
+def export(
+    app: App, reader: Actor, ref: str, *, personal: bool = False, purpose: str | None = None
+) -> dict[str, Any]:
+    from hanport.queries.evidence import evidence
+
+    how = access(app, reader, "audit export", personal=personal, purpose=purpose, by_default=False)
+    return evidence(app, ref, how)
+
+
+def list_cases(app: App, reader: Actor, **filters: Any) -> list[dict[str, Any]]:
+    """No personal data: references, states, flags, the point's and the customer's numbers."""
+    from hanport.queries.cases import list_cases as listing
+
+    return listing(app, **filters)
+
+
+def list_mail(app: App, reader: Actor, status: str | None = None) -> list[dict[str, Any]]:
+    """No personal data: each mail's case, template, status and times (not its recipient)."""
+    from hanport.queries.mail import list_mail as listing
+
+    return listing(app, status)
+
+
+def access_log(app: App, reader: Actor, f: AccessFilter) -> tuple[list[AccessEntry], list[int]]:
+    """The access log's rows ``f`` selects, and the read numbers issued without a row (reads
+    whose transaction was rolled back): for the data-protection officer only."""
+    if reader.role is not Role.PRIVACY:
+        raise Refused(
+            f"the access log is the data-protection officer's; {reader.name} is {reader.role.value}"
+        )
+    with reading(app.engine) as views:
+        return views.access.listing(f), views.access.missing()
