@@ -4,12 +4,19 @@
 --   hanport_app      what the CLI, the scheduler and the batch connect as: reads and writes rows,
 --                    but owns nothing, so it cannot disable or drop the append-only triggers,
 --                    and it has no UPDATE, DELETE or TRUNCATE on case_events and port_events.
---   hanport_auditor  reads everything, writes nothing (`hanport audit …`).
+--   hanport_auditor  reads history and consent facts, writes nothing (`hanport audit …`); no
+--                    SELECT on the columns that hold personal data (names, contact details,
+--                    addresses, signers, mail text, notes): it reads those only through the
+--                    personal_* functions, which write the access log's row in the same statement.
 --
 -- Who acts is the login (hanport reads `session_user`), and what they may do is their membership
 -- of a hanport group role (these roles log nobody in):
---   hanport_caseworker, hanport_supervisor   work the cases (they hold hanport_app's rights)
+--   hanport_caseworker, hanport_supervisor   work the cases (they hold hanport_staff's rights:
+--                                            hanport_app's, but no SELECT on personal columns —
+--                                            their commands read those through the logging
+--                                            functions, so every read is in the access log)
 --   hanport_scheduler, hanport_batch         the scheduler's and the nightly batch's logins
+--                                            (they hold hanport_app's rights)
 --   hanport_privacy                          the data-protection officer (reads, changes no case)
 --   hanport_auditor                          (above) also the auditors' group
 --   hanport_impersonate                      a service account that may act for a person (--as)
@@ -38,9 +45,16 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_batch') THEN CREATE ROLE hanport_batch NOLOGIN; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_privacy') THEN CREATE ROLE hanport_privacy NOLOGIN; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_impersonate') THEN CREATE ROLE hanport_impersonate NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hanport_staff') THEN CREATE ROLE hanport_staff NOLOGIN; END IF;
 END $$;
--- The working groups hold the application role's rights; the privacy officer reads like an auditor.
-GRANT hanport_app TO hanport_caseworker, hanport_supervisor, hanport_scheduler, hanport_batch;
+-- The service logins hold the application role's rights; the people who work the cases hold the
+-- staff's (the same, without the personal columns); the privacy officer reads like an auditor.
+GRANT hanport_app TO hanport_scheduler, hanport_batch;
+GRANT hanport_staff TO hanport_caseworker, hanport_supervisor;
+DO $$ BEGIN  -- an earlier version of this script gave the people hanport_app's rights
+  IF pg_has_role('hanport_caseworker', 'hanport_app', 'MEMBER') THEN REVOKE hanport_app FROM hanport_caseworker; END IF;
+  IF pg_has_role('hanport_supervisor', 'hanport_app', 'MEMBER') THEN REVOKE hanport_app FROM hanport_supervisor; END IF;
+END $$;
 GRANT hanport_auditor TO hanport_privacy;
 -- Role settings are not inherited: the logins of the groups find the schema through the database.
 DO $$ BEGIN
@@ -60,28 +74,62 @@ ALTER ROLE hanport_auditor PASSWORD :auditor_pw;
 -- The schema belongs to the owner; the others may only use it.
 CREATE SCHEMA IF NOT EXISTS hanport AUTHORIZATION hanport_owner;
 REVOKE ALL ON SCHEMA hanport FROM PUBLIC;
-GRANT USAGE ON SCHEMA hanport TO hanport_app, hanport_auditor;
+GRANT USAGE ON SCHEMA hanport TO hanport_app, hanport_staff, hanport_auditor;
 ALTER ROLE hanport_owner SET search_path = hanport;
 ALTER ROLE hanport_app SET search_path = hanport;
 ALTER ROLE hanport_auditor SET search_path = hanport;
 
 -- Tables and sequences the owner creates (now and in later migrations).
 ALTER DEFAULT PRIVILEGES FOR ROLE hanport_owner IN SCHEMA hanport
-  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO hanport_app;
+  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO hanport_app, hanport_staff;
 ALTER DEFAULT PRIVILEGES FOR ROLE hanport_owner IN SCHEMA hanport
-  GRANT USAGE, SELECT ON SEQUENCES TO hanport_app;
+  GRANT USAGE, SELECT ON SEQUENCES TO hanport_app, hanport_staff;
 ALTER DEFAULT PRIVILEGES FOR ROLE hanport_owner IN SCHEMA hanport
   GRANT SELECT ON TABLES TO hanport_auditor;
 
 -- Run again after migrations: the grants on what exists, and history kept append-only.
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA hanport TO hanport_app;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA hanport TO hanport_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA hanport TO hanport_app, hanport_staff;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA hanport TO hanport_app, hanport_staff;
 GRANT SELECT ON ALL TABLES IN SCHEMA hanport TO hanport_auditor;
 DO $$ BEGIN
   IF to_regclass('hanport.case_events') IS NOT NULL THEN
-    REVOKE UPDATE, DELETE, TRUNCATE ON hanport.case_events FROM hanport_app;
+    REVOKE UPDATE, DELETE, TRUNCATE ON hanport.case_events FROM hanport_app, hanport_staff;
   END IF;
   IF to_regclass('hanport.port_events') IS NOT NULL THEN
-    REVOKE UPDATE, DELETE, TRUNCATE ON hanport.port_events FROM hanport_app;
+    REVOKE UPDATE, DELETE, TRUNCATE ON hanport.port_events FROM hanport_app, hanport_staff;
+  END IF;
+END $$;
+
+-- Personal data (hanport.storage.personal.PERSONAL_COLUMNS): the people — staff, auditors, the
+-- privacy officer — read every other column; the personal ones only through the personal_*
+-- (display) and processing_* (a command's own reads) functions, SECURITY DEFINER and owned by
+-- the owner, each returned row logged in access_log. Only the service logins read them directly. The access
+-- log is append-only (its trigger refuses UPDATE, DELETE and TRUNCATE, whoever asks); only the
+-- data-protection officer reads it, and nobody but its owner (through those functions) writes it.
+-- Each read takes a number from the sequence access_log_reads, which a rollback does not return:
+-- a reader who rolls back a read's transaction leaves a gap that `hanport audit access` reports.
+DO $$ BEGIN
+  IF to_regclass('hanport.access_log') IS NOT NULL THEN
+    REVOKE SELECT ON hanport.customers, hanport.customer_history, hanport.metering_points,
+      hanport.consents, hanport.case_notes, hanport.mail_outbox FROM hanport_auditor, hanport_staff;
+    GRANT SELECT (id, customer_id, language, energipilot, version, updated_at, erased_at)
+      ON hanport.customers TO hanport_auditor, hanport_staff;
+    GRANT SELECT (id, customer_pk, version, valid_from, changed_by, source)
+      ON hanport.customer_history TO hanport_auditor, hanport_staff;
+    GRANT SELECT (id, gsrn, customer_pk, meter_number, municipality, han_port, port_since,
+      consent_id, updated_at) ON hanport.metering_points TO hanport_auditor, hanport_staff;
+    GRANT SELECT (id, case_id, customer_pk, point_id, meter_number, source, signer_role,
+      address_match, security, channel, declaration_version, received_at, recorded_at,
+      recorded_by, validated_by, opened_at, ended_at, end_reason, erased_at)
+      ON hanport.consents TO hanport_auditor, hanport_staff;
+    GRANT SELECT (id, case_id, seq, kind, author, created_at, erased_at)
+      ON hanport.case_notes TO hanport_auditor, hanport_staff;
+    GRANT SELECT (id, case_id, seq, template, language, status, message_id, subject, attempts,
+      next_attempt_at, created_at, sent_at) ON hanport.mail_outbox TO hanport_auditor, hanport_staff;
+    REVOKE ALL ON hanport.access_log FROM hanport_app, hanport_staff, hanport_auditor;
+    GRANT SELECT ON hanport.access_log TO hanport_privacy;
+    REVOKE ALL ON SEQUENCE hanport.access_log_reads FROM hanport_app, hanport_staff, hanport_auditor;
+    GRANT SELECT ON SEQUENCE hanport.access_log_reads TO hanport_privacy;
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA hanport TO hanport_app, hanport_staff, hanport_auditor;
   END IF;
 END $$;

@@ -104,7 +104,7 @@ def fire_in(uow: Repositories, app: App, who: Actor, ref: str, trigger: str, **f
     return case
 
 
-ROLES = "cw=caseworker,cw2=caseworker,sup=supervisor,aud=auditor"
+ROLES = "cw=caseworker,cw2=caseworker,sup=supervisor,aud=auditor,dpo=privacy"
 
 # Valid GSRNs (GS1 check digit) and meter numbers.
 NORE_POINT = "707057500000000018"  # Nore og Uvdal 3338, Aidon, port closed, customer 1001

@@ -6,6 +6,7 @@ from rewriting history (design.md, "Storage").
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,3 +353,172 @@ def test_pg_roles_script_is_idempotent(pg_roles: PgRoles) -> None:
         "AND table_name = 'case_events'",
     )
     assert privileges == "INSERT,SELECT", privileges
+
+
+# --- personal data on PostgreSQL: the database enforces it ------------------------------------
+
+
+def test_pg_people_have_no_select_on_personal_columns(pg_roles: PgRoles) -> None:
+    """The grants of docs/postgres-roles.sql match ``PERSONAL_COLUMNS``, column by column, for
+    every group of people (the staff's, the auditors', and so the privacy officer's)."""
+    from hanport.storage.personal import PERSONAL_COLUMNS
+    from hanport.storage.tables import METADATA
+
+    eng = create_engine(pg_roles.url, pool=False)
+    try:
+        with eng.connect() as conn:
+            for role in ("hanport_auditor", "hanport_staff", "hanport_caseworker"):
+                for table, personal in PERSONAL_COLUMNS.items():
+                    for column in (c.name for c in METADATA.tables[table].columns):
+                        may = conn.execute(
+                            text("SELECT has_column_privilege(:r, :t, :c, 'SELECT')"),
+                            {"r": role, "t": f"hanport.{table}", "c": column},
+                        ).scalar()
+                        assert may == (column not in personal), (role, table, column, may)
+            rights = conn.execute(
+                text(
+                    "SELECT r, p FROM unnest(ARRAY['hanport_app', 'hanport_staff', "
+                    "'hanport_auditor', 'hanport_privacy']) r, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', "
+                    "'DELETE']) p WHERE has_table_privilege(r, 'hanport.access_log', p)"
+                )
+            ).all()
+        assert rights == [("hanport_privacy", "SELECT")], rights
+    finally:
+        eng.dispose()
+    for sql in (
+        "SELECT name FROM customers",
+        "SELECT body FROM case_notes",
+        "SELECT body_text FROM mail_outbox",
+        "SELECT signer_name FROM consents",
+        "SELECT snapshot FROM customer_history",
+        "SELECT street FROM metering_points",
+        "SELECT * FROM access_log",
+    ):
+        assert "permission denied" in _refused(pg_roles.auditor, sql), sql
+
+
+def test_pg_an_auditors_personal_read_goes_through_the_log(
+    pg_roles: PgRoles, tmp_path: Path
+) -> None:
+    count = "SELECT count(*) FROM hanport.access_log"
+    before = _scalar(pg_roles.url, count)
+    cli = Cli(pg_roles.auditor, tmp_path / "cli")
+    plain = cli("customer", "show", "1001", user="aud")
+    assert plain.code == 0 and plain.json["name"] is None, str(plain)
+    assert _scalar(pg_roles.url, count) == before
+    asked = cli("customer", "show", "1001", "--personal", "--purpose", "complaint 7", user="aud")
+    assert asked.code == 0 and asked.json["name"] == "Kari Nordmann", str(asked)
+    # The function wrote the rows as the database's owner; the login is the database's word.
+    eng = create_engine(pg_roles.url, pool=False)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT login, actor, role, command, purpose, subject, what "
+                    "FROM hanport.access_log ORDER BY id OFFSET :n"
+                ),
+                {"n": before},
+            ).all()
+    finally:
+        eng.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("hanport_auditor", "aud", "auditor", "customer show", "complaint 7", "1001", w)
+        for w in ("contact details", "contact history")
+    ]
+    # Straight at the function from psql: logged just the same, under the real login.
+    call = (
+        "SELECT name FROM personal_contact('1001', 'someone', 'auditor', NULL, 'psql', "
+        "'curiosity', now())"
+    )
+    eng = create_engine(pg_roles.auditor, pool=False)
+    try:
+        with eng.begin() as conn:
+            assert conn.execute(text(call)).scalar() == "Kari Nordmann"
+        assert _scalar(pg_roles.url, count) == before + 3
+        last = "SELECT login, actor FROM hanport.access_log ORDER BY id DESC LIMIT 1"
+        assert tuple(_row(pg_roles.url, last)) == ("hanport_auditor", "someone")
+        # ... and rolled back: the name was seen, the row is gone, the gap is reported.
+        with eng.connect() as conn:
+            assert conn.execute(text(call)).scalar() == "Kari Nordmann"
+            conn.rollback()
+    finally:
+        eng.dispose()
+    assert _scalar(pg_roles.url, count) == before + 3
+    login = f"dpo_{uuid.uuid4().hex[:8]}"  # roles are the server's: a name of this test's own
+    _commit(pg_roles.url, f"CREATE ROLE {login} LOGIN IN ROLE hanport_privacy")
+    try:
+        cli = Cli(_as(pg_roles.url, login), tmp_path / "dpo", roles="dpo=privacy")
+        r = cli("audit", "access", user="dpo")
+        human = cli("audit", "access", user="dpo", as_json=False)
+    finally:
+        _commit(pg_roles.url, f"DROP ROLE {login}")
+    assert r.code == 7, str(r)
+    assert r.json["missing"] == [before + 4], r.json["missing"]
+    assert len(r.json["reads"]) == before + 3
+    assert human.code == 7 and "rolled the read's transaction back" in human.out, str(human)
+
+
+def _row(url: str, sql: str) -> Any:
+    eng = create_engine(url, pool=False)
+    try:
+        with eng.connect() as conn:
+            return conn.execute(text(sql)).one()
+    finally:
+        eng.dispose()
+
+
+def _commit(url: str, sql: str) -> None:
+    eng = create_engine(url, pool=False)
+    try:
+        with eng.begin() as conn:
+            conn.execute(text(sql))
+    finally:
+        eng.dispose()
+
+
+def test_pg_a_caseworkers_commands_read_personal_data_only_through_the_log(
+    pg_roles: PgRoles, tmp_path: Path
+) -> None:
+    """A caseworker's login has no SELECT on the personal columns either: the commands it runs
+    read them (the notice's name and address, the installation address a consent is checked
+    against) through the processing functions, each row logged under the command."""
+    login = f"cw_{uuid.uuid4().hex[:8]}"
+    _commit(pg_roles.url, f"CREATE ROLE {login} LOGIN IN ROLE hanport_caseworker")
+    url = _as(pg_roles.url, login)
+    count = "SELECT count(*) FROM hanport.access_log"
+    before = _scalar(pg_roles.url, count)
+    try:
+        assert "permission denied" in _refused(url, "SELECT name, email FROM customers")
+        assert "permission denied" in _refused(url, "SELECT street FROM metering_points")
+        a = make_app(url)
+        try:
+            cw = actor(a)
+            ref = open_case(
+                a, cw, "close_port", customer="1001", meter_number=NORE_METER, channel="phone"
+            ).case
+            assert advance(a, cw, ref, "verify_identity", {"method": "bankid"}).state == "closing"
+            assert audit.verify(a).ok
+        finally:
+            a.close()
+        rows = _rows(
+            pg_roles.url,
+            "SELECT login, actor, command, purpose, subject, what FROM hanport.access_log "
+            f"ORDER BY id OFFSET {before}",
+        )
+    finally:
+        _commit(pg_roles.url, f"DROP OWNED BY {login}; DROP ROLE {login}")
+    assert rows, "the caseworker's commands read personal data without a log row"
+    assert {r[0] for r in rows} == {login} and {r[1] for r in rows} == {"cw"}
+    assert {r[3] for r in rows} == {"processing"} and {r[4] for r in rows} == {"1001"}
+    commands = {r[2] for r in rows}
+    assert {"OpenCase close_port", "Advance verify_identity"} <= commands, commands
+    assert {"contact details", "installation address"} <= {r[5] for r in rows}
+
+
+def _rows(url: str, sql: str) -> list[Any]:
+    eng = create_engine(url, pool=False)
+    try:
+        with eng.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql))]
+    finally:
+        eng.dispose()

@@ -143,7 +143,6 @@ def test_retry_refused_without_an_address_or_for_an_auditor(cli, seeded, smtp_se
     [row] = outbox(seeded, ref)
     listed = cli("mail", "list", "--status", "no_address", "--json").json
     assert [m["id"] for m in listed] == [row["id"]]
-    assert listed[0]["recipient"] is None
     assert "To: (no address)" in cli("mail", "show", str(row["id"])).out
 
     r = cli("mail", "retry", str(row["id"]))
