@@ -86,6 +86,9 @@ LOGIN_REFUSED = (
     "permission denied for database",
 )
 NO_ROLE = re.compile(r'role "[^"]+" does not exist')
+# libpq's own refusal, before the server says FATAL: the server asks for a password and the URL
+# (or PGPASSWORD, ~/.pgpass) gave none.
+NO_PASSWORD = "no password supplied"
 # What the engine knows about where the database is, put on SQLAlchemy's exception by the
 # engine's ``handle_error`` hook (storage.engine): "the PostgreSQL server at host:5432".
 WHERE = "hanport_where"
@@ -144,6 +147,11 @@ def _unusable(raw: str, text: str, where: str) -> StorageError | None:
         return Unusable(
             f"{where} refused the login ({fatal}): correct the user or password in the URL "
             "(--db / HANPORT_DATABASE_URL)"
+        )
+    if NO_PASSWORD in text:
+        return Unusable(
+            f"{where} refused the login (it asks for a password and none was given): put the "
+            "login's password in the URL (--db / HANPORT_DATABASE_URL), PGPASSWORD or ~/.pgpass"
         )
     if "unable to open database file" in text:
         return Unusable(
