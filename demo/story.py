@@ -95,6 +95,7 @@ def _app(folder: Path, now: str) -> App:
             "HANPORT_DATABASE_URL": f"sqlite:///{folder / 'hanport-demo.db'}",
             "HANPORT_ROLES": f"{CASEWORKER}=caseworker,{SUPERVISOR}=supervisor,{AUDITOR}=auditor",
             "HANPORT_HES_ADAPTER": "simulated",
+            "HANPORT_WORKFLOW_VERSIONS": "nore_open=1",
         },
         user=CASEWORKER,
         maildir=str(folder / "maildir"),

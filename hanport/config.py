@@ -26,6 +26,8 @@ Environment variables:
 ``HANPORT_MAIL_MAX_ATTEMPTS``   delivery attempts before a mail is dead (default 8)
 ``HANPORT_SENDER_NAME``         sender's display name
 ``HANPORT_SENDER_ADDRESS``      sender's address (also the contact address in notices)
+``HANPORT_WORKFLOW_VERSIONS``   pin the version new cases start on, e.g. ``nore_open=1``
+                                (default: each workflow's newest version)
 ==============================  =============================================================
 """
 
@@ -110,6 +112,9 @@ class Settings:
     sender_name: str = "Føie kundesenter"
     sender_address: str = "kontakt@foie.no"
     swap_wait_months: tuple[int, int] = (1, 2)
+    # The version new cases of a workflow start on, where it is not the newest (a case stays on
+    # the version it started on until ``workflow migrate`` moves it).
+    workflow_versions: Mapping[str, int] = field(default_factory=dict)
 
     def area(self, municipality: str) -> Area | None:
         return self.areas.get(municipality)
@@ -160,6 +165,35 @@ def _parse_timers(value: Any) -> dict[str, Duration]:
     else:
         items = dict(value)
     return {k.strip(): parse_duration(str(v)) for k, v in items.items()}
+
+
+def _parse_pins(value: Any) -> dict[str, int]:
+    """``nore_open=1,meter_swap=1`` or a TOML table: each a declared workflow version."""
+    from hanport import workflows
+
+    if isinstance(value, str):
+        items = [p.partition("=") for p in value.split(",") if p.strip()]
+        pairs = {name: version for name, _, version in items}
+    else:
+        pairs = dict(value)
+    out = {}
+    for name, version in pairs.items():
+        wf = workflows.canonical_name(str(name))
+        known = workflows.versions_of(wf)
+        if not known:
+            names = ", ".join(sorted({n for n, _ in workflows.WORKFLOWS}))
+            raise ConfigError(f"workflow_versions: no workflow {name!r} (workflows: {names})")
+        try:
+            v = int(str(version).strip())
+        except ValueError:
+            v = -1
+        if v not in known:
+            have = ", ".join(str(k) for k in known)
+            raise ConfigError(
+                f"workflow_versions: {wf} has no version {str(version).strip()!r} (versions: {have})"
+            )
+        out[wf] = v
+    return out
 
 
 def _bool(value: Any) -> bool:
@@ -319,6 +353,9 @@ def _tables(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     timers = env.get("HANPORT_TIMERS") or raw.get("timers")
     if timers:
         kw["timer_overrides"] = _parse_timers(timers)
+    pins = env.get("HANPORT_WORKFLOW_VERSIONS") or raw.get("workflow_versions")
+    if pins:
+        kw["workflow_versions"] = _parse_pins(pins)
     days = env.get("HANPORT_WORKING_DAYS") or raw.get("working_days")
     if days:
         if days not in ("mon-fri", "mon-sat"):

@@ -40,6 +40,10 @@ class Facts(Mapping[str, Any]):
     def address(self, street: str | None, postal: str | None) -> str | None:
         return self.decision.policy.address_key(street, postal)
 
+    def name(self, value: str | None) -> str | None:
+        """A person's name, case and spacing aside, as a keyed hash."""
+        return self.decision.policy.hash(" ".join(value.casefold().split())) if value else None
+
     def email(self, value: str | None) -> str | None:
         return self.decision.policy.hash(value.strip().lower()) if value else None
 
@@ -51,6 +55,10 @@ _FACTS: dict[str, Callable[[Facts], Any]] = {
     "channel": lambda f: f.fields.get("channel", f.case.data.get("channel")),
     "from_email": lambda f: f.email(f.fields.get("from_email")),
     "registered_email": lambda f: f.email(f.case.customer.email),
+    "signer_role": lambda f: f.fields.get("signer_role"),
+    "signer": lambda f: f.name(f.fields.get("signer_name")),
+    "registered_name": lambda f: f.name(f.case.customer.name),
+    "identity": lambda f: f.case.data.get("identity"),
     "hes_failures": lambda f: int(f.case.data.get("hes_failures", 0)),
     "hes_max_attempts": lambda f: f.decision.policy.hes_max_attempts,
     "energipilot": lambda f: bool(f.case.customer.energipilot),

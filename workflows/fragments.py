@@ -92,11 +92,9 @@ CONSENT_FIELDS: tuple[Field, ...] = (
 REASON = Field("reason", FieldKind.TEXT, "Why (kept as a case note)", personal=True)
 
 
-def consent_fragment(
-    *, from_states: tuple[str, ...], next_state: str, entry_notice: str
-) -> tuple[tuple[State, ...], tuple[Transition, ...], tuple[Timer, ...]]:
-    """``awaiting_consent`` and ``address_review``; a valid consent leads to ``next_state``."""
-    states = (
+def consent_states(entry_notice: str) -> tuple[State, ...]:
+    """``awaiting_consent`` (its entry notice asks for the declaration) and ``address_review``."""
+    return (
         State(
             "awaiting_consent",
             "Waiting for the customer's signed consent declaration",
@@ -109,6 +107,69 @@ def consent_fragment(
             notices=(Notice("address_review"),),
         ),
     )
+
+
+def consent_waiting() -> tuple[Transition, ...]:
+    """The reminder and the expiry while no consent has come."""
+    return (
+        Transition(
+            "remind_consent",
+            ("awaiting_consent",),
+            None,
+            "Remind the customer that the consent is missing",
+            role=Role.SYSTEM,
+            notices=(Notice("consent_reminder"),),
+        ),
+        Transition(
+            "expire",
+            ("awaiting_consent",),
+            "expired",
+            "No consent arrived in time",
+            role=Role.SYSTEM,
+            notices=(Notice("consent_expired"),),
+        ),
+    )
+
+
+CONSENT_TIMERS: tuple[Timer, ...] = (
+    Timer(
+        "remind_consent",
+        TimerKind.STATE,
+        "remind_consent",
+        "Remind once when no consent has come after 7 days",
+        after=Duration(days=7),
+        state="awaiting_consent",
+        config_key="remind_consent",
+    ),
+    Timer(
+        "expire",
+        TimerKind.STATE,
+        "expire",
+        "Expire the request when no consent has come after 30 days",
+        after=Duration(days=30),
+        state="awaiting_consent",
+        config_key="expire",
+    ),
+)
+
+
+def reject_transition(sources: tuple[str, ...]) -> Transition:
+    """A caseworker rejects the consent under review (reason required)."""
+    return Transition(
+        "reject",
+        sources,
+        "rejected",
+        "Reject the consent",
+        fields=(REASON,),
+        notices=(Notice("opening_rejected"),),
+        intents=(EndConsent("cancelled"),),
+    )
+
+
+def consent_fragment(
+    *, from_states: tuple[str, ...], next_state: str, entry_notice: str
+) -> tuple[tuple[State, ...], tuple[Transition, ...], tuple[Timer, ...]]:
+    """``awaiting_consent`` and ``address_review``; a valid consent leads to ``next_state``."""
     record_sources = (*from_states, "awaiting_consent")
     transitions = (
         Transition(
@@ -137,53 +198,10 @@ def consent_fragment(
             note_required=True,
             intents=(ValidateConsent(),),
         ),
-        Transition(
-            "reject",
-            ("address_review",),
-            "rejected",
-            "Reject the consent",
-            fields=(REASON,),
-            notices=(Notice("opening_rejected"),),
-            intents=(EndConsent("cancelled"),),
-        ),
-        Transition(
-            "remind_consent",
-            ("awaiting_consent",),
-            None,
-            "Remind the customer that the consent is missing",
-            role=Role.SYSTEM,
-            notices=(Notice("consent_reminder"),),
-        ),
-        Transition(
-            "expire",
-            ("awaiting_consent",),
-            "expired",
-            "No consent arrived in time",
-            role=Role.SYSTEM,
-            notices=(Notice("consent_expired"),),
-        ),
+        reject_transition(("address_review",)),
+        *consent_waiting(),
     )
-    timers = (
-        Timer(
-            "remind_consent",
-            TimerKind.STATE,
-            "remind_consent",
-            "Remind once when no consent has come after 7 days",
-            after=Duration(days=7),
-            state="awaiting_consent",
-            config_key="remind_consent",
-        ),
-        Timer(
-            "expire",
-            TimerKind.STATE,
-            "expire",
-            "Expire the request when no consent has come after 30 days",
-            after=Duration(days=30),
-            state="awaiting_consent",
-            config_key="expire",
-        ),
-    )
-    return states, transitions, timers
+    return consent_states(entry_notice), transitions, CONSENT_TIMERS
 
 
 def hes_fragment(

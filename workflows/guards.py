@@ -66,6 +66,37 @@ def email_from_registered(
     return channel == "email" and from_email is not None and from_email == registered_email
 
 
+@guard("registered_email")
+def has_email_on_file(registered_email: str | None) -> bool:
+    """The customer has an e-mail address on file (where every notice about the case goes)."""
+    return registered_email is not None
+
+
+@guard("signer_role", "signer", "registered_name", "from_email", "registered_email")
+def identity_plain(
+    signer_role: str | None,
+    signer: str | None,
+    registered_name: str | None,
+    from_email: str | None,
+    registered_email: str | None,
+) -> bool:
+    """The registered customer signed as the subscriber, has an e-mail on file, and any e-mail
+    given with the request is that one: a notice to the e-mail on file reaches who asked."""
+    return (
+        signer_role == "subscriber"
+        and signer is not None
+        and signer == registered_name
+        and registered_email is not None
+        and (from_email is None or from_email == registered_email)
+    )
+
+
+@guard("identity")
+def identity_was_plain(identity: str | None) -> bool:
+    """When the consent was recorded, who asked was plainly the registered customer."""
+    return identity == "plain"
+
+
 @guard("hes_failures", "hes_max_attempts")
 def failures_exhausted(hes_failures: int | None, hes_max_attempts: int | None) -> bool:
     """This failure is the last attempt allowed."""

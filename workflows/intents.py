@@ -9,7 +9,7 @@ intent it names tells what that step does to consents, the port and the head-end
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hanport.workflows.errors import Refusal
@@ -130,6 +130,20 @@ class SetCaseData:
 
     def apply(self, step: Step) -> None:
         step.case.data[self.key] = self.value
+
+
+@dataclass(frozen=True)
+class RecordDue:
+    """Keep in the case data when the state timer ``timer`` will fire (UTC), under ``key``:
+    a notice tells the customer by when (e.g. the end of the objection window)."""
+
+    timer: str
+    key: str
+
+    def apply(self, step: Step) -> None:
+        tm = next(t for t in step.wf.timers if t.name == self.timer)
+        due = step.policy.add(step.now, step.policy.delay(tm))
+        step.case.data[self.key] = due.astimezone(UTC).isoformat()
 
 
 # --- the meter ------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def open_case(app: App, actor: Actor, cmd: OpenCase) -> Result:
     """Open a case. ``cmd.fields`` (nore_open) carry a consent given with the order."""
     roles.require_writer(actor)
     try:
-        wf = workflows.get(cmd.workflow)
+        wf = workflows.for_new_case(cmd.workflow, app.settings.workflow_versions)
     except KeyError:
         raise Refused(
             f"unknown workflow {cmd.workflow!r} (workflows: nore_open, meter_swap, close_port)"

@@ -33,6 +33,7 @@ from tests.support import (
     NORE_OPEN_METER,
     NORE_POINT,
     NORE_POINT_2,
+    PINNED,
     actor,
     advance,
     consent,
@@ -126,6 +127,7 @@ class Cli:
         self.env = {
             "HANPORT_DATABASE_URL": url,
             "HANPORT_ROLES": roles,
+            **PINNED,
             "HANPORT_CONFIG": str(config),
             "HANPORT_MAILDIR": str(folder / "maildir"),
         }

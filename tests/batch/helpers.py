@@ -24,7 +24,7 @@ from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.storage import tables
 from hanport.storage.hashing import GENESIS, canonical_event, chain_hash
-from tests.support import NORE_POINT, actor, advance, consent, open_case, run_terminations
+from tests.support import NORE_POINT, PINNED, actor, advance, consent, open_case, run_terminations
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "document_id;metering_point_id;event;brs_code;effective_at;customer_id;rollback_of"
@@ -295,6 +295,7 @@ def cli_env(url: str, **extra: str) -> dict[str, str]:
         HANPORT_DATABASE_URL=url,
         HANPORT_ROLES=CLI_ROLES,
         PYTHONPATH=str(ROOT),
+        **PINNED,
         **extra,
     )
     return env

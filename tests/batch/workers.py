@@ -20,13 +20,14 @@ EXIT_NO_START = 9
 def inbox_app(db_url: str, inbox: str) -> Any:
     from hanport.bootstrap import bootstrap
     from hanport.config import load
-    from tests.support import ROLES, START
+    from tests.support import PINNED, ROLES, START
 
     settings = load(
         {
             "HANPORT_DATABASE_URL": db_url,
             "HANPORT_ROLES": ROLES,
             "HANPORT_BATCH_INBOX": inbox,
+            **PINNED,
         },
         user="cw",
     )

@@ -34,6 +34,7 @@ from tests.support import (
     NORE_OPEN_POINT,
     NORE_POINT,
     NORE_POINT_2,
+    PINNED,
     POINTS_CSV,
     RINGERIKE_METER,
     RINGERIKE_POINT,
@@ -134,6 +135,7 @@ class Hanport:
         self.env: dict[str, str] = {
             "HANPORT_DATABASE_URL": self.url,
             "HANPORT_ROLES": ROLES,
+            **PINNED,
             "HANPORT_CONFIG": str(config),
             "HANPORT_MAILDIR": str(folder / "maildir"),
         }

@@ -25,9 +25,9 @@ ROLES = ",".join(f"{u}=caseworker" for u in RACERS) + ",cw=caseworker"
 def racer_app(db_url: str) -> Any:
     from hanport.bootstrap import bootstrap
     from hanport.config import load
-    from tests.support import START
+    from tests.support import PINNED, START
 
-    env = {"HANPORT_DATABASE_URL": db_url, "HANPORT_ROLES": ROLES}
+    env = {"HANPORT_DATABASE_URL": db_url, "HANPORT_ROLES": ROLES, **PINNED}
     return bootstrap(load(env, user="cw"), now=START, simulated=True)
 
 

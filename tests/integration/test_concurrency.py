@@ -26,7 +26,7 @@ from hanport.bootstrap import App
 from hanport.storage.engine import create_engine
 from tests.integration import dbstate as db
 from tests.integration.procs import advance_worker, open_at_once
-from tests.support import NORE_METER, NORE_POINT, actor, advance, consent, open_case
+from tests.support import NORE_METER, NORE_POINT, PINNED, actor, advance, consent, open_case
 
 SPAWN = multiprocessing.get_context("spawn")
 JOIN_TIMEOUT = 60.0
@@ -189,7 +189,7 @@ def _cli(db_url: str, ref: str, trigger: str, cwd: Path) -> subprocess.Popen[str
         for k, v in os.environ.items()
         if not k.startswith("HANPORT_") and k not in ("PYTEST_CURRENT_TEST",)
     }
-    env.update(HANPORT_ROLES="cw=caseworker")
+    env.update(HANPORT_ROLES="cw=caseworker", **PINNED)
     return subprocess.Popen(
         [
             sys.executable,

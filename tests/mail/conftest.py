@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 
 from hanport.bootstrap import App
 from hanport.config import SmtpSettings
-from tests.support import START, make_app
+from tests.support import PINNED, START, make_app
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLD_LIMIT = 30.0  # the longest a held DATA waits for the test to release it
@@ -297,6 +297,7 @@ def hanport_env(db_url: str, folder: Path, **extra: str) -> dict[str, str]:
             "PYTHONPATH": str(ROOT),
             "HANPORT_DATABASE_URL": db_url,
             "HANPORT_ROLES": "cw=caseworker,aud=auditor",
+            **PINNED,
             "HANPORT_USER": "cw",
             "HANPORT_CONFIG": str(config),
             "HANPORT_MAILDIR": str(folder / "maildir"),

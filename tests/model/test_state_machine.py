@@ -47,6 +47,7 @@ from tests.support import (
     NORE_OPEN_POINT,
     NORE_POINT,
     NORE_POINT_2,
+    PINNED,
     RINGERIKE_POINT,
     START,
     advance,
@@ -179,6 +180,7 @@ class EngineMachine(RuleBasedStateMachine):
             "HANPORT_DATABASE_URL": f"sqlite:///{self.tmp / 'hanport.db'}",
             "HANPORT_HES_ADAPTER": "simulated",
             "HANPORT_ROLES": ROLES,
+            **PINNED,
         }
         s = load(
             env,
@@ -989,6 +991,7 @@ def _fresh_app(folder: Path, **over: Any) -> App:
         "HANPORT_DATABASE_URL": f"sqlite:///{folder / 'hanport.db'}",
         "HANPORT_HES_ADAPTER": "simulated",
         "HANPORT_ROLES": ROLES,
+        **PINNED,
     }
     over.setdefault("hes_sim_failure_share", 0.0)
     settings_ = load(env, user="cw", maildir=str(folder / "maildir"), **over)

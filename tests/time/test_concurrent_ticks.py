@@ -42,6 +42,7 @@ from hanport.storage import tables
 from hanport.storage.engine import create_engine
 from tests.conftest import PG_ADMIN_URL, drop_pg_database, new_pg_database
 from tests.support import (
+    PINNED,
     START,
     actor,
     advance,
@@ -186,6 +187,7 @@ def _tick(url: str, maildir: str) -> subprocess.Popen[str]:
         HANPORT_USER="cw",
         HANPORT_MAILDIR=maildir,
         PYTHONPATH=str(ROOT),
+        **PINNED,
     )
     env.pop("HANPORT_CONFIG", None)
     return subprocess.Popen(

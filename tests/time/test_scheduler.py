@@ -27,7 +27,7 @@ from hanport.config import ConfigError, load
 from hanport.entrypoints.scheduler import run
 from hanport.storage import tables
 from hanport.storage.engine import create_engine
-from tests.support import NORE_POINT, actor, advance, make_app, open_case, seed
+from tests.support import NORE_POINT, PINNED, actor, advance, make_app, open_case, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 30.0
@@ -109,6 +109,7 @@ def test_the_scheduler_service_fires_then_stops_on_a_signal(
         HANPORT_ROLES="cw=caseworker",
         HANPORT_USER="cw",
         PYTHONPATH=str(ROOT),
+        **PINNED,
     )
     out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with out_path.open("w") as out, err_path.open("w") as err:

@@ -230,7 +230,7 @@ def test_canonical_name(given: str, canonical: str) -> None:
 
 @pytest.mark.parametrize("name", ["nore-open", "meter-swap", "close-port"])
 def test_workflow_names_with_dashes(name: str) -> None:
-    assert workflows.get(name) is workflows.get(name.replace("-", "_"), 1)
+    assert workflows.get(name) is workflows.get(name.replace("-", "_"))
     assert workflows.get(name, 1).name == name.replace("-", "_")
 
 

@@ -27,6 +27,23 @@ READS = {
     "meter_of_other_customer": ("meter_holder", "customer"),
     "effective_reached": ("effective_at", "now"),
     "is_auto_close": ("close_reason",),
+    "has_email_on_file": ("registered_email",),
+    "identity_plain": (
+        "signer_role",
+        "signer",
+        "registered_name",
+        "from_email",
+        "registered_email",
+    ),
+    "identity_was_plain": ("identity",),
+}
+
+_PLAIN = {
+    "signer_role": "subscriber",
+    "signer": "h:kari",
+    "registered_name": "h:kari",
+    "from_email": None,
+    "registered_email": "h:e",
 }
 
 # (guard, inputs, expected)
@@ -97,6 +114,19 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("meter_of_other_customer", {"meter_holder": "C2", "customer": "C1"}, True),
     ("meter_of_other_customer", {"meter_holder": "C1", "customer": "C1"}, False),
     ("meter_of_other_customer", {"meter_holder": None, "customer": "C1"}, False),
+    ("has_email_on_file", {"registered_email": "h:e"}, True),
+    ("has_email_on_file", {"registered_email": None}, False),
+    ("identity_plain", _PLAIN, True),
+    ("identity_plain", {**_PLAIN, "from_email": "h:e"}, True),  # the form's e-mail is on file
+    ("identity_plain", {**_PLAIN, "from_email": "h:other"}, False),  # another e-mail given
+    ("identity_plain", {**_PLAIN, "registered_email": None}, False),  # no e-mail on file
+    ("identity_plain", {**_PLAIN, "signer_role": "power_of_attorney"}, False),
+    ("identity_plain", {**_PLAIN, "signer_role": "organisation"}, False),
+    ("identity_plain", {**_PLAIN, "signer": "h:ola"}, False),  # someone else signed
+    ("identity_plain", {**_PLAIN, "signer": None, "registered_name": None}, False),
+    ("identity_was_plain", {"identity": "plain"}, True),
+    ("identity_was_plain", {"identity": "review"}, False),
+    ("identity_was_plain", {"identity": None}, False),
     ("is_auto_close", {"close_reason": "move_out"}, True),
     ("is_auto_close", {"close_reason": "end_of_supply"}, True),
     ("is_auto_close", {"close_reason": "move_in"}, True),
@@ -176,6 +206,10 @@ JUNK = {
     "now": "2100-01-01T00:00:00+00:00",
     "close_reason": "move_out",
     "postal_address": "h:junk",
+    "signer_role": "organisation",
+    "signer": "h:junk-signer",
+    "registered_name": "h:junk-name",
+    "identity": "junk",
 }
 
 
