@@ -17,15 +17,17 @@ writer. Firing a trigger takes these steps, in this order (the workflows' contra
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from hanport import workflows
+from hanport.workflows import migration
 from hanport.workflows.definition import Actor, Duration, Role, Timer, Transition, Workflow
 from hanport.workflows.errors import Refusal
 from hanport.workflows.facts import Facts
+from hanport.workflows.migration import HistoryEntry, Plan
 from hanport.workflows.model import Case, Consent, Customer, Event, OtherCase, Point
 from hanport.workflows.runner import Choice, NotAllowed
 from hanport.workflows.step import Step, state_timers
@@ -287,6 +289,42 @@ class Decision:
             return False
         runner = workflows.runner(wf.name, wf.version)
         return runner.may(case.state, trigger, Facts(self, case, payload or {}))
+
+    def migrate(
+        self,
+        case: Case,
+        target: Workflow,
+        mapping: Mapping[str, str],
+        history: Sequence[HistoryEntry],
+    ) -> Plan:
+        """Move a live case to version ``target`` of its workflow (:mod:`workflows.migration`:
+        ``Refusal`` when it cannot): its state mapped, its timers planned again, one event in
+        its chain, made under ``target``, saying so. Nothing on entry runs."""
+        source = workflows.get(case.workflow, case.workflow_version)
+        due = migration.delay_of(self.policy.delay, self.policy.add)
+        p = migration.plan(case, source, target, mapping, history, due)
+        self.touch(case)
+        case.workflow_version = target.version
+        data: dict[str, Any] = {
+            "migration": {
+                "from_version": source.version,
+                "to_version": target.version,
+                "mapping": dict(mapping),
+            }
+        }
+        step = Step(self, case, target, None, {}, case.version + 1, data)
+        step.cancel_timers(p.cancel, f"migrated to v{target.version}")
+        for d in p.start:
+            step.start_timer(d.timer, at=d.due)
+        for name in p.flags_cleared:
+            step.flag(name, False)
+        for name in p.flags_set:
+            step.flag(name, True)
+        case.state = p.state_to
+        dst = target.state(p.state_to)
+        case.holds_port = dst.holds_port and not dst.final
+        step.append(migration.MIGRATE, p.state_from, p.state_to)
+        return p
 
     def run_auto(self, case: Case, payload: Mapping[str, Any] | None = None) -> None:
         """Fire the workflow's auto triggers that are allowed and whose guards hold, in order."""

@@ -1,5 +1,5 @@
 """Replaying cases: the recorded triggers, with their recorded guard inputs, re-applied through
-the pinned workflow version must lead where the history says."""
+the workflow version each event was recorded under must lead where the history says."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from hanport.queries.cases import event_step
 from hanport.queries.verify import Problem
 from hanport.storage.views import reading
 from hanport.storage.views.events import EventRow
+from hanport.workflows.migration import MIGRATE
 from hanport.workflows.runner import NotAllowed, Runner
 
 
@@ -54,24 +55,65 @@ def replay_events(
     events: Sequence[EventRow],
     as_of: datetime | None = None,
 ) -> Replay:
-    """Re-apply the recorded triggers with their recorded guard inputs through the pinned
-    workflow version — pure: no mail, no timers, no HES."""
-    wf = workflows.get(workflow, version)
-    runner = workflows.runner(wf.name, wf.version)
+    """Re-apply the recorded triggers with their recorded guard inputs, each through the
+    workflow version it was recorded under — a migration event moves the case to its version —
+    pure: no mail, no timers, no HES."""
     state: str | None = None
+    current = events[0].workflow_version if events else version
     timeline: list[dict[str, Any]] = []
     problems: list[Problem] = []
     for e in events:
         if as_of is not None and e.occurred_at > as_of:
             break
         if e.trigger == "open":
-            got: str | None = wf.initial
+            current = e.workflow_version
+            got: str | None = workflows.get(workflow, current).initial
+        elif e.trigger == MIGRATE:
+            got = _migrated(ref, workflow, current, e, problems)
+            current = e.workflow_version
         else:
-            got = _decide(runner, ref, state, e, problems)
+            if e.workflow_version != current:
+                problems.append(
+                    Problem(
+                        ref,
+                        e.seq,
+                        f"recorded under v{e.workflow_version}, the case was on v{current}",
+                    )
+                )
+            got = _decide(workflows.runner(workflow, current), ref, state, e, problems)
         problems.extend(_divergences(ref, state, got, e))
-        timeline.append(event_step(e))
+        timeline.append({**event_step(e), "workflow_version": e.workflow_version})
         state = e.to_state
-    return Replay(ref, workflow, version, state, timeline, problems)
+    return Replay(ref, workflow, current, state, timeline, problems)
+
+
+def _migrated(
+    ref: str, workflow: str, current: int, e: EventRow, problems: list[Problem]
+) -> str | None:
+    """A migration event: from the version the case was on, to a live state of its own."""
+    moved = json.loads(e.data).get("migration", {})
+    if moved.get("from_version") != current or moved.get("to_version") != e.workflow_version:
+        problems.append(
+            Problem(
+                ref,
+                e.seq,
+                f"a migration from v{moved.get('from_version')} to "
+                f"v{moved.get('to_version')}, recorded under v{e.workflow_version}, "
+                f"of a case on v{current}",
+            )
+        )
+    try:
+        target = workflows.get(workflow, e.workflow_version)
+    except KeyError:
+        problems.append(Problem(ref, e.seq, f"{workflow} has no version {e.workflow_version}"))
+        return None
+    mapped = moved.get("mapping", {}).get(e.from_state, e.from_state)
+    if e.to_state not in {s.name for s in target.states} or target.state(e.to_state).final:
+        problems.append(
+            Problem(ref, e.seq, f"migrated to {e.to_state}, no live state of v{target.version}")
+        )
+        return None
+    return mapped
 
 
 def _decide(

@@ -40,6 +40,21 @@ class Advance:
 
 
 @dataclass(frozen=True)
+class MigrateCases:
+    """Move the live cases of ``workflow`` on ``from_version`` (all, or those named) to
+    ``to_version``, each in its own transaction; with ``apply`` False only say what would
+    happen. ``mapping``: OLD=NEW for states the target names otherwise."""
+
+    workflow: str
+    from_version: int
+    to_version: int
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    cases: tuple[str, ...] = ()
+    apply: bool = False
+    progress: Callable[[int], None] | None = None
+
+
+@dataclass(frozen=True)
 class ImportCustomers:
     path: Path
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hanport.service import batch, cases, hes, mail, points, registry, timers
+from hanport.service import batch, cases, hes, mail, migration, points, registry, timers
 from hanport.service import commands as c
 
 HANDLERS: dict[type, Callable[..., Any]] = {
     c.OpenCase: cases.open_case,
     c.Advance: cases.advance,
+    c.MigrateCases: migration.migrate,
     c.ImportCustomers: registry.import_customers,
     c.ImportMeteringPoints: points.import_points,
     c.UpdateCustomer: registry.update_customer,

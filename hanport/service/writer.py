@@ -158,6 +158,7 @@ def _cas_row(case: Case, decision: Decision) -> tuple[Any, ...]:
         canonical_json(resolve(case.data)),
         case.prev_hash,
         decision.now,
+        case.workflow_version,
         int(case.id),
         case.loaded_version,
     )

@@ -180,15 +180,16 @@ class Cases:
         """Update cases still at the version they were loaded at; returns how to read how many
         were (``Driver.executemany_count``).
 
-        Each row: state, version, holds_port, active, flags, data, last_hash, updated_at, id,
-        the version expected."""
+        Each row: state, version, holds_port, active, flags, data, last_hash, updated_at,
+        workflow_version, id, the version expected."""
         if not rows:
             return lambda: 0
         db = self.db
-        bound = [(*r[:7], db.ts(r[7]), r[8], r[9]) for r in rows]
+        bound = [(*r[:7], db.ts(r[7]), *r[8:]) for r in rows]
         return db.executemany_count(
             "UPDATE cases SET state = ?, version = ?, holds_port = ?, active = ?, flags = ?, "
-            "data = ?, last_hash = ?, updated_at = ? WHERE id = ? AND version = ?",
+            "data = ?, last_hash = ?, updated_at = ?, workflow_version = ? "
+            "WHERE id = ? AND version = ?",
             bound,
         )
 
@@ -211,6 +212,37 @@ class Cases:
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(*r[:5], db.ts(r[5])) for r in rows],
         )
+
+    def on_version(
+        self, workflow: str, version: int, refs: Sequence[str] | None = None
+    ) -> list[tuple[str, str, int, str, bool]]:
+        """(ref, workflow, version, state, active) of the live cases of ``workflow`` at
+        ``version`` in id order, or of the cases ``refs`` whatever they are (a workflow
+        migration's candidates)."""
+        cols = "SELECT ref, workflow, workflow_version, state, active FROM cases "
+        if refs is not None:
+            test, params = self.db.member(list(refs))
+            rows = self.db.all(cols + f"WHERE ref {test} ORDER BY id", params)
+        else:
+            rows = self.db.all(
+                cols + "WHERE workflow = ? AND workflow_version = ? AND active ORDER BY id",
+                (workflow, version),
+            )
+        return [(r[0], r[1], int(r[2]), r[3], bool(r[4])) for r in rows]
+
+    def history(self, case_id: int) -> list[tuple[str, str | None, str, datetime]]:
+        """A case's events as (trigger, from_state, to_state, occurred_at), in order."""
+        rows = self.db.all(
+            "SELECT trigger, from_state, to_state, occurred_at FROM case_events "
+            "WHERE case_id = ? ORDER BY seq",
+            (case_id,),
+        )
+        out = []
+        for trigger, src, dst, at in rows:
+            when = self.db.read_ts(at)
+            assert when is not None  # occurred_at is NOT NULL
+            out.append((trigger, src, dst, when))
+        return out
 
     def swap_queue(self, since: datetime) -> tuple[int, int]:
         """Meter swaps waiting now, and meters installed since ``since``."""

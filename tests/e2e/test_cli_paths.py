@@ -526,7 +526,9 @@ def test_workflow_show(hp: Hanport) -> None:
     assert any(line.strip().startswith("opening --> confirmed: confirm_open") for line in lines)
 
     text = hp.call("workflow", "show", "nore_open", "--format", "text", as_json=False).ok().out
-    assert text.startswith("nore_open v1:")
+    assert text.startswith("nore_open v2:")  # the newest by default
+    v1 = hp.call("workflow", "show", "nore_open", "--version", "1", as_json=False).ok().out
+    assert v1.startswith("nore_open v1:")
     for part in ("States:", "Transitions:", "Timers:", "approve_address", "hes_timeout"):
         assert part in text
     as_json = hp.call("workflow", "show", "meter-swap").ok().json

@@ -41,3 +41,12 @@ def show(state: CliState, w: str, fmt: str, version: int | None) -> None:
     state.emit(
         {"workflow": wf.name, "version": wf.version, "format": fmt, "definition": out}, out.rstrip()
     )
+
+
+def _register() -> None:
+    from hanport.entrypoints.cli.migrate import migrate
+
+    group.add_command(migrate)
+
+
+_register()
