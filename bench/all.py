@@ -23,6 +23,7 @@ BENCHES = [
     ("mail/s to local SMTP", ["bench.mail", "--messages", "2000"]),
     ("nightly batch", ["bench.batch", "--rows", "10000,100000"]),
     ("audit verify", ["bench.verify", "--events", "1000000"]),
+    ("workflow migrate cases/s", ["bench.migration", "--cases", "1000"]),
 ]
 QUICK = {
     "bench.commands": ["--cases", "150"],
@@ -31,6 +32,7 @@ QUICK = {
     "bench.mail": ["--messages", "500"],
     "bench.batch": ["--rows", "2000,10000"],
     "bench.verify": ["--events", "100000"],
+    "bench.migration": ["--cases", "200"],
 }
 
 

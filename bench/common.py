@@ -81,11 +81,14 @@ def database(backend: str) -> Iterator[str]:
         admin.dispose()
 
 
-def app_for(url: str) -> App:
+def app_for(url: str, *, nore_open: int = 1) -> App:
+    """The benches' application; new Nore cases on ``nore_open`` version (v1 by default: the
+    path the engine-core figures were measured on)."""
     settings = load(
         {
             "HANPORT_DATABASE_URL": url,
-            "HANPORT_ROLES": "bench=caseworker",
+            "HANPORT_ROLES": "bench=caseworker,bench.leder=supervisor",
+            "HANPORT_WORKFLOW_VERSIONS": f"nore_open={nore_open}",
         },
         user="bench",
     )
