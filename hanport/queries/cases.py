@@ -143,6 +143,7 @@ def event_step(e: EventRow) -> dict[str, Any]:
         "trigger": e.trigger,
         "from": e.from_state,
         "to": e.to_state,
+        "workflow_version": e.workflow_version,
     }
 
 

@@ -51,6 +51,28 @@ MAIL_FIELDS = (
 WITHHELD = "note withheld — export with --personal"
 
 
+def versions(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The workflow versions the case ran under, in order: each with its first and last event,
+    and for a migration who moved it and when."""
+    out: list[dict[str, Any]] = []
+    for e in history:
+        v = e["workflow_version"]
+        if out and out[-1]["version"] == v:
+            out[-1]["to_seq"] = e["seq"]
+            continue
+        migrated = e["trigger"] == "migrate"
+        out.append(
+            {
+                "version": v,
+                "from_seq": e["seq"],
+                "to_seq": e["seq"],
+                "migrated_by": e["actor"] if migrated else None,
+                "migrated_at": e["at"] if migrated else None,
+            }
+        )
+    return out
+
+
 def evidence(app: App, ref: str, access: Access | None = None) -> dict[str, Any]:
     """The case's evidence; its notes, who signed its consent and what its mails said only
     with ``access`` (each read logged under it)."""
@@ -70,6 +92,7 @@ def evidence(app: App, ref: str, access: Access | None = None) -> dict[str, Any]
         "personal": access is not None,
         "case": {k: view[k] for k in CASE_FIELDS},
         "events": history,
+        "versions": versions(history),
         "path": [
             {"seq": e["seq"], "trigger": e["trigger"], "from": e["from"], "to": e["to"]}
             for e in history

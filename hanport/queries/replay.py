@@ -82,7 +82,7 @@ def replay_events(
                 )
             got = _decide(workflows.runner(workflow, current), ref, state, e, problems)
         problems.extend(_divergences(ref, state, got, e))
-        timeline.append({**event_step(e), "workflow_version": e.workflow_version})
+        timeline.append(event_step(e))
         state = e.to_state
     return Replay(ref, workflow, current, state, timeline, problems)
 

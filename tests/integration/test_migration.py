@@ -205,3 +205,16 @@ def test_only_a_supervisor_migrates(seeded: App, v1_cases: dict[str, str]) -> No
     with pytest.raises(NotFound, match=r"nore_open has no version 7 \(versions: 1, 2\)"):
         migrate(seeded, to_version=7)
     assert case_row(seeded, v1_cases["waiting"])["workflow_version"] == 1
+
+
+def test_the_evidence_shows_the_versions(seeded: App, v1_cases: dict[str, str]) -> None:
+    from hanport.queries.evidence import evidence
+
+    waiting = v1_cases["waiting"]
+    migrate(seeded, cases=(waiting,), apply=True)
+    advance(seeded, actor(seeded), waiting, "cancel", {"reason": "test"})
+    versions = evidence(seeded, waiting)["versions"]
+    assert [(v["version"], v["from_seq"], v["to_seq"], v["migrated_by"]) for v in versions] == [
+        (1, 1, 2, None),
+        (2, 3, 4, "sup"),
+    ]
