@@ -69,7 +69,10 @@ def workflows_markdown() -> str:
     lines = [
         "# Workflows",
         "",
-        "Generated from the definitions in `workflows/` by `python -m hanport.entrypoints.cli.reference`; do not edit.",
+        "Generated from the definitions in `workflows/` by `python -m hanport.entrypoints.cli.reference`; do not edit "
+        "(the section on versions comes from `docs/workflow-versions.md`).",
+        "",
+        (DOCS / "workflow-versions.md").read_text(encoding="utf-8").rstrip(),
         "",
     ]
     for (name, version), wf in sorted(workflows.WORKFLOWS.items()):
