@@ -11,6 +11,7 @@ from hanport.demo.openings import (
     per_and_timers,
     swaps_ordered,
 )
+from hanport.demo.release import release_v2
 from hanport.demo.stage import Story
 
 
@@ -26,3 +27,4 @@ def scenarios(s: Story) -> None:
     close_overtakes(s)
     nightly(s, ola.case, per.case)
     refusals(s, ola)
+    release_v2(s)

@@ -35,6 +35,9 @@ CUSTOMERS = """customer_id;name;email;phone;street;postal_code;city;language;ene
 20007;Eva Moen;eva.moen@example.no;;Fjellvegen 21;3632;Uvdal;en;no
 20008;Jon Vik;jon.vik@example.no;;Dalsvegen 9;3630;Rødberg;nb;no
 20009;Lise Holm;lise.holm@example.no;;Kirkevegen 14;3632;Uvdal;nb;no
+20010;Ingrid Bakke;ingrid.bakke@example.no;;Bjørkevegen 3;3630;Rødberg;nb;no
+20011;Tor Lunde;tor.lunde@example.no;917 65 432;Elvegata 2;3630;Rødberg;nb;no
+20012;Anders Strand;anders.strand@example.no;;Elvegata 8;3631;Rødberg;nb;no
 """
 
 POINTS = """metering_point_id;customer_id;meter_number;municipality;street;postal_code;city;han_port
@@ -47,6 +50,9 @@ POINTS = """metering_point_id;customer_id;meter_number;municipality;street;posta
 707057500000000070;20007;7359992905160915;3338;Fjellvegen 21;3632;Uvdal;closed
 707057500000000087;20008;6970631401582134;3338;Dalsvegen 9;3630;Rødberg;open
 707057500000000094;20009;6970631401582141;3050;Kirkevegen 14;3632;Uvdal;open
+707057500000001015;20010;7359992905160922;3338;Bjørkevegen 3;3630;Rødberg;closed
+707057500000001022;20011;7359992905160939;3338;Elvegata 2;3630;Rødberg;closed
+707057500000001039;20012;7359992905160946;3050;Elvegata 8;3631;Rødberg;closed
 """
 
 
