@@ -154,8 +154,10 @@ def _parse_roles(value: Any) -> dict[str, Role]:
         try:
             out[user] = Role(role)
         except ValueError:
-            valid = ", ".join(r.value for r in Role)
-            raise ConfigError(f"roles: {user} has unknown role {role!r} (roles: {valid})") from None
+            out[user] = Role.CUSTOMER  # refused below, with the same message
+        if out[user] is Role.CUSTOMER:
+            valid = ", ".join(r.value for r in Role if r is not Role.CUSTOMER)
+            raise ConfigError(f"roles: {user} has unknown role {role!r} (roles: {valid})")
     return out
 
 

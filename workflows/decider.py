@@ -72,6 +72,8 @@ class Sources(Protocol):
 def role_allows(actor: Actor, t: Transition) -> bool:
     if actor.role is Role.SYSTEM:
         return t.role is Role.SYSTEM or Role.SYSTEM in t.also
+    if actor.role is Role.CUSTOMER:
+        return Role.CUSTOMER in t.also
     if t.role is Role.SYSTEM:
         return False
     return ROLE_RANK.get(actor.role, 0) >= ROLE_RANK[t.role]

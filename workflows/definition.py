@@ -26,6 +26,9 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     PRIVACY = "privacy"  # the data-protection officer: reads the access log, answers requests
     SYSTEM = "system"
+    # The customer, through the web form or a signed link in a notice: fires only the triggers
+    # a transition names for customers (``also``); never a login's role.
+    CUSTOMER = "customer"
 
 
 @dataclass(frozen=True)

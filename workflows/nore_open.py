@@ -265,6 +265,7 @@ TRANSITIONS_V2: tuple[Transition, ...] = (
         "The customer objects: the request is cancelled and its consent ends; a command "
         "already sent is followed by a close (after confirmed, an objection is a close request)",
         fields=(OBJECTION,),
+        also=(Role.CUSTOMER,),  # from the signed link in the notice to the e-mail on file
         notices=(Notice("objection_received"),),
         intents=(EndConsent("withdrawn"), CloseBehind()),
     ),

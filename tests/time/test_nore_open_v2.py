@@ -243,3 +243,20 @@ def test_a_pin_is_read_from_the_environment_and_the_file(tmp_path: Any) -> None:
     empty = tmp_path / "empty.toml"
     empty.write_text("", encoding="utf-8")
     assert load({"HANPORT_CONFIG": str(empty)}).workflow_versions == {}
+
+
+def test_the_customer_may_object_and_nothing_else(v2: App) -> None:
+    from hanport.workflows.definition import Actor, Role
+
+    customer = Actor("customer", Role.CUSTOMER, "customer")
+    ref = _open(v2)
+    for trigger in ("cancel", "window_closed", "confirm_identity"):
+        with pytest.raises(Refused):
+            advance(v2, customer, ref, trigger, {"reason": "x"} if trigger == "cancel" else None)
+    assert advance(v2, customer, ref, "object").state == "objected"
+    assert events(v2, ref)[-1]["actor_kind"] == "customer"
+
+
+def test_customer_is_no_role_a_login_can_have() -> None:
+    with pytest.raises(ConfigError, match="unknown role 'customer'"):
+        load({"HANPORT_ROLES": "mallory=customer"})
