@@ -48,6 +48,11 @@ COMMANDS: dict[str, Lazy] = {
         "Run the scheduler service: tick every minute, the nightly batch slot; "
         "stops on SIGTERM/SIGINT.",
     ),
+    "serve": _cli(
+        "serve",
+        "Serve the customer web intake (order, swap, close, status pages) on the database; "
+        "/healthz and /readyz on the public port, Prometheus metrics on --metrics-port only.",
+    ),
     "tick": _cli(
         "tick", "Fire due timers, dispatch HES commands, apply acknowledgements, send mail — once."
     ),
