@@ -56,7 +56,11 @@ COMMANDS: dict[str, Lazy] = {
     "tick": _cli(
         "tick", "Fire due timers, dispatch HES commands, apply acknowledgements, send mail — once."
     ),
-    "workflow": _cli("workflow", "Show workflow definitions (states, triggers, timers, notices)."),
+    "workflow": _cli(
+        "workflow",
+        "Show workflow definitions (states, triggers, timers, notices), their versions and what "
+        "changed between them; migrate live cases between versions.",
+    ),
 }
 
 
