@@ -32,4 +32,5 @@ def page(
             **context,
         },
         status_code=status,
+        media_type="text/html; charset=utf-8",
     )
