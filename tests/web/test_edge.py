@@ -88,3 +88,18 @@ def test_web_settings_refuse_what_cannot_be_used() -> None:
         load({"HANPORT_WEB_TRUSTED_PROXIES": "proxy.example"})
     with pytest.raises(Refused, match="RATE_LIMIT"):
         load({"HANPORT_WEB_RATE_LIMIT": "lots"})
+
+
+def test_rate_limit_refuses_posts_past_the_limit_with_a_page(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'rate.db'}")
+    web = WebSettings(csrf_secret="rate-secret-" + "z" * 20, rate_limit=("minute", 2))
+    before = metrics.RATE_LIMITED._value.get()
+    with TestClient(app=asgi(app, web)) as c:  # type: ignore[arg-type]
+        tokens = _tokens(c.get("/nn/close").text)
+        codes = [c.post("/nn/close", data={**tokens, "meter": "x"}).status_code for _ in range(3)]
+        assert codes == [422, 422, 429]
+        last = c.post("/nn/close", data={**tokens, "meter": "x"})
+        assert last.status_code == 429 and "mange skjema" in last.text
+        assert c.get("/nn/close").status_code == 200  # pages stay readable
+    app.close()
+    assert metrics.RATE_LIMITED._value.get() == before + 2
