@@ -98,6 +98,14 @@ class Engine:
 
         return read(self.app.engine, self.app.clock.now())
 
+    def swap_wait(self) -> tuple[int, int]:
+        """The meter-swap queue's expected wait in weeks (low, high), as the notice gives it."""
+        from hanport.service.swap_wait import expected_wait_weeks
+        from hanport.storage.uow import UnitOfWork
+
+        with UnitOfWork(self.app.engine) as uow:
+            return expected_wait_weeks(uow, self.app.settings, self.app.clock.now())
+
     def backlog(self) -> int | None:
         """Intakes not yet processed (None until the engine's intake store exists)."""
         try:

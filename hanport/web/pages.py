@@ -62,10 +62,11 @@ def _show(request: Request[Any, Any, Any], form: Form, lang: str, **ctx: Any) ->
         form_token=secrets.token_urlsafe(24),
         values=ctx.get("values", {}),
         errors=ctx.get("errors", {}),
+        wait=request.app.state.engine.swap_wait() if form.slug == "swap" else None,
     )
 
 
-@get("/{lang:str}/{slug:str}", sync_to_thread=False)
+@get("/{lang:str}/{slug:str}", sync_to_thread=False)  # one short read (the swap queue)
 def show_form(request: Request[Any, Any, Any], lang: str, slug: str) -> Any:
     return _show(request, _form(slug), _lang(lang))
 

@@ -103,3 +103,8 @@ def test_rate_limit_refuses_posts_past_the_limit_with_a_page(tmp_path: Path) -> 
         assert c.get("/nn/close").status_code == 200  # pages stay readable
     app.close()
     assert metrics.RATE_LIMITED._value.get() == before + 2
+
+
+def test_swap_page_shows_the_queues_expected_wait(client: TestClient) -> None:  # type: ignore[type-arg]
+    # No installations yet: the configured 1–2 months, in weeks as the notice gives them.
+    assert "about 4–9 weeks" in client.get("/en/swap").text
