@@ -20,9 +20,16 @@ WEB = Actor("web", Role.CUSTOMER, "customer")
 PROCESSOR = Actor.system("scheduler", "web-intake")
 
 
+class NotOpen(Exception):
+    """The engine does not provide a command the web layer needs yet (the intake is not open)."""
+
+
 def _contract(module: str, name: str) -> Any:
     """A name the engine side provides under the web contract (looked up when first used)."""
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise NotOpen(f"{module}.{name}") from None
 
 
 @dataclass(frozen=True)
