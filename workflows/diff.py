@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hanport.workflows.definition import Workflow
-from hanport.workflows.versions import _plain, notices
+from hanport.workflows.versions import notices, plain
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,15 @@ class WorkflowDiff:
 
 
 def _states(wf: Workflow) -> dict[str, Any]:
-    return {s.name: _plain(s) for s in wf.states}
+    return {s.name: plain(s) for s in wf.states}
 
 
 def _triggers(wf: Workflow) -> dict[str, Any]:
-    return {t: [_plain(x) for x in wf.transitions_for(t)] for t in wf.triggers}
+    return {t: [plain(x) for x in wf.transitions_for(t)] for t in wf.triggers}
 
 
 def _timers(wf: Workflow) -> dict[str, Any]:
-    return {t.name: _plain(t) for t in wf.timers}
+    return {t.name: plain(t) for t in wf.timers}
 
 
 def _guards(transitions: list[dict[str, Any]]) -> set[str]:

@@ -16,7 +16,7 @@ from typing import Any
 from hanport.workflows.definition import Workflow
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A JSON-able, deterministic form of a definition's value (no object addresses)."""
     if isinstance(value, Enum):
         return value.value
@@ -25,12 +25,12 @@ def _plain(value: Any) -> Any:
         for f in dataclasses.fields(value):
             if f.name.startswith("_"):
                 continue
-            out[f.name] = _plain(getattr(value, f.name))
+            out[f.name] = plain(getattr(value, f.name))
         return out
     if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in sorted(value.items())}
+        return {str(k): plain(v) for k, v in sorted(value.items())}
     if callable(value):
         return f"{value.__module__}.{value.__qualname__}"
     if value is None or isinstance(value, str | int | float | bool):
@@ -40,7 +40,7 @@ def _plain(value: Any) -> Any:
 
 def describe(wf: Workflow) -> dict[str, Any]:
     """The canonical description of a workflow version (what its fingerprint hashes)."""
-    described = _plain(wf)
+    described = plain(wf)
     assert isinstance(described, dict)
     return described
 
