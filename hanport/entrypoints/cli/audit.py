@@ -31,7 +31,7 @@ def group() -> None:
     pass
 
 
-def _instant(value: str | None) -> Any:
+def instant(value: str | None) -> Any:
     if value is None:
         return None
     from hanport.calendar import parse_instant
@@ -122,7 +122,7 @@ def replay(state: CliState, case: str | None, all_: bool, as_of: str | None) -> 
     if bool(case) == all_:
         raise UsageError("give a CASE or --all")
     _reader(state)
-    results = audit.replay(state.app(), case.strip().upper() if case else None, _instant(as_of))
+    results = audit.replay(state.app(), case.strip().upper() if case else None, instant(as_of))
     bad = [r for r in results if r.divergences]
     if case:
         r = results[0]
@@ -163,7 +163,7 @@ def port(
 
     reader = _reader(state)
     point = metering_point.strip()
-    r = reads.port(state.app(), reader, point, _instant(at), personal=personal, purpose=purpose)
+    r = reads.port(state.app(), reader, point, instant(at), personal=personal, purpose=purpose)
     if at:
         c = r.get("consent")
         lines = [
@@ -265,7 +265,7 @@ def access(state: CliState, customer: str | None, reader: str | None, since: str
     from hanport.storage.views.access import AccessFilter
 
     dpo = _reader(state)
-    rows, missing = access_log(state.app(), dpo, AccessFilter(customer, reader, _instant(since)))
+    rows, missing = access_log(state.app(), dpo, AccessFilter(customer, reader, instant(since)))
     data = [
         {
             "id": r.id,

@@ -33,6 +33,9 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "batch": _cli("batch", "Batches: apply the Elhub-derived terminations and moves file."),
     "case": _cli("case", "Cases: open, list, show, advance."),
+    "consent": _cli(
+        "consent", "The consent register: every consent as the history stood at any moment."
+    ),
     "customer": _cli("customer", "Customers: show one, or update contact details and language."),
     "db": _cli("db", "Create a database, migrate its schema."),
     "demo": _cli("demo", "Run the end-to-end demo on a fresh SQLite database and print its story."),
