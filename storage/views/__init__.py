@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hanport.storage.views.notes import NoteReads
     from hanport.storage.views.personal import PersonalReads
     from hanport.storage.views.ports import PortReads
+    from hanport.storage.views.reports import ReportReads
 
 
 class Views:
@@ -102,6 +103,13 @@ class Views:
         from hanport.storage.views.ports import PortReads
 
         return PortReads(self.conn)
+
+    @cached_property
+    def reports(self) -> ReportReads:
+        """What the reports read: histories and port timelines as of a moment."""
+        from hanport.storage.views.reports import ReportReads
+
+        return ReportReads(self.conn)
 
 
 @contextmanager
