@@ -127,3 +127,39 @@ def access_log(app: App, reader: Actor, f: AccessFilter) -> tuple[list[AccessEnt
         )
     with reading(app.engine) as views:
         return views.access.listing(f), views.access.missing()
+
+
+REGISTER_ROLES = (Role.PRIVACY, Role.SUPERVISOR, Role.AUDITOR)
+
+
+def consent_register(
+    app: App,
+    reader: Actor,
+    *,
+    at: datetime | None = None,
+    point: str | None = None,
+    customer: str | None = None,
+    live: bool | None = None,
+    personal: bool = False,
+    purpose: str | None = None,
+) -> list[dict[str, Any]]:
+    """The consent register as the history stood at ``at`` (now by default), for the
+    data-protection officer, supervisors and auditors; who signed (and the address written)
+    only with ``personal``, each consent's read logged."""
+    from hanport.queries.register import as_dict, fold, select
+
+    if reader.role not in REGISTER_ROLES:
+        raise Refused(
+            f"the consent register is for privacy, supervisor or auditor; {reader.name} is "
+            f"{reader.role.value}"
+        )
+    how = access(app, reader, "consent list", personal=personal, purpose=purpose, by_default=False)
+    with reading(app.engine) as views:
+        entries = select(fold(views.register.facts(at, point)), live=live, customer=customer)
+        rows = [as_dict(e) for e in entries]
+        if how is not None:
+            for r in rows:
+                p = views.personal.consent(r["consent"], how)
+                r["signer_name"] = p.signer_name if p else None
+                r["address_written"] = p.address_written if p else None
+    return rows

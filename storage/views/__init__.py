@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hanport.storage.views.notes import NoteReads
     from hanport.storage.views.personal import PersonalReads
     from hanport.storage.views.ports import PortReads
+    from hanport.storage.views.register import RegisterReads
     from hanport.storage.views.reports import ReportReads
 
 
@@ -97,6 +98,13 @@ class Views:
         from hanport.storage.views.personal import PersonalReads
 
         return PersonalReads(self.conn)
+
+    @cached_property
+    def register(self) -> RegisterReads:
+        """The consent register's history (:mod:`hanport.storage.views.register`)."""
+        from hanport.storage.views.register import RegisterReads
+
+        return RegisterReads(self.conn)
 
     @cached_property
     def ports(self) -> PortReads:

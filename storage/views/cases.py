@@ -21,6 +21,14 @@ class PendingTimer:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionCount:
+    workflow: str
+    version: int
+    active: bool
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class CaseFilter:
     """What ``case list`` narrows to (every given condition must hold)."""
 
@@ -70,6 +78,14 @@ class CaseReads:
             "WHERE case_id = ? AND status = 'pending' ORDER BY due_at"
         )
         return _columns.fetch(self.conn, PendingTimer, sql, (case_id,))
+
+    def by_version(self) -> list[VersionCount]:
+        """How many cases each workflow version has, live and ended (``workflow versions``)."""
+        sql = (
+            "SELECT workflow, workflow_version, active, count(*) FROM cases "
+            "GROUP BY workflow, workflow_version, active ORDER BY workflow, workflow_version"
+        )
+        return _columns.fetch(self.conn, VersionCount, sql)
 
     def listing(self, f: CaseFilter) -> list[CaseListed]:
         """The cases ``f`` selects, oldest first, at most ``f.limit``."""

@@ -48,10 +48,19 @@ COMMANDS: dict[str, Lazy] = {
         "Run the scheduler service: tick every minute, the nightly batch slot; "
         "stops on SIGTERM/SIGINT.",
     ),
+    "serve": _cli(
+        "serve",
+        "Serve the customer web intake (order, swap, close, status pages) on the database; "
+        "/healthz and /readyz on the public port, Prometheus metrics on --metrics-port only.",
+    ),
     "tick": _cli(
         "tick", "Fire due timers, dispatch HES commands, apply acknowledgements, send mail — once."
     ),
-    "workflow": _cli("workflow", "Show workflow definitions (states, triggers, timers, notices)."),
+    "workflow": _cli(
+        "workflow",
+        "Show workflow definitions (states, triggers, timers, notices), their versions and what "
+        "changed between them; migrate live cases between versions.",
+    ),
 }
 
 

@@ -1,0 +1,76 @@
+"""The Litestar application: pages, CSRF (Litestar's middleware, a hidden field in every form),
+the per-address rate limit on posts, the body-size limit, Jinja2 templates, and the edge layer
+(security headers, access log, latency)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from hanport.bootstrap import App
+from hanport.web import health, pages, problems
+from hanport.web.engine import Engine
+from hanport.web.http import Edge
+from hanport.web.settings import WebSettings
+
+HERE = Path(__file__).parent
+
+
+def _posts_only(request: Request[Any, Any, Any]) -> bool:
+    return request.method == "POST"
+
+
+def create(app: App, web: WebSettings) -> Litestar:
+    """The Litestar application over a bootstrapped engine application."""
+    csrf = CSRFConfig(
+        secret=web.csrf_secret,
+        cookie_name="hanport_csrf",
+        cookie_secure=web.cookie_secure,
+        cookie_httponly=True,
+        cookie_samesite="strict",
+        exclude=["/healthz", "/readyz", "/static"],
+    )
+    limit = RateLimitConfig(rate_limit=web.rate_limit, check_throttle_handler=_posts_only)
+    litestar = Litestar(
+        route_handlers=[
+            health.healthz,
+            health.readyz,
+            pages.root,
+            pages.index,
+            pages.show_form,
+            pages.submit,
+            create_static_files_router(path="/static", directories=[HERE / "static"]),
+        ],
+        csrf_config=csrf,
+        middleware=[limit.middleware],
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        request_max_body_size=web.max_body,
+        exception_handlers={HTTPException: problems.http_error, 500: problems.server_error},
+        openapi_config=None,
+        debug=False,
+    )
+    litestar.state.engine = Engine(app)
+    litestar.state.contact = app.settings.sender_address
+    return litestar
+
+
+def asgi(app: App, web: WebSettings) -> Edge:
+    """What uvicorn serves: the application inside the edge layer."""
+    return Edge(create(app, web))
+
+
+def from_environment() -> Edge:
+    """The uvicorn factory each worker calls (``hanport serve`` set the environment)."""
+    from hanport import config
+    from hanport.bootstrap import bootstrap
+    from hanport.web import settings
+
+    return asgi(bootstrap(config.load()), settings.load())

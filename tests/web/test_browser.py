@@ -1,0 +1,113 @@
+"""Real-browser tests: Debian's Chromium driven by Playwright against a real ``hanport serve``
+on 127.0.0.1. Every page, each language, valid and with errors, is screenshotted and checked
+with axe-core (npm) for WCAG 2.1 A/AA violations: there must be none. With
+``HANPORT_REQUIRE_BROWSER=1`` (CI) a missing browser or axe-core fails instead of skipping."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+AXE = Path(os.environ.get("HANPORT_AXE", ROOT / ".cache/axe/node_modules/axe-core/axe.min.js"))
+SHOTS = ROOT / "docs" / "screenshots"
+REQUIRE = os.environ.get("HANPORT_REQUIRE_BROWSER") == "1"
+
+
+def _need(ok: bool, why: str) -> None:
+    if not ok:
+        if REQUIRE:
+            pytest.fail(why + " (HANPORT_REQUIRE_BROWSER=1)")
+        pytest.skip(why)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("serve")
+    url = f"sqlite:///{folder / 'web.db'}"
+    env = {**os.environ, "HANPORT_DATABASE_URL": url, "HANPORT_WEB_PROCESS_EVERY": "0"}
+    hanport = [sys.executable, "-m", "hanport"]
+    subprocess.run([*hanport, "db", "init"], env=env, check=True, capture_output=True)
+    port = _free_port()
+    proc = subprocess.Popen([*hanport, "serve", "--port", str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):  # bounded: 10 s
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _need(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}")
+    _need(AXE.exists(), f"no axe-core at {AXE} (npm install axe-core)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def _axe(page: Any) -> list[dict[str, Any]]:
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+    )
+    return [{"id": v["id"], "nodes": len(v["nodes"])} for v in result["violations"]]
+
+
+def _shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("lang", ["nb", "nn", "en"])
+def test_every_form_valid_and_with_errors_has_no_axe_violations(
+    server: str, browser: Any, lang: str
+) -> None:
+    # axe's script is injected by the test, not by the page: the page's own CSP allows none.
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    for slug in ("index", "swap", "close", "nore"):
+        page.goto(f"{server}/{lang}/{'' if slug == 'index' else slug}")
+        assert page.evaluate("document.documentElement.lang") == lang, page.content()[:300]
+        _shot(page, f"{lang}-{slug}")
+        assert _axe(page) == [], f"{lang}/{slug}"
+        if slug == "index":
+            continue
+        # Submit with the keyboard alone: the button reached by Tab, pressed with Enter.
+        page.focus("#field-meter")
+        page.keyboard.type("707057500012345678")
+        page.locator("button[type=submit]").focus()
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        summary = page.locator(".error-summary")
+        assert summary.is_visible(), page.locator("main").inner_text()[:300]
+        assert page.locator("#field-meter-error").is_visible()
+        assert page.locator('.error-summary a[href="#field-meter"]').count() == 1
+        _shot(page, f"{lang}-{slug}-errors")
+        assert _axe(page) == [], f"{lang}/{slug} with errors"
+    context.close()
