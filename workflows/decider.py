@@ -48,6 +48,8 @@ class Policy:
     delay: Callable[[Timer], Duration]  # a timer's configured duration
     add: Callable[[datetime, Duration], datetime]  # the working calendar's addition
     hes_adapter: Callable[[str], str]  # municipality -> HES adapter
+    # municipality -> the area as the open event records it (code, name, vendor), or None
+    area: Callable[[str], dict[str, str] | None]
     hes_max_attempts: int
     hes_backoff_minutes: int
     sender_name: str
@@ -184,7 +186,11 @@ class Decision:
         event_data: dict[str, Any],
     ) -> Case:
         """A new case in its workflow's initial state: its first event (``open``), the initial
-        state's timers and the opening notices."""
+        state's timers and the opening notices. The event records the point's area as it is
+        now, so a later change to the registry or the area mapping never moves the case."""
+        area = self.policy.area(point.municipality)
+        if area is not None:
+            event_data = {**event_data, "area": area}
         new_id = self.sources.next_case_id()
         initial = wf.state(wf.initial)
         case = Case(

@@ -77,6 +77,12 @@ def _make(app: App) -> Policy:
         area = s.area(municipality)
         return area.hes_adapter if area else "manual"
 
+    def area(municipality: str) -> dict[str, str] | None:
+        found = s.area(municipality)
+        if found is None:
+            return None
+        return {"municipality": municipality, "name": found.name, "vendor": found.vendor}
+
     return Policy(
         hash=app.hash,
         address_key=address_key,
@@ -84,6 +90,7 @@ def _make(app: App) -> Policy:
         delay=delay,
         add=add,
         hes_adapter=hes_adapter,
+        area=area,
         hes_max_attempts=s.hes_max_attempts,
         hes_backoff_minutes=s.hes_backoff_minutes,
         sender_name=s.sender_name,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hanport.storage.views.personal import PersonalReads
     from hanport.storage.views.ports import PortReads
     from hanport.storage.views.register import RegisterReads
+    from hanport.storage.views.reports import ReportReads
 
 
 class Views:
@@ -110,6 +111,13 @@ class Views:
         from hanport.storage.views.ports import PortReads
 
         return PortReads(self.conn)
+
+    @cached_property
+    def reports(self) -> ReportReads:
+        """What the reports read: histories and port timelines as of a moment."""
+        from hanport.storage.views.reports import ReportReads
+
+        return ReportReads(self.conn)
 
 
 @contextmanager
