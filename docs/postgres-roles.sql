@@ -112,6 +112,12 @@ DO $$ BEGIN
   IF to_regclass('hanport.access_log') IS NOT NULL THEN
     REVOKE SELECT ON hanport.customers, hanport.customer_history, hanport.metering_points,
       hanport.consents, hanport.case_notes, hanport.mail_outbox FROM hanport_auditor, hanport_staff;
+    IF to_regclass('hanport.intakes') IS NOT NULL THEN
+      REVOKE SELECT ON hanport.intakes FROM hanport_auditor, hanport_staff;
+      GRANT SELECT (id, form, form_token, language, received_at, declaration_version,
+        declaration_sha256, status, customer_pk, case_id, outcome, processed_at, resolved_by,
+        resolved_at, erased_at) ON hanport.intakes TO hanport_auditor, hanport_staff;
+    END IF;
     GRANT SELECT (id, customer_id, language, energipilot, version, updated_at, erased_at)
       ON hanport.customers TO hanport_auditor, hanport_staff;
     GRANT SELECT (id, customer_pk, version, valid_from, changed_by, source)

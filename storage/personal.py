@@ -31,6 +31,7 @@ PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "consents": ("signer_name", "address_written", "postal_code_written", "from_email"),
     "case_notes": ("body",),
     "mail_outbox": ("recipient", "context", "body_text", "body_html", "last_error"),
+    "intakes": ("fields", "resolution_note"),
 }
 
 
@@ -108,6 +109,16 @@ READS: dict[str, PersonalRead] = {
             "SELECT signer_name, address_written, postal_code_written, from_email "
             "FROM consents WHERE id = :key",
             tuple((c, f"consents.{c}") for c in PERSONAL_COLUMNS["consents"]),
+        ),
+        PersonalRead(
+            "intake",
+            "web form as typed",
+            "integer",
+            # whose: the customer it matched, else the intake itself (it matched nobody)
+            "SELECT coalesce(u.customer_id, 'intake-' || i.id) AS customer_id FROM intakes i "
+            "LEFT JOIN customers u ON u.id = i.customer_pk WHERE i.id = :key",
+            "SELECT fields, resolution_note FROM intakes WHERE id = :key",
+            tuple((c, f"intakes.{c}") for c in PERSONAL_COLUMNS["intakes"]),
         ),
     )
 }

@@ -374,6 +374,38 @@ class AccessLog(SQLModel, table=True):
     what: str
 
 
+class Intake(SQLModel, table=True):
+    """A customer's web form as typed (personal, erasable), kept before anything is decided:
+    the form token is its idempotency key. ``status``: ``new`` until the intake pass takes it,
+    then ``done`` (a case was opened), ``merged`` (into an open request for the same point),
+    ``review`` (it matched nothing: for the caseworkers) or ``resolved`` (a caseworker settled
+    it). ``outcome`` says why in words that repeat nothing typed."""
+
+    __tablename__ = "intakes"
+    __table_args__ = (Index("ix_intakes_status", "status", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    form: str = Field(sa_column=Column(String(32), nullable=False))
+    form_token: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    language: str = Field(sa_column=Column(String(2), nullable=False))
+    received_at: datetime = Field(sa_column=_ts(index=True))
+    declaration_version: str | None = Field(default=None, sa_column=Column(String(16)))
+    declaration_sha256: str | None = Field(default=None, sa_column=Column(String(64)))
+    fields: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    customer_pk: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("customers.id"), nullable=True)
+    )
+    case_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("cases.id"), nullable=True, index=True)
+    )
+    outcome: str | None = Field(default=None, sa_column=Column(Text))
+    processed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    resolved_by: str | None = None
+    resolved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    resolution_note: str | None = Field(default=None, sa_column=Column(Text))
+    erased_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
 METADATA = SQLModel.metadata
 
 # The tables as SQLAlchemy Core sees them, for the statements storage builds (and the tests'

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hanport.storage.repositories.consents import Consents
     from hanport.storage.repositories.hes import HesCommands
     from hanport.storage.repositories.ids import Ids
+    from hanport.storage.repositories.intakes import Intakes
     from hanport.storage.repositories.meta import Meta
     from hanport.storage.repositories.outbox import Outbox
     from hanport.storage.repositories.ports import Ports
@@ -102,6 +103,12 @@ class Repositories:
         from hanport.storage.repositories.registry import Registry
 
         return Registry(self.db)
+
+    @cached_property
+    def intakes(self) -> Intakes:
+        from hanport.storage.repositories.intakes import Intakes
+
+        return Intakes(self.db)
 
     @cached_property
     def batch(self) -> Batch:

@@ -171,6 +171,7 @@ def _record(dest: str, help: str, guards: tuple[str, ...], *more: object) -> Tra
         help,
         guards=guards,
         fields=CONSENT_FIELDS_V2,
+        also=(Role.CUSTOMER,),  # the customer's own order-and-consent form
         intents=(RecordConsent(), *more),  # type: ignore[arg-type]
     )
 

@@ -147,7 +147,11 @@ def open_case(app: App, actor: Actor, cmd: OpenCase) -> Result:
     """Open a case. ``cmd.fields`` (nore_open) carry a consent given with the order."""
     roles.require_writer(actor)
     try:
-        wf = workflows.for_new_case(cmd.workflow, app.settings.workflow_versions)
+        wf = (
+            workflows.for_new_case(cmd.workflow, app.settings.workflow_versions)
+            if cmd.version is None
+            else workflows.get(cmd.workflow, cmd.version)
+        )
     except KeyError:
         raise Refused(
             f"unknown workflow {cmd.workflow!r} (workflows: nore_open, meter_swap, close_port)"
@@ -161,6 +165,7 @@ def open_case(app: App, actor: Actor, cmd: OpenCase) -> Result:
         "from_email": cmd.from_email,
         "fields": dict(cmd.fields),
         "energipilot_ack": cmd.energipilot_ack,
+        **({"version": cmd.version} if cmd.version is not None else {}),
     }
     now = app.clock.now()
     with transaction(app) as uow:
@@ -286,7 +291,7 @@ def _open_close(
     except InvalidIdentifier as exc:
         raise Refused(str(exc), field="meter-number") from None
     warnings.extend(warns)
-    if cmd.channel not in ("email", "phone"):
+    if cmd.channel not in ("email", "phone", "form"):
         raise Refused("close-port needs --channel email or phone", field="channel")
     if cmd.channel == "email" and not cmd.from_email:
         raise Refused("a close request by e-mail needs --from-email", field="from-email")

@@ -26,6 +26,9 @@ class OpenCase:
     fields: Mapping[str, str] = field(default_factory=dict)
     energipilot_ack: bool = False
     key: str | None = None
+    # The workflow version to start on, where the channel needs one (the web form runs
+    # nore_open 2); None: the configured one, else the newest.
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,39 @@ class RetryWaitingMail:
     since: datetime | None = None
 
 
+@dataclass(frozen=True)
+class SubmitIntake:
+    """Keep a customer's web form as typed (one short transaction; ``form_token`` is its
+    idempotency key). Nothing is decided here: ``ProcessIntakes`` does that."""
+
+    form: str  # nore_order | swap_order | close_request
+    fields: Mapping[str, str]
+    form_token: str
+    language: str
+    declaration_version: str | None = None
+    declaration_sha256: str | None = None
+    client: str | None = None  # not kept: the rate limit is the web layer's
+
+
+@dataclass(frozen=True)
+class ProcessIntakes:
+    """Turn up to ``limit`` kept intakes into cases (each in its own transactions), merge a
+    repeat into the open request for its point, hand what matches nothing to the
+    caseworkers."""
+
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ResolveIntake:
+    """A caseworker settles an intake under review: with the case they opened for it (``case``)
+    or none, and a note saying what was done."""
+
+    intake_id: int
+    note: str
+    case: str | None = None
+
+
 Command = (
     OpenCase
     | Advance
@@ -149,4 +185,7 @@ Command = (
     | DeliverMail
     | RetryMail
     | RetryWaitingMail
+    | SubmitIntake
+    | ProcessIntakes
+    | ResolveIntake
 )

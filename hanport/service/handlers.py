@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hanport.service import batch, cases, hes, mail, migration, points, registry, timers
+from hanport.service import batch, cases, hes, intake, mail, migration, points, registry, timers
 from hanport.service import commands as c
 
 HANDLERS: dict[type, Callable[..., Any]] = {
@@ -23,4 +23,7 @@ HANDLERS: dict[type, Callable[..., Any]] = {
     c.DeliverMail: mail.deliver,
     c.RetryMail: mail.retry_mail,
     c.RetryWaitingMail: mail.retry_waiting,
+    c.SubmitIntake: intake.submit,
+    c.ProcessIntakes: intake.process,
+    c.ResolveIntake: intake.resolve,
 }

@@ -164,6 +164,14 @@ class Cases:
         customer = CustomerRow._make((*u[:9], b(u[9]), u[10], ts(u[11]), ts(u[12])))
         return CaseBundle(case, point, customer)
 
+    def id_of(self, ref: str) -> int | None:
+        row = self.db.one("SELECT id FROM cases WHERE ref = ?", (ref,))
+        return None if row is None else int(row[0])
+
+    def customer_pk_of(self, ref: str) -> int | None:
+        row = self.db.one("SELECT customer_pk FROM cases WHERE ref = ?", (ref,))
+        return None if row is None else int(row[0])
+
     def insert(self, rows: Sequence[Sequence[Any]]) -> None:
         """New cases, with the ids allocated for them (columns as ``CASE_COLS``)."""
         self.db.executemany(

@@ -73,6 +73,15 @@ class Outbox:
 
     # --- delivery ---------------------------------------------------------------------------
 
+    def recent(self, case_id: int, template: str, since: datetime) -> bool:
+        """Whether the case got a notice from ``template`` enqueued at or after ``since``."""
+        row = self.db.one(
+            "SELECT 1 FROM mail_outbox WHERE case_id = ? AND template = ? AND created_at >= ? "
+            "LIMIT 1",
+            (case_id, template, self.db.ts(since)),
+        )
+        return row is not None
+
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[MailRow]:
         """Up to ``limit`` due mails (pending, or ``sending`` whose lease ran out: a crash),
         marked ``sending`` until ``now + lease``; locked with ``SKIP LOCKED`` on PostgreSQL."""

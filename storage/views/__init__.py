@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hanport.storage.views.events import EventReads
     from hanport.storage.views.hes import HesReads
     from hanport.storage.views.identity import IdentityReads
+    from hanport.storage.views.intakes import IntakeReads
     from hanport.storage.views.mail import MailReads
     from hanport.storage.views.notes import NoteReads
     from hanport.storage.views.personal import PersonalReads
@@ -79,6 +80,12 @@ class Views:
         from hanport.storage.views.identity import IdentityReads
 
         return IdentityReads(self.conn)
+
+    @cached_property
+    def intakes(self) -> IntakeReads:
+        from hanport.storage.views.intakes import IntakeReads
+
+        return IntakeReads(self.conn)
 
     @cached_property
     def mail(self) -> MailReads:

@@ -62,6 +62,12 @@ class ConsentPersonal:
     from_email: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class IntakePersonal:
+    fields: str | None  # JSON text: the form as typed
+    resolution_note: str | None
+
+
 class PersonalReads:
     def __init__(self, conn: Connection) -> None:
         self.db = Driver(conn)
@@ -87,6 +93,10 @@ class PersonalReads:
     def consent(self, consent_id: int, access: Access) -> ConsentPersonal | None:
         rows = self._read("consent", consent_id, access)
         return ConsentPersonal(*rows[0]) if rows else None
+
+    def intake(self, intake_id: int, access: Access) -> IntakePersonal | None:
+        rows = self._read("intake", intake_id, access)
+        return IntakePersonal(*rows[0]) if rows else None
 
     def _read(self, name: str, key: Any, a: Access) -> list[Any]:
         who = (a.actor, a.role, a.on_behalf_of, a.command, a.purpose)
