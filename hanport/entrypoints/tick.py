@@ -1,4 +1,4 @@
-"""One tick: fire due timers, dispatch HES commands, apply acknowledgements that are due, and
+"""One tick: turn kept web intakes into cases, fire due timers, dispatch HES commands, apply acknowledgements that are due, and
 (from the notices issue on) deliver pending mail. ``hanport tick`` runs it once; the scheduler
 service runs it every minute."""
 
@@ -10,7 +10,13 @@ from typing import Any
 from hanport.bootstrap import App
 from hanport.retry import on_conflict
 from hanport.service import run
-from hanport.service.commands import ApplyHesAnswers, DeliverMail, DispatchHes, FireTimers
+from hanport.service.commands import (
+    ApplyHesAnswers,
+    DeliverMail,
+    DispatchHes,
+    FireTimers,
+    ProcessIntakes,
+)
 from hanport.service.timers import SCHEDULER
 
 
@@ -24,6 +30,9 @@ class TickReport:
     mail_sent: int = 0
     mail_retrying: int = 0
     mail_dead: int = 0
+    intakes_opened: int = 0
+    intakes_merged: int = 0
+    intakes_review: int = 0
     details: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -32,6 +41,9 @@ class TickReport:
 
 def tick(app: App) -> TickReport:
     report = TickReport()
+    taken = run(app, SCHEDULER, ProcessIntakes())  # each intake settles in its own transactions
+    report.intakes_opened, report.intakes_merged = taken.done, taken.merged
+    report.intakes_review = taken.review
     fired = run(app, SCHEDULER, FireTimers())  # retries its batches itself
     report.timers_fired, report.timers_skipped = fired.fired, fired.skipped
     report.details += fired.details

@@ -163,3 +163,41 @@ def consent_register(
                 r["signer_name"] = p.signer_name if p else None
                 r["address_written"] = p.address_written if p else None
     return rows
+
+
+def list_intakes(
+    app: App, reader: Actor, statuses: tuple[str, ...] = (), limit: int = 200
+) -> list[dict[str, Any]]:
+    """The web intakes (what came in, when, what became of it; nothing typed)."""
+    from hanport.queries.intakes import listed
+
+    if reader.role is Role.CUSTOMER:
+        raise Refused(f"{reader.name} is a customer: the intake list is the caseworkers'")
+    return [_intake_row(s) for s in listed(app, statuses, limit)]
+
+
+def show_intake(
+    app: App, reader: Actor, intake_id: int, *, personal: bool = False, purpose: str | None = None
+) -> dict[str, Any]:
+    """One intake; the form as typed where the reader's work shows it (logged)."""
+    from hanport.queries.intakes import show
+
+    if reader.role is Role.CUSTOMER:
+        raise Refused(f"{reader.name} is a customer: intakes are the caseworkers'")
+    how = access(app, reader, "intake show", personal=personal, purpose=purpose)
+    return show(app, intake_id, how).as_dict()
+
+
+def _intake_row(s: Any) -> dict[str, Any]:
+    from hanport.calendar import isoformat_utc
+
+    return {
+        "intake": s.id,
+        "form": s.form,
+        "language": s.language,
+        "received_at": isoformat_utc(s.received_at),
+        "status": s.status,
+        "case": s.case_ref,
+        "customer": s.customer_id,
+        "outcome": s.outcome,
+    }

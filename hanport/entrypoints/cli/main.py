@@ -44,6 +44,10 @@ COMMANDS: dict[str, Lazy] = {
         "HES commands: what is still out, and the vendor's answer to a manual command left by "
         "an ended case (a live case's command is answered with `case advance`).",
     ),
+    "intake": _cli(
+        "intake",
+        "Web intakes: list them, show one (the form as typed, logged), resolve one under review.",
+    ),
     "import": _cli("imports", "Import the registry from CSV (UTF-8, ';'-separated, header row)."),
     "mail": _cli("mail", "The mail outbox: list, show, send now, retry a dead mail."),
     "scheduler": _cli(
