@@ -26,6 +26,12 @@ Environment variables:
 ``HANPORT_MAIL_MAX_ATTEMPTS``   delivery attempts before a mail is dead (default 8)
 ``HANPORT_SENDER_NAME``         sender's display name
 ``HANPORT_SENDER_ADDRESS``      sender's address (also the contact address in notices)
+``HANPORT_LINK_SECRET``         the key the customer's signed links in notices are made with
+                                (status, object, withdraw, confirm a close); unset: notices
+                                carry no links. Keep it outside the database; changing it
+                                voids every link sent
+``HANPORT_WEB_BASE_URL``        where the customer's pages are served, as links show it
+                                (default ``http://127.0.0.1:8080``)
 ``HANPORT_WORKFLOW_VERSIONS``   pin the version new cases start on, e.g. ``nore_open=1``
                                 (default: each workflow's newest version)
 ==============================  =============================================================
@@ -111,6 +117,8 @@ class Settings:
     mail_max_attempts: int = 8
     sender_name: str = "Føie kundesenter"
     sender_address: str = "kontakt@foie.no"
+    link_secret: str | None = None  # the signed links' key (never stored in the database)
+    web_base_url: str = "http://127.0.0.1:8080"
     swap_wait_months: tuple[int, int] = (1, 2)
     # The version new cases of a workflow start on, where it is not the newest (a case stays on
     # the version it started on until ``workflow migrate`` moves it).
@@ -277,6 +285,8 @@ _SCALARS = {
     "maildir": "HANPORT_MAILDIR",
     "sender_name": "HANPORT_SENDER_NAME",
     "sender_address": "HANPORT_SENDER_ADDRESS",
+    "link_secret": "HANPORT_LINK_SECRET",
+    "web_base_url": "HANPORT_WEB_BASE_URL",
     "hes_max_attempts": "HANPORT_HES_MAX_ATTEMPTS",
     "hes_backoff_minutes": "HANPORT_HES_BACKOFF_MINUTES",
     "hes_sim_delay_minutes": "HANPORT_HES_SIM_DELAY_MINUTES",
@@ -330,6 +340,18 @@ def _scalars(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             kw[key] = _number(key, kw[key], int if key in _INTEGERS else float)
     if "nightly_at" in kw:
         kw["nightly_at"] = _nightly(str(kw["nightly_at"]))
+    if "link_secret" in kw and len(str(kw["link_secret"])) < 32:
+        raise ConfigError(
+            "link_secret (HANPORT_LINK_SECRET) must be at least 32 characters (e.g. the output "
+            "of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    if "web_base_url" in kw:
+        base = str(kw["web_base_url"]).rstrip("/")
+        if not base.startswith(("https://", "http://")):
+            raise ConfigError(
+                f"web_base_url (HANPORT_WEB_BASE_URL): {base!r} is not an http(s):// address"
+            )
+        kw["web_base_url"] = base
     return kw
 
 

@@ -17,7 +17,8 @@ from datetime import date, datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import Environment, TemplateNotFound
+from jinja2 import Environment, TemplateNotFound, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from hanport.templates import environment
@@ -43,7 +44,17 @@ def _env(html: bool) -> Environment:
     env.filters["wrap"] = wrap
     env.filters["local_date"] = local_date
     env.filters["local_datetime"] = local_datetime
+    env.globals["link"] = _link
     return env
+
+
+@pass_context
+def _link(ctx: Context, purpose: str) -> str:
+    """Where a signed link goes: its placeholder (:mod:`hanport.links`; the token is made when
+    the message is built for delivery, so the outbox never holds one)."""
+    from hanport.links import placeholder
+
+    return placeholder(purpose, str(ctx["case_ref"]), str(ctx.get("language", "nb")))
 
 
 @lru_cache(maxsize=4096)  # the footer's paragraphs repeat in every notice of a language
@@ -165,7 +176,8 @@ def render(notice: str, language: str, context: Mapping[str, Any]) -> Rendered:
             tmpl = env.get_template(name)
         except TemplateNotFound:
             raise MissingTemplate(f"no template {name} for notice {notice!r}") from None
-        ctx = tmpl.new_context({**context, "layout": f"_layout.{'html' if html else 'txt'}.j2"})
+        layout = f"_layout.{'html' if html else 'txt'}.j2"
+        ctx = tmpl.new_context({"links": False, **context, "layout": layout, "language": language})
         out[kind] = env.concat(tmpl.root_render_func(ctx))
         if kind == "text":  # the subject block, from the same context
             out["subject"] = " ".join("".join(tmpl.blocks["subject"](ctx)).split())

@@ -18,6 +18,7 @@ _ALL: tuple[Workflow, ...] = (
     nore_open.V2,
     meter_swap.WORKFLOW,
     close_port.WORKFLOW,
+    close_port.WORKFLOW_V2,
 )
 WORKFLOWS: dict[tuple[str, int], Workflow] = {(w.name, w.version): w for w in _ALL}
 LATEST: dict[str, Workflow] = {}

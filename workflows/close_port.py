@@ -4,6 +4,8 @@ replaced (opened by the nightly batch or a registry import)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hanport.workflows.definition import (
     Field,
     FieldKind,
@@ -187,4 +189,47 @@ WORKFLOW = Workflow(
     auto_triggers=("reject_request", "accept_email", "start_close", "schedule"),
     open_rules=(something_to_close,),
     hes=hes_tail("close"),
+)
+
+
+# --- version 2 ---------------------------------------------------------------------------------
+#
+# The customer's own door: a close request from the web form is confirmed from a signed link in
+# a notice to the e-mail on file (no e-mail on file: a caseworker verifies, as in v1); a close
+# asked for from a signed link (withdrawing the consent) closes at once. Everything of v1 stays.
+
+TRANSITIONS_V2: tuple[Transition, ...] = (
+    TRANSITIONS[0],  # reject_request: a meter number of another customer's point
+    Transition(
+        "accept_link",
+        ("requested",),
+        "closing",
+        "The request came from a signed link in a notice sent to the e-mail on file (the "
+        "customer withdrawing the consent): close at once",
+        role=Role.SYSTEM,
+        guards=("from_link",),
+        intents=_CLOSING,
+    ),
+    *TRANSITIONS[1:],
+    Transition(
+        "confirm_by_link",
+        ("requested",),
+        "closing",
+        "The customer confirmed a close request made on the web form, from the signed link in "
+        "the notice sent to the e-mail on file",
+        role=Role.SYSTEM,
+        also=(Role.CUSTOMER,),
+        guards=("from_form",),
+        intents=_CLOSING,
+    ),
+)
+
+WORKFLOW_V2 = replace(
+    WORKFLOW,
+    version=2,
+    title="Close the HAN port: on request (by e-mail, phone or the web form), or automatically "
+    "on a move or contract end",
+    transitions=TRANSITIONS_V2,
+    open_notices=(Notice("close_confirm", when=("from_form",)),),
+    auto_triggers=("reject_request", "accept_email", "accept_link", "start_close", "schedule"),
 )

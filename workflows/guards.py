@@ -138,3 +138,15 @@ def evaluate(names: tuple[str, ...], facts: Mapping[str, Any]) -> dict[str, dict
 def is_auto_close(close_reason: str | None) -> bool:
     """The close was started by a move, a contract end or a meter replacement, not requested."""
     return close_reason not in (None, "withdrawn")
+
+
+@guard("channel")
+def from_form(channel: str | None) -> bool:
+    """The request came through the customer web form (who sent it is not yet known)."""
+    return channel == "form"
+
+
+@guard("channel")
+def from_link(channel: str | None) -> bool:
+    """The request came from a signed link in a notice sent to the e-mail on file."""
+    return channel == "link"

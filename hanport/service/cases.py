@@ -26,7 +26,7 @@ from hanport.service.writer import write
 from hanport.storage.hashing import canonical_json
 from hanport.storage.rows import CustomerRow, Loaded
 from hanport.storage.uow import UnitOfWork
-from hanport.workflows.definition import Actor, Workflow
+from hanport.workflows.definition import Actor, Role, Workflow
 from hanport.workflows.model import Case, Opening, OtherCase
 
 
@@ -291,8 +291,10 @@ def _open_close(
     except InvalidIdentifier as exc:
         raise Refused(str(exc), field="meter-number") from None
     warnings.extend(warns)
-    if cmd.channel not in ("email", "phone", "form"):
+    if cmd.channel not in ("email", "phone", "form", "link"):
         raise Refused("close-port needs --channel email or phone", field="channel")
+    if cmd.channel in ("form", "link") and decision.actor.role is not Role.CUSTOMER:
+        raise Refused(f"a close by {cmd.channel} is the customer's own", field="channel")
     if cmd.channel == "email" and not cmd.from_email:
         raise Refused("a close request by e-mail needs --from-email", field="from-email")
     seen = uow.ports.meter_seen([number])

@@ -171,6 +171,16 @@ class ResolveIntake:
     case: str | None = None
 
 
+@dataclass(frozen=True)
+class CustomerLink:
+    """What the customer asked for from a signed link in a notice (``object``, ``withdraw``,
+    ``confirm``): it acts at once — the link reached the e-mail on file."""
+
+    token: str
+    purpose: str
+    language: str = "nb"
+
+
 Command = (
     OpenCase
     | Advance
@@ -188,4 +198,5 @@ Command = (
     | SubmitIntake
     | ProcessIntakes
     | ResolveIntake
+    | CustomerLink
 )

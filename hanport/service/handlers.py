@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hanport.service import batch, cases, hes, intake, mail, migration, points, registry, timers
+from hanport.service import (
+    batch,
+    cases,
+    customer_links,
+    hes,
+    intake,
+    mail,
+    migration,
+    points,
+    registry,
+    timers,
+)
 from hanport.service import commands as c
 
 HANDLERS: dict[type, Callable[..., Any]] = {
@@ -26,4 +37,5 @@ HANDLERS: dict[type, Callable[..., Any]] = {
     c.SubmitIntake: intake.submit,
     c.ProcessIntakes: intake.process,
     c.ResolveIntake: intake.resolve,
+    c.CustomerLink: customer_links.act,
 }

@@ -12,6 +12,7 @@ attempts make the row ``dead`` and flag the case ``mail_dead``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -102,8 +103,9 @@ def deliver(app: App, actor: Actor | None = None, cmd: DeliverMail | None = None
         if not rows:
             break
         failpoints.reached(app, "mail.claimed")
+        linked = _links(app)
         msgs = [
-            message.build(r._asdict(), sender_name=s.sender_name, sender_address=s.sender_address)
+            message.build(linked(r), sender_name=s.sender_name, sender_address=s.sender_address)
             for r in rows
         ]
         with _Recorder(app, now, report, rows) as rec:
@@ -111,6 +113,24 @@ def deliver(app: App, actor: Actor | None = None, cmd: DeliverMail | None = None
         if all(o.status != ACCEPTED for o in outcomes):
             break  # the server is down or refusing: leave the rest for the next tick
     return report
+
+
+def _links(app: App) -> Callable[[MailRow], dict[str, Any]]:
+    """A row as its message is built: the links' placeholders signed (the outbox keeps the
+    placeholders, never a token), or left out where no link secret is configured."""
+    from hanport import links
+
+    signer = links.LinkSigner.from_app(app) if app.settings.link_secret else None
+
+    def built(r: MailRow) -> dict[str, Any]:
+        row = r._asdict()
+        for part in ("body_text", "body_html"):
+            body = row[part]
+            if body and "[[link:" in body:
+                row[part] = signer.fill(body, r.created_at) if signer else links.strip(body)
+        return row
+
+    return built
 
 
 def _claim(app: App, now: datetime, limit: int) -> list[MailRow]:

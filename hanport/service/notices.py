@@ -46,7 +46,7 @@ def merged_notice(
         now=now,
         domain=domain,
     )
-    rendered = render("request_merged", language, context)
+    rendered = render("request_merged", language, {**context, "links": bool(s.link_secret)})
     row.update(
         message_id=f"<{ref}.intake-{intake_id}.request_merged@{domain}>",
         subject=rendered.subject,

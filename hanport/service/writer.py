@@ -261,10 +261,11 @@ def _mail_rows(app: App, mails: list[NewMail]) -> list[dict[str, Any]]:
     from hanport.notifications.render import render
 
     domain = app.settings.sender_address.rpartition("@")[2] or "hanport.invalid"
+    links = bool(app.settings.link_secret)  # the notices carry the customer's links
     rows = []
     for m in mails:
         context = resolve(m.context)
-        rendered = render(m.template, m.language, context)
+        rendered = render(m.template, m.language, {**context, "links": links})
         row = intent_row(
             case_id=m.case_id,
             case_ref=m.case_ref,

@@ -85,7 +85,7 @@ class Engine:
     def signer(self) -> Any:
         from hanport.links import LinkSigner
 
-        return LinkSigner.from_settings(self.app.settings)
+        return LinkSigner.from_app(self.app)
 
     def read_link(self, token: str, purpose: str) -> Any:
         """The link's claim; raises the signer's ``LinkInvalid`` / ``LinkExpired``."""

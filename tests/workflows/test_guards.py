@@ -27,6 +27,8 @@ READS = {
     "meter_of_other_customer": ("meter_holder", "customer"),
     "effective_reached": ("effective_at", "now"),
     "is_auto_close": ("close_reason",),
+    "from_form": ("channel",),
+    "from_link": ("channel",),
     "has_email_on_file": ("registered_email",),
     "identity_plain": (
         "signer_role",
@@ -131,6 +133,10 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("is_auto_close", {"close_reason": "end_of_supply"}, True),
     ("is_auto_close", {"close_reason": "move_in"}, True),
     ("is_auto_close", {"close_reason": "meter_replaced"}, True),
+    ("from_form", {"channel": "form"}, True),
+    ("from_form", {"channel": "email"}, False),
+    ("from_link", {"channel": "link"}, True),
+    ("from_link", {"channel": "form"}, False),
     ("is_auto_close", {"close_reason": "withdrawn"}, False),
     ("is_auto_close", {"close_reason": None}, False),
     # effective_reached: instants, compared as instants whatever their offsets
