@@ -121,7 +121,11 @@ def export(state: CliState, c: str, fmt: str, out: Path | None) -> None:
 
     check_out(out)
     v = customer_export(state.app(), state.actor(), c)
-    text = to_html(v) if fmt == "html" else json.dumps(v, indent=2, ensure_ascii=False)
+    text = (
+        to_html(v)
+        if fmt == "html" and not state.json
+        else json.dumps(v, indent=2, ensure_ascii=False)
+    )
     if out is None:
         click.echo(text)
         return
