@@ -12,7 +12,8 @@ by customer number, which command, the purpose given) in the same transaction as
   the same two statements itself.
 
 A change to a read here is a new migration that re-creates the functions (``CREATE OR
-REPLACE``): migration 0005 builds them from this table as it is.
+REPLACE``): migration 0005 builds them from this table as it is, and migration 0007 the reads
+added since (``point``, ``reads``) on databases migrated before.
 """
 
 from __future__ import annotations
@@ -99,6 +100,27 @@ READS: dict[str, PersonalRead] = {
                 (c, f"mail_outbox.{c}")
                 for c in ("recipient", "body_text", "body_html", "context", "last_error")
             ),
+        ),
+        PersonalRead(
+            "point",
+            "installation address",
+            "text",
+            "SELECT u.customer_id FROM metering_points p JOIN customers u ON u.id = p.customer_pk "
+            "WHERE p.gsrn = :key",
+            "SELECT street, postal_code, city FROM metering_points WHERE gsrn = :key",
+            tuple((c, f"metering_points.{c}") for c in PERSONAL_COLUMNS["metering_points"]),
+        ),
+        PersonalRead(
+            # The reads of a person's data, for the person (an access request): when, in which
+            # role, by which command, why and what — never who (the login, the acting user).
+            # The log row of this read is among those it returns.
+            "reads",
+            "record of reads",
+            "text",
+            "SELECT customer_id FROM customers WHERE customer_id = :key",
+            "SELECT at, role, command, purpose, what FROM access_log WHERE subject = :key "
+            "ORDER BY read_no",
+            tuple((c, f"access_log.{c}") for c in ("at", "role", "command", "purpose", "what")),
         ),
         PersonalRead(
             "consent",

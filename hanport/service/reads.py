@@ -201,3 +201,29 @@ def _intake_row(s: Any) -> dict[str, Any]:
         "customer": s.customer_id,
         "outcome": s.outcome,
     }
+
+
+EXPORT_ROLES = (Role.PRIVACY, Role.SUPERVISOR)
+ACCESS_REQUEST = "access request"
+
+
+def customer_export(app: App, reader: Actor, customer: str) -> dict[str, Any]:
+    """Everything held about ``customer`` for their access request (GDPR art. 15), for the
+    data-protection officer and supervisors; every personal read logged with the purpose
+    ``access request``."""
+    from hanport.queries.customer_export import customer_export as export_of
+
+    if reader.role not in EXPORT_ROLES:
+        raise Refused(
+            f"a customer's export (an access request) is for privacy or a supervisor; "
+            f"{reader.name} is {reader.role.value}"
+        )
+    how = Access(
+        reader.name,
+        reader.role.value,
+        reader.on_behalf_of,
+        "customer export",
+        ACCESS_REQUEST,
+        app.clock.now(),
+    )
+    return export_of(app, customer, how)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from hanport.storage.views.ports import PortReads
     from hanport.storage.views.register import RegisterReads
     from hanport.storage.views.reports import ReportReads
+    from hanport.storage.views.subject import SubjectReads
 
 
 class Views:
@@ -125,6 +126,13 @@ class Views:
         from hanport.storage.views.reports import ReportReads
 
         return ReportReads(self.conn)
+
+    @cached_property
+    def subject(self) -> SubjectReads:
+        """What is held about one customer, by reference (an access request's index)."""
+        from hanport.storage.views.subject import SubjectReads
+
+        return SubjectReads(self.conn)
 
 
 @contextmanager

@@ -54,6 +54,11 @@ class IntakeReads:
         rows = _columns.fetch(self.conn, IntakeSummary, f"{_SELECT} WHERE i.id = ?", (intake_id,))
         return rows[0] if rows else None
 
+    def of_customer(self, customer_pk: int) -> list[IntakeSummary]:
+        """The intakes matched to a customer (their points'), oldest first."""
+        sql = f"{_SELECT} WHERE i.customer_pk = ? ORDER BY i.id"
+        return _columns.fetch(self.conn, IntakeSummary, sql, (customer_pk,))
+
     def waiting(self) -> int:
         """Intakes not yet processed (the backlog a duty officer watches)."""
         row = Driver(self.conn).one("SELECT count(*) FROM intakes WHERE status = 'new'")

@@ -68,6 +68,24 @@ class IntakePersonal:
     resolution_note: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Address:
+    street: str | None
+    postal_code: str | None
+    city: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOfSubject:
+    """One read of a person's data as the person may see it: no login, no reader's name."""
+
+    at: datetime
+    role: str
+    command: str
+    purpose: str
+    what: str
+
+
 class PersonalReads:
     def __init__(self, conn: Connection) -> None:
         self.db = Driver(conn)
@@ -97,6 +115,19 @@ class PersonalReads:
     def intake(self, intake_id: int, access: Access) -> IntakePersonal | None:
         rows = self._read("intake", intake_id, access)
         return IntakePersonal(*rows[0]) if rows else None
+
+    def point(self, gsrn: str, access: Access) -> Address | None:
+        """The installation address of the point (the read's subject: its customer now)."""
+        rows = self._read("point", gsrn, access)
+        return Address(*rows[0]) if rows else None
+
+    def reads(self, customer_id: str, access: Access) -> list[ReadOfSubject]:
+        """Every read of the customer's data, this one's included, oldest first."""
+        ts = self.db.read_ts
+        return [
+            ReadOfSubject(ts(at), role, command, purpose, what)  # type: ignore[arg-type]
+            for at, role, command, purpose, what in self._read("reads", customer_id, access)
+        ]
 
     def _read(self, name: str, key: Any, a: Access) -> list[Any]:
         who = (a.actor, a.role, a.on_behalf_of, a.command, a.purpose)

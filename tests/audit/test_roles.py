@@ -522,3 +522,37 @@ def _rows(url: str, sql: str) -> list[Any]:
             return [tuple(r) for r in conn.execute(text(sql))]
     finally:
         eng.dispose()
+
+
+@pytest.mark.parametrize("group", ["hanport_privacy", "hanport_supervisor"])
+def test_pg_customer_export_as_a_login_without_select_on_personal_columns(
+    pg_roles: PgRoles, tmp_path: Path, group: str
+) -> None:
+    """An access request's export on a login that may not read the personal columns (the
+    data-protection officer's, a supervisor's): every value through the logging functions,
+    each read logged with the purpose 'access request' under the login."""
+    login = f"x_{uuid.uuid4().hex[:8]}"
+    role = "privacy" if group == "hanport_privacy" else "supervisor"
+    _commit(pg_roles.url, f"CREATE ROLE {login} LOGIN IN ROLE {group}")
+    count = "SELECT count(*) FROM hanport.access_log"
+    before = _scalar(pg_roles.url, count)
+    try:
+        url = _as(pg_roles.url, login)
+        assert "permission denied" in _refused(url, "SELECT street FROM metering_points")
+        cli = Cli(url, tmp_path / "cli", roles=f"who={role}")
+        r = cli("customer", "export", "1001", "--format", "json", user="who")
+        page = cli("customer", "export", "1001", user="who", as_json=False)
+        rows = _rows(
+            pg_roles.url,
+            "SELECT login, command, purpose, subject FROM hanport.access_log "
+            f"ORDER BY id OFFSET {before}",
+        )
+    finally:
+        _commit(pg_roles.url, f"DROP OWNED BY {login}; DROP ROLE {login}")
+    assert r.code == 0, str(r)
+    x = r.json
+    assert x["customer"]["name"] == "Kari Nordmann" and x["metering_points"][0]["street"]
+    assert x["consents"] and x["consents"][0]["signer_name"] == "Kari Nordmann"
+    assert any(m["text"] for m in x["mails"]) and x["reads"]
+    assert page.code == 0 and "Kari Nordmann" in page.out and 'lang="nb"' in page.out, str(page)
+    assert rows and set(rows) == {(login, "customer export", "access request", "1001")}

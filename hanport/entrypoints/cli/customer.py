@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
-from hanport.entrypoints.cli.context import CliState, pass_state, personal_options, table
+from hanport.entrypoints.cli.context import (
+    CliState,
+    check_out,
+    pass_state,
+    personal_options,
+    table,
+    write_out,
+)
 
 WITHHELD = "(withheld: --personal shows it, and the read is logged)"
 
 
-@click.group("customer", help="Customers: show one, or update contact details and language.")
+@click.group(
+    "customer",
+    help="Customers: show one, update contact details and language, or export everything held "
+    "about one (an access request).",
+)
 def group() -> None:
     pass
 
@@ -73,3 +85,49 @@ def update(
 
     outcome = run(state.app(), state.actor(), UpdateCustomer(c, email, phone, language))
     state.emit({"customer": c, "outcome": outcome}, f"customer {c}: {outcome}")
+
+
+@group.command(
+    "export",
+    help="Export everything held about customer C for their access request (GDPR art. 15): the "
+    "customer record and its history, metering points, consents with the declaration texts "
+    "accepted, cases with their history in plain words, notes, mails as sent, the port timeline "
+    "of their points while theirs, and when and why their data was read (never by whom). HTML "
+    "in Norwegian (bokmål), self-contained; or JSON. For privacy and supervisors; every read "
+    "is logged with the purpose 'access request'.",
+)
+@click.argument("c")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "html"]),
+    default="html",
+    show_default=True,
+    help="File format.",
+)
+@click.option(
+    "--output",
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file instead of stdout (whole or not at all).",
+)
+@pass_state
+def export(state: CliState, c: str, fmt: str, out: Path | None) -> None:
+    import json
+
+    from hanport.queries.customer_export_html import to_html
+    from hanport.service.reads import customer_export
+
+    check_out(out)
+    v = customer_export(state.app(), state.actor(), c)
+    text = (
+        to_html(v)
+        if fmt == "html" and not state.json
+        else json.dumps(v, indent=2, ensure_ascii=False)
+    )
+    if out is None:
+        click.echo(text)
+        return
+    write_out(out, text + "\n")
+    click.echo(f"customer {v['customer_id']}: export written to {out}", err=True)

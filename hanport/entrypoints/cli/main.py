@@ -36,7 +36,11 @@ COMMANDS: dict[str, Lazy] = {
     "consent": _cli(
         "consent", "The consent register: every consent as the history stood at any moment."
     ),
-    "customer": _cli("customer", "Customers: show one, or update contact details and language."),
+    "customer": _cli(
+        "customer",
+        "Customers: show one, update contact details and language, or export everything held "
+        "about one (an access request).",
+    ),
     "db": _cli("db", "Create a database, migrate its schema."),
     "demo": _cli("demo", "Run the end-to-end demo on a fresh SQLite database and print its story."),
     "hes": _cli(
