@@ -16,7 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from hanport.bootstrap import App
-from hanport.web import health, pages, problems
+from hanport.web import health, links, pages, problems
 from hanport.web.engine import Engine
 from hanport.web.http import Edge
 from hanport.web.settings import WebSettings
@@ -47,6 +47,9 @@ def create(app: App, web: WebSettings) -> Litestar:
             pages.index,
             pages.show_form,
             pages.submit,
+            links.status,
+            links.confirm_page,
+            links.act,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         csrf_config=csrf,

@@ -5,12 +5,14 @@ and the gauges a duty officer watches. Nothing else of the engine is reached fro
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from hanport.bootstrap import App
+from hanport.declarations import Declaration
+from hanport.errors import Refused
+from hanport.links import LinkExpired, LinkInvalid, LinkSigner
 from hanport.workflows.definition import Actor, Role
 
 # Who submits a form: a customer, never a login. The engine names the case's actor from the
@@ -18,18 +20,6 @@ from hanport.workflows.definition import Actor, Role
 WEB = Actor("web", Role.CUSTOMER, "customer")
 # The server's own intake pass runs as the scheduler does.
 PROCESSOR = Actor.system("scheduler", "web-intake")
-
-
-class NotOpen(Exception):
-    """The engine does not provide a command the web layer needs yet (the intake is not open)."""
-
-
-def _contract(module: str, name: str) -> Any:
-    """A name the engine side provides under the web contract (looked up when first used)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise NotOpen(f"{module}.{name}") from None
 
 
 @dataclass(frozen=True)
@@ -44,8 +34,11 @@ class Engine:
     def __init__(self, app: App) -> None:
         self.app = app
 
-    def declaration(self, form: str, language: str) -> Any:
-        return _contract("hanport.declarations", "current")(form, language)
+    def declaration(self, form: str, language: str) -> Declaration:
+        """The declaration ``form`` shows now; ``LookupError`` for a form without one."""
+        from hanport.declarations import current
+
+        return current(form, language)
 
     def submit(
         self,
@@ -54,12 +47,12 @@ class Engine:
         *,
         form_token: str,
         language: str,
-        declaration: Any | None,
+        declaration: Declaration | None,
         client: str | None,
     ) -> Submitted:
         from hanport.service import run
+        from hanport.service.commands import SubmitIntake
 
-        SubmitIntake = _contract("hanport.service.commands", "SubmitIntake")
         receipt = run(
             self.app,
             WEB,
@@ -77,27 +70,28 @@ class Engine:
 
     def process_intakes(self, limit: int = 100) -> Any:
         from hanport.service import run
+        from hanport.service.commands import ProcessIntakes
 
-        ProcessIntakes = _contract("hanport.service.commands", "ProcessIntakes")
         return run(self.app, PROCESSOR, ProcessIntakes(limit=limit))
 
     @cached_property
-    def signer(self) -> Any:
-        from hanport.links import LinkSigner
-
+    def signer(self) -> LinkSigner:
+        """The link signer; ``Refused`` when no ``HANPORT_LINK_SECRET`` is configured."""
         return LinkSigner.from_app(self.app)
 
     def read_link(self, token: str, purpose: str) -> Any:
-        """The link's claim; raises the signer's ``LinkInvalid`` / ``LinkExpired``."""
+        """The link's claim; raises ``LinkInvalid`` / ``LinkExpired``."""
         return self.signer.read(token, purpose)
 
     def status(self, token: str, language: str) -> Any:
-        return _contract("hanport.queries.customer_status", "view")(self.app, token, language)
+        from hanport.queries.customer_status import view
+
+        return view(self.app, token, language)
 
     def act(self, token: str, purpose: str, language: str) -> Any:
         from hanport.service import run
+        from hanport.service.commands import CustomerLink
 
-        CustomerLink = _contract("hanport.service.commands", "CustomerLink")
         return run(self.app, WEB, CustomerLink(token=token, purpose=purpose, language=language))
 
     def gauges(self) -> Any:
@@ -113,13 +107,11 @@ class Engine:
         with UnitOfWork(self.app.engine) as uow:
             return expected_wait_weeks(uow, self.app.settings, self.app.clock.now())
 
-    def backlog(self) -> int | None:
-        """Intakes not yet processed (None until the engine's intake store exists)."""
-        try:
-            backlog = _contract("hanport.queries.intakes", "backlog")
-        except (ImportError, AttributeError):
-            return None
-        return int(backlog(self.app))
+    def backlog(self) -> int:
+        """Intakes kept and not yet processed."""
+        from hanport.queries.intakes import backlog
+
+        return backlog(self.app)
 
     def ready(self) -> str | None:
         """None when the database answers and its schema is current, else why not."""
@@ -134,14 +126,14 @@ class Engine:
         return None
 
 
-def link_errors() -> tuple[type[Exception], ...]:
-    """The signer's refusals: a tampered link and an expired one."""
-    from hanport.links import LinkExpired, LinkInvalid
+# What a link page answers instead of acting: a tampered (or foreign) link, an expired one, and
+# a refusal (no link key configured, a case gone).
+LINK_REFUSALS = (LinkInvalid, LinkExpired, Refused)
 
-    return (LinkInvalid, LinkExpired)
+
+def is_link_error(exc: Exception) -> bool:
+    return isinstance(exc, LinkInvalid | LinkExpired)
 
 
 def is_expired(exc: Exception) -> bool:
-    from hanport.links import LinkExpired
-
     return isinstance(exc, LinkExpired)

@@ -14,7 +14,6 @@ from litestar.response import Redirect
 
 from hanport.errors import Conflict
 from hanport.web import metrics
-from hanport.web.engine import NotOpen
 from hanport.web.forms import FORM_TOKEN, FORMS, HONEYPOT, Form, valid_form_token, validate
 from hanport.web.problems import problem
 from hanport.web.render import page
@@ -46,7 +45,7 @@ def index(request: Request[Any, Any, Any], lang: str) -> Any:
 def _declaration(request: Request[Any, Any, Any], form: Form, lang: str) -> Any:
     try:
         return request.app.state.engine.declaration(form.name, lang)
-    except (NotOpen, KeyError, LookupError):
+    except LookupError:  # the swap order and the close request carry no declaration
         return None
 
 
@@ -129,9 +128,5 @@ async def _keep(
     except Conflict:
         metrics.INTAKES.labels(form.name, "busy").inc()
         return problem(request, "busy", 503, lang)
-    except NotOpen:
-        # The engine's intake command has not landed yet (see docs/web.md): refuse plainly.
-        metrics.INTAKES.labels(form.name, "not_open").inc()
-        return problem(request, "not_open", 503, lang)
     metrics.INTAKES.labels(form.name, "duplicate" if done.duplicate else "accepted").inc()
     return page(request, "receipt.html", lang)

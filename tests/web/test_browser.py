@@ -111,3 +111,104 @@ def test_every_form_valid_and_with_errors_has_no_axe_violations(
         _shot(page, f"{lang}-{slug}-errors")
         assert _axe(page) == [], f"{lang}/{slug} with errors"
     context.close()
+
+
+@pytest.fixture(scope="module")
+def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    """``hanport serve`` on a database with the test registry, notices carrying signed links
+    delivered into a Maildir; the test's own application takes the intakes and sends mail."""
+    from tests.support import make_app, seed
+
+    folder = tmp_path_factory.mktemp("door")
+    url = f"sqlite:///{folder / 'door.db'}"
+    secret = "browser-link-secret-" + "b" * 24
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = make_app(url, link_secret=secret, maildir=str(folder / "mail"), web_base_url=base)
+    seed(app, folder / "registry")
+    env = {
+        **os.environ,
+        "HANPORT_DATABASE_URL": url,
+        "HANPORT_WEB_PROCESS_EVERY": "0",
+        "HANPORT_LINK_SECRET": secret,
+        "HANPORT_WEB_BASE_URL": base,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hanport", "serve", "--port", str(port)], env=env
+    )
+    for _ in range(100):  # bounded: 10 s
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield base, app
+    proc.terminate()
+    proc.wait(timeout=10)
+    app.close()
+
+
+def _delivered_links(app: Any, base: str) -> dict[str, str]:
+    import mailbox
+    import re
+
+    from hanport.entrypoints.tick import tick
+
+    tick(app)
+    pattern = re.compile(re.escape(base) + r"/(?:nb|en)/(status|object|withdraw|confirm)/([\w.-]+)")
+    found: dict[str, str] = {}
+    for msg in mailbox.Maildir(app.settings.maildir, create=False):
+        for part in msg.walk():
+            if part.get_content_type() == "text/plain":
+                found.update(pattern.findall(part.get_payload(decode=True).decode()))
+    return found
+
+
+def test_the_customers_door_end_to_end_in_the_browser(door: tuple[str, Any], browser: Any) -> None:
+    """Order and consent typed into the form, kept, taken by the intake pass; the notice's
+    status link and objection link opened in the browser, the objection confirmed with the
+    keyboard; every page without axe violations."""
+    from hanport.queries.cases import case_view
+    from tests.support import NORE_METER
+
+    base, app = door
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{base}/nb/nore")
+    for field, value in (
+        ("signer_name", "Kari Nordmann"),
+        ("address", "Sentrumsvegen 5"),
+        ("postal_code", "3630"),
+        ("meter", NORE_METER),
+        ("email", "kari@example.no"),
+    ):
+        page.fill(f"#field-{field}", value)
+    page.check("input[name=signer_role][value=customer]")
+    page.check("input[name=security][value=inside_dwelling]")
+    page.check("input[name=accept]")
+    with page.expect_navigation():
+        page.locator("button[type=submit]").click()
+    assert "Vi har mottatt henvendelsen" in page.locator("main").inner_text()
+    links = _delivered_links(app, base)
+    assert set(links) == {"status", "object"}, links
+    ref = "HAN-2026-000001"
+    assert case_view(app, ref)["state"] == "objection_window"
+
+    page.goto(f"{base}/nb/status/{links['status']}")
+    assert ref in page.locator("main").inner_text()
+    _shot(page, "nb-status")
+    assert _axe(page) == [], "status"
+    page.goto(f"{base}/nb/object/{links['object']}")
+    _shot(page, "nb-object")
+    assert _axe(page) == [], "object"
+    page.locator("button[type=submit]").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Det er registrert" in page.locator("main").inner_text()
+    _shot(page, "nb-object-done")
+    assert _axe(page) == [], "object done"
+    assert case_view(app, ref)["state"] == "objected"
+    page.goto(f"{base}/nb/object/{links['object'][:-4]}abcd")
+    assert "Lenken virker ikke" in page.locator("main").inner_text()
+    assert _axe(page) == [], "invalid link"
+    context.close()

@@ -73,7 +73,7 @@ def _metrics(app: object, host: str, port: int, folder: str) -> None:
 
 def _processor(app: object, every: float) -> None:
     """The server's own intake pass, in this (the supervising) process only."""
-    from hanport.web.engine import Engine, NotOpen
+    from hanport.web.engine import Engine
 
     engine = Engine(app)  # type: ignore[arg-type]
     stop = threading.Event()
@@ -82,9 +82,6 @@ def _processor(app: object, every: float) -> None:
         while not stop.wait(every):
             try:
                 engine.process_intakes()
-            except NotOpen:
-                click.echo("intake pass: the engine takes no intakes yet; stopped", err=True)
-                return
             except Exception as exc:  # the next pass retries; the form never waits on this
                 click.echo(f"intake pass failed: {exc.__class__.__name__}", err=True)
 
