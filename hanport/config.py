@@ -26,10 +26,10 @@ Environment variables:
 ``HANPORT_MAIL_MAX_ATTEMPTS``   delivery attempts before a mail is dead (default 8)
 ``HANPORT_SENDER_NAME``         sender's display name
 ``HANPORT_SENDER_ADDRESS``      sender's address (also the contact address in notices)
-``HANPORT_LINK_SECRET``         the key the customer's signed links in notices are made with
-                                (status, object, withdraw, confirm a close); unset: notices
-                                carry no links. Keep it outside the database; changing it
-                                voids every link sent
+``HANPORT_LINK_SECRET``         the keys the customer's signed links in notices are made with
+                                (status, object, withdraw, confirm a close), comma-separated:
+                                the first signs, every one verifies (rotation); unset: notices
+                                carry no links. Keep them outside the database
 ``HANPORT_WEB_BASE_URL``        where the customer's pages are served, as links show it
                                 (default ``http://127.0.0.1:8080``)
 ``HANPORT_WORKFLOW_VERSIONS``   pin the version new cases start on, e.g. ``nore_open=1``
@@ -340,11 +340,14 @@ def _scalars(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             kw[key] = _number(key, kw[key], int if key in _INTEGERS else float)
     if "nightly_at" in kw:
         kw["nightly_at"] = _nightly(str(kw["nightly_at"]))
-    if "link_secret" in kw and len(str(kw["link_secret"])) < 32:
-        raise ConfigError(
-            "link_secret (HANPORT_LINK_SECRET) must be at least 32 characters (e.g. the output "
-            "of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
-        )
+    if "link_secret" in kw:
+        keys = [k.strip() for k in str(kw["link_secret"]).split(",")]
+        if not keys or any(len(k) < 32 for k in keys):
+            raise ConfigError(
+                "link_secret (HANPORT_LINK_SECRET): each key (comma-separated, the signing one "
+                "first) must be at least 32 characters (e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
     if "web_base_url" in kw:
         base = str(kw["web_base_url"]).rstrip("/")
         if not base.startswith(("https://", "http://")):

@@ -8,6 +8,10 @@ status link cannot be replayed as an objection), and it expires a fixed number o
 the notice was written: a retry or a duplicate after a crash is the same message, byte for
 byte. Expiry is checked against the application's clock.
 
+Keys rotate: ``HANPORT_LINK_SECRET`` may list several keys, comma-separated, the first signing
+and every one verifying — add the new key in front, and drop the old one once the links it
+signed have expired.
+
 Purposes, and the page each opens (``/{lang}/{route}/{token}``): ``status`` (read the case's
 state), ``object`` (stop an opening the customer did not ask for), ``withdraw`` (withdraw the
 consent: the port closes), ``confirm`` (confirm a close request made on the web form).
@@ -47,6 +51,11 @@ class Claim:
     expires_at: datetime
 
 
+def keys_of(secret: str) -> list[str]:
+    """The keys of a ``HANPORT_LINK_SECRET``: the signing one first."""
+    return [k.strip() for k in secret.split(",") if k.strip()]
+
+
 def placeholder(purpose: str, case_ref: str, language: str) -> str:
     """What a notice carries where a link goes."""
     if purpose not in VALID_DAYS:
@@ -56,8 +65,10 @@ def placeholder(purpose: str, case_ref: str, language: str) -> str:
 
 class LinkSigner:
     def __init__(self, secret: str, base_url: str, now: Callable[[], datetime]) -> None:
+        keys = keys_of(secret)
+        # itsdangerous signs with the last key of the list and verifies with every one.
         self._serializers = {
-            p: URLSafeSerializer(secret, salt=f"hanport-link-{p}") for p in VALID_DAYS
+            p: URLSafeSerializer(list(reversed(keys)), salt=f"hanport-link-{p}") for p in VALID_DAYS
         }
         self.base_url = base_url.rstrip("/")
         self._now = now

@@ -73,10 +73,18 @@ async def status(request: Request[Any, Any, Any], lang: str, token: str) -> Any:
 def confirm_page(request: Request[Any, Any, Any], lang: str, purpose: str, token: str) -> Any:
     lang, purpose = _lang(lang), _purpose(purpose)
     try:
-        request.app.state.engine.read_link(token, purpose)
+        claim = request.app.state.engine.read_link(token, purpose)
     except LINK_REFUSALS as exc:
         return _refused(request, exc, lang)
-    return page(request, "act.html", lang, purpose=purpose, action=ACTIONS[purpose], token=token)
+    return page(
+        request,
+        "act.html",
+        lang,
+        purpose=purpose,
+        action=ACTIONS[purpose],
+        token=token,
+        case=claim.case,
+    )
 
 
 @post("/{lang:str}/{purpose:str}/{token:str}", status_code=200)

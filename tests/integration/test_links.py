@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from hanport.bootstrap import App
+from hanport.config import ConfigError, load
 from hanport.entrypoints.tick import tick
 from hanport.links import LinkExpired, LinkInvalid, LinkSigner
 from hanport.queries import customer_status
@@ -101,6 +102,16 @@ def test_a_link_is_for_its_purpose_and_case_only_and_expires(linked: App) -> Non
         LinkSigner("another-secret-" + "x" * 30, "http://x", linked.clock.now).read(
             object_token, "object"
         )
+    # Rotation: a new key in front signs; the old one still verifies what it signed.
+    new = "a-newer-link-secret-" + "n" * 24
+    rotated = LinkSigner(f"{new},{SECRET}", "http://x", linked.clock.now)
+    assert rotated.read(object_token, "object").case == ref
+    fresh = rotated.token(ref, "object", linked.clock.now())
+    assert LinkSigner(new, "http://x", linked.clock.now).read(fresh, "object").case == ref
+    with pytest.raises(LinkInvalid):
+        signer.read(fresh, "object")  # the old key alone does not know the new one's links
+    with pytest.raises(ConfigError):
+        load({"HANPORT_LINK_SECRET": f"{new},short"})
     linked.clock.advance(timedelta(days=31))  # type: ignore[attr-defined]
     with pytest.raises(LinkExpired):
         signer.read(object_token, "object")

@@ -166,9 +166,15 @@ def _delivered_links(app: Any, base: str) -> dict[str, str]:
 
 def test_the_customers_door_end_to_end_in_the_browser(door: tuple[str, Any], browser: Any) -> None:
     """Order and consent typed into the form, kept, taken by the intake pass; the notice's
-    status link and objection link opened in the browser, the objection confirmed with the
-    keyboard; every page without axe violations."""
+    status and objection links opened in the browser; once the port is open, the withdraw link
+    followed and confirmed with the keyboard (the port closes); every page without axe
+    violations."""
+    from datetime import timedelta
+
     from hanport.queries.cases import case_view
+    from hanport.service import run
+    from hanport.service.commands import Advance
+    from hanport.service.roles import resolve
     from tests.support import NORE_METER
 
     base, app = door
@@ -199,15 +205,26 @@ def test_the_customers_door_end_to_end_in_the_browser(door: tuple[str, Any], bro
     _shot(page, "nb-status")
     assert _axe(page) == [], "status"
     page.goto(f"{base}/nb/object/{links['object']}")
-    _shot(page, "nb-object")
+    _shot(page, "nb-object")  # shown, not confirmed: a GET never acts
     assert _axe(page) == [], "object"
+    assert case_view(app, ref)["state"] == "objection_window"
+
+    # The window ends, the port opens; the "port opened" notice carries the withdraw link.
+    app.clock.advance(timedelta(days=2))
+    _delivered_links(app, base)
+    run(app, resolve(app, "cw"), Advance(ref, "confirm_open"))
+    links = _delivered_links(app, base)
+    page.goto(f"{base}/nb/withdraw/{links['withdraw']}")
+    _shot(page, "nb-withdraw")
+    assert _axe(page) == [], "withdraw"
     page.locator("button[type=submit]").focus()
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "Det er registrert" in page.locator("main").inner_text()
-    _shot(page, "nb-object-done")
-    assert _axe(page) == [], "object done"
-    assert case_view(app, ref)["state"] == "objected"
+    _shot(page, "nb-withdraw-done")
+    assert _axe(page) == [], "withdraw done"
+    close = case_view(app, "HAN-2026-000002")
+    assert (close["workflow"], close["state"]) == ("close_port", "closing")
     page.goto(f"{base}/nb/object/{links['object'][:-4]}abcd")
     assert "Lenken virker ikke" in page.locator("main").inner_text()
     assert _axe(page) == [], "invalid link"
