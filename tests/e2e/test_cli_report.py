@@ -3,6 +3,8 @@ supervisors and auditors; a bad date, period, area or moment refused with its ow
 
 from __future__ import annotations
 
+import re
+
 from tests.e2e.cli import Hanport, consent_sets
 
 MARCH = ("--from", "2026-03-01", "--to", "2026-03-31")
@@ -40,6 +42,23 @@ def test_report_sla_in_every_format(hp: Hanport) -> None:
     ).ok().json  # fmt: skip
     assert early["sla"] == [] and early["cases_read"] == 0
     assert ref not in str(early)
+
+
+def test_report_sla_html_file(hp: Hanport) -> None:
+    _opened_case(hp)
+    out = hp.folder / "report.html"
+    r = hp.run("report", "sla", *MARCH, "--format", "html", "--output", out, user="sup")
+    assert r.code == 0, str(r)
+    assert f"written to {out}" in r.err and not r.out.strip()
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "Nore og Uvdal" in html
+    assert html.count("<svg") == 2  # the weekly share and the distribution: no swap queue
+    # self-contained: nothing fetched (the only URLs are the SVG and XLink namespace names)
+    assert not re.search(r"(src|href)=\"(?!#)|url\((?!#)|@import|<script|<link", html)
+    assert set(re.findall(r"https?://[^\"' )]+", html)) <= {
+        "http://www.w3.org/2000/svg",
+        "http://www.w3.org/1999/xlink",
+    }
 
 
 def test_report_sla_refusals(hp: Hanport) -> None:
