@@ -1,7 +1,7 @@
 """Every figure the issues name, as one table: ``make bench``.
 
 Runs each benchmark module (each takes the median of ``--runs`` runs itself) and collects the
-lines it prints. Takes a while (the 100,000-row batch and the million-event history dominate).
+lines it prints. Takes a while (the 100,000-row batch and the million-event histories dominate).
 
     python -m bench.all [--runs 3] [--quick]
 """
@@ -24,6 +24,7 @@ BENCHES = [
     ("nightly batch", ["bench.batch", "--rows", "10000,100000"]),
     ("audit verify", ["bench.verify", "--events", "1000000"]),
     ("workflow migrate cases/s", ["bench.migration", "--cases", "1000"]),
+    ("monthly SLA report", ["bench.report", "--events", "1000000"]),
 ]
 QUICK = {
     "bench.commands": ["--cases", "150"],
@@ -33,6 +34,7 @@ QUICK = {
     "bench.batch": ["--rows", "2000,10000"],
     "bench.verify": ["--events", "100000"],
     "bench.migration": ["--cases", "200"],
+    "bench.report": ["--events", "100000"],
 }
 
 
