@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,36 @@ def _audit(s: Story) -> None:
     for t in timeline:
         warn = "  ← open without a live consent" if t["open_without_live_consent"] else ""
         click.echo(f"    {t['from_local']:<22} {t['state']:<8} {t['cause']}{warn}")
+
+
+def _sla_report(s: Story, folder: Path, began: datetime) -> Path:
+    """The managers' view of the demo's months: the SLA report as HTML, beside the evidence."""
+    from hanport.calendar import OSLO
+    from hanport.queries.reports.html import to_html
+    from hanport.service.reads import sla_report
+
+    today = s.app.clock.now().astimezone(OSLO).date()
+    start = began.astimezone(OSLO).date().replace(day=1)
+    report = sla_report(s.app, s.actor(SUPERVISOR), start, today)
+    page = folder / "report.html"
+    page.write_text(to_html(report), encoding="utf-8")
+    total = next((r for r in report.sla if (r["area"], r["month"]) == ("all", "all")), None)
+    if total is None or total["ports_opened"] == 0:
+        s.problems.append("report: no port opened in the demo's SLA report")
+    if not s.as_json:
+        click.echo("\n" + click.style("Report", bold=True))
+        click.echo(
+            f"  report sla --from {start} --to {today}: {report.cases} cases, "
+            f"{total['ports_opened'] if total else 0} ports opened, "
+            f"{_share(total)} within 3 working days, {len(report.breaches)} breaches"
+        )
+        click.echo(f"  written to {page} (open it in a browser)")
+    return page
+
+
+def _share(total: dict[str, Any] | None) -> str:
+    value = None if total is None else total["share_within_3"]
+    return "–" if value is None else f"{100 * value:.0f} %"
 
 
 def _print_histories(s: Story) -> list[dict[str, Any]]:
@@ -110,6 +141,7 @@ def run(folder: Path, now: str, *, as_json: bool = False) -> bool:
     db = folder / "hanport-demo.db"
     try:
         s = Story(app, as_json)
+        began = app.clock.now()
         (folder / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
         (folder / "metering-points.csv").write_text(POINTS, encoding="utf-8")
         rc = service.run(app, s.actor(), ImportCustomers(folder / "customers.csv"))
@@ -129,19 +161,23 @@ def run(folder: Path, now: str, *, as_json: bool = False) -> bool:
             s.problems.append(f"{len(unsent)} notices were not delivered")
         cases = _print_histories(s)
         _audit(s)
-        _report(s, db, box, delivered, cases)
+        page = _sla_report(s, folder, began)
+        _report(s, db, box, delivered, cases, page)
         save_clock(app)  # the next command continues where the demo's history ends
         return not s.problems
     finally:
         app.close()
 
 
-def _report(s: Story, db: Path, box: Path, delivered: int, cases: list[dict[str, Any]]) -> None:
+def _report(
+    s: Story, db: Path, box: Path, delivered: int, cases: list[dict[str, Any]], page: Path
+) -> None:
     ok = not s.problems
     if s.as_json:
         out = {
             "ok": ok,
             "database": str(db),
+            "report": str(page),
             "story": s.log,
             "cases": cases,
             "problems": s.problems,

@@ -14,8 +14,8 @@ which refuses a user with no role before anything is read).
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from hanport.bootstrap import App
 from hanport.errors import Refused
@@ -23,6 +23,9 @@ from hanport.storage.views import reading
 from hanport.storage.views.access import AccessEntry, AccessFilter
 from hanport.storage.views.personal import Access
 from hanport.workflows.definition import Actor, Role
+
+if TYPE_CHECKING:
+    from hanport.queries.reports.build import Report
 
 # The roles whose work shows personal data without asking; and the purpose logged when none
 # is given.
@@ -227,3 +230,27 @@ def customer_export(app: App, reader: Actor, customer: str) -> dict[str, Any]:
         app.clock.now(),
     )
     return export_of(app, customer, how)
+
+
+REPORT_ROLES = (Role.SUPERVISOR, Role.AUDITOR)
+
+
+def sla_report(
+    app: App,
+    reader: Actor,
+    start: date,
+    end: date,
+    *,
+    area: str | None = None,
+    as_of: datetime | None = None,
+) -> Report:
+    """The SLA report for the Oslo dates ``start``..``end`` as the history stood at ``as_of``,
+    for supervisors and auditors. It holds no personal data (cases by reference only), so
+    nothing is logged."""
+    from hanport.queries.reports.build import build
+
+    if reader.role not in REPORT_ROLES:
+        raise Refused(
+            f"the reports are for supervisor or auditor; {reader.name} is {reader.role.value}"
+        )
+    return build(app, start, end, area, as_of)

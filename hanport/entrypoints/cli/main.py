@@ -54,6 +54,7 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "import": _cli("imports", "Import the registry from CSV (UTF-8, ';'-separated, header row)."),
     "mail": _cli("mail", "The mail outbox: list, show, send now, retry a dead mail."),
+    "report": _cli("report", "Reports from the case histories: the three-working-day SLA."),
     "scheduler": _cli(
         "scheduler",
         "Run the scheduler service: tick every minute, the nightly batch slot; "

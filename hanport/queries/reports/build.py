@@ -11,7 +11,7 @@ from typing import Any
 
 from hanport.bootstrap import App
 from hanport.calendar import OSLO, isoformat_utc
-from hanport.errors import Refused
+from hanport.errors import NotFound, Refused
 from hanport.queries.reports.closes import CONFIRMATION_TEMPLATES, Closes
 from hanport.queries.reports.days import Days
 from hanport.queries.reports.definitions import DEFINITIONS
@@ -84,7 +84,7 @@ def area_name(app: App, asked: str | None) -> str | None:
     for name in names:
         if name.casefold() == wanted.casefold():
             return name
-    raise Refused(f"--area: {asked!r} is no area here (areas: {', '.join(names)})", field="area")
+    raise NotFound(f"--area: {asked!r} is no area here (areas: {', '.join(names)})")
 
 
 def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:

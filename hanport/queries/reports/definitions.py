@@ -47,6 +47,15 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
         "opened, or still not open after that deadline.",
     ),
     (
+        "the engine's SLA timer",
+        "The regulator's \"end of the third working day\" is looser than the engine's own SLA "
+        "timer, which fires (sla_breached, counted under operations as SLA timer breaches) at "
+        "the same clock time on the third working day after the order became complete (the "
+        "consent recorded and the open command due, or the address approved). A port opened "
+        "later that day is within three working days here although the timer fired: the timer "
+        "warns the grid company early, this report measures against the regulator's words.",
+    ),
+    (
         "breach",
         "A case with its notice in the period that opened after the deadline (late), or was "
         "still not open when the deadline passed (overdue). Cases that ended without opening "
