@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hanport.demo.closes import close_by_email, close_by_phone, close_overtakes, nightly, refusals
+from hanport.demo.door import web_door
 from hanport.demo.openings import (
     kari_opens,
     late_and_never,
@@ -28,3 +29,4 @@ def scenarios(s: Story) -> None:
     nightly(s, ola.case, per.case)
     refusals(s, ola)
     release_v2(s)
+    web_door(s)

@@ -38,6 +38,7 @@ CUSTOMERS = """customer_id;name;email;phone;street;postal_code;city;language;ene
 20010;Ingrid Bakke;ingrid.bakke@example.no;;Bjørkevegen 3;3630;Rødberg;nb;no
 20011;Tor Lunde;tor.lunde@example.no;917 65 432;Elvegata 2;3630;Rødberg;nb;no
 20012;Anders Strand;anders.strand@example.no;;Elvegata 8;3631;Rødberg;nb;no
+20013;Hanne Lie;hanne.lie@example.no;;Bakkevegen 11;3630;Rødberg;nb;no
 """
 
 POINTS = """metering_point_id;customer_id;meter_number;municipality;street;postal_code;city;han_port
@@ -53,6 +54,7 @@ POINTS = """metering_point_id;customer_id;meter_number;municipality;street;posta
 707057500000001015;20010;7359992905160922;3338;Bjørkevegen 3;3630;Rødberg;closed
 707057500000001022;20011;7359992905160939;3338;Elvegata 2;3630;Rødberg;closed
 707057500000001039;20012;7359992905160946;3050;Elvegata 8;3631;Rødberg;closed
+707057500000001053;20013;7359992905160953;3338;Bakkevegen 11;3630;Rødberg;closed
 """
 
 

@@ -116,6 +116,9 @@ def _print_histories(s: Story) -> list[dict[str, Any]]:
     return out
 
 
+DEMO_LINK_SECRET = "demo-only-link-key-not-for-production-0001"
+
+
 def _app(folder: Path, now: str) -> App:
     """A fresh SQLite database in ``folder``, its clock simulated from ``now``."""
     if folder.exists():
@@ -127,6 +130,9 @@ def _app(folder: Path, now: str) -> App:
             "HANPORT_ROLES": f"{CASEWORKER}=caseworker,{SUPERVISOR}=supervisor,{AUDITOR}=auditor",
             "HANPORT_HES_ADAPTER": "simulated",
             "HANPORT_WORKFLOW_VERSIONS": "nore_open=1",
+            # The demo's own key for the customer's links (never use it anywhere else): serve
+            # the demo database with it to follow the links in the delivered notices.
+            "HANPORT_LINK_SECRET": DEMO_LINK_SECRET,
         },
         user=CASEWORKER,
         maildir=str(folder / "maildir"),
