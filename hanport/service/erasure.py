@@ -110,6 +110,14 @@ def holds(facts: SubjectFacts, table: dict[str, Period], now: datetime) -> list[
     return out
 
 
+def require_reader(reader: Actor, what: str) -> None:
+    """The ledger and what is due: for privacy, supervisors, auditors and the system."""
+    if reader.role not in (Role.SYSTEM, Role.AUDITOR, *ERASERS):
+        raise Refused(
+            f"{what} is for privacy, supervisors and auditors; {reader.name} is {reader.role.value}"
+        )
+
+
 def _require_eraser(actor: Actor) -> None:
     if actor.role not in ERASERS:
         raise Refused(f"erasure is for privacy or a supervisor; {actor.name} is {actor.role.value}")
