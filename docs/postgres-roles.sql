@@ -120,7 +120,7 @@ DO $$ BEGIN
     END IF;
     GRANT SELECT (id, customer_id, language, energipilot, version, updated_at, erased_at)
       ON hanport.customers TO hanport_auditor, hanport_staff;
-    GRANT SELECT (id, customer_pk, version, valid_from, changed_by, source)
+    GRANT SELECT (id, customer_pk, version, valid_from, changed_by, source, erased_at)
       ON hanport.customer_history TO hanport_auditor, hanport_staff;
     GRANT SELECT (id, gsrn, customer_pk, meter_number, municipality, han_port, port_since,
       consent_id, updated_at) ON hanport.metering_points TO hanport_auditor, hanport_staff;
@@ -131,11 +131,30 @@ DO $$ BEGIN
     GRANT SELECT (id, case_id, seq, kind, author, created_at, erased_at)
       ON hanport.case_notes TO hanport_auditor, hanport_staff;
     GRANT SELECT (id, case_id, seq, template, language, status, message_id, subject, attempts,
-      next_attempt_at, created_at, sent_at) ON hanport.mail_outbox TO hanport_auditor, hanport_staff;
+      next_attempt_at, created_at, sent_at, erased_at)
+      ON hanport.mail_outbox TO hanport_auditor, hanport_staff;
     REVOKE ALL ON hanport.access_log FROM hanport_app, hanport_staff, hanport_auditor;
     GRANT SELECT ON hanport.access_log TO hanport_privacy;
     REVOKE ALL ON SEQUENCE hanport.access_log_reads FROM hanport_app, hanport_staff, hanport_auditor;
     GRANT SELECT ON SEQUENCE hanport.access_log_reads TO hanport_privacy;
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA hanport TO hanport_app, hanport_staff, hanport_auditor;
+  END IF;
+END $$;
+
+-- Erasure (hanport.storage.erasure): the data-protection officer and the supervisors erase
+-- through the erase_* functions (SECURITY DEFINER, owned by the owner), which replace a
+-- subject's personal values with tombstones without letting the caller read them; they add the
+-- ledger's row themselves (`erasures`: no personal data, never updated or deleted). Nobody else
+-- may call them; the scheduler's retention clears mail bodies and settled web forms with its
+-- own rights.
+DO $$ BEGIN
+  IF to_regclass('hanport.erasures') IS NOT NULL THEN
+    REVOKE EXECUTE ON FUNCTION hanport.erase_contact, hanport.erase_subject, hanport.erase_signer
+      FROM PUBLIC, hanport_app, hanport_staff, hanport_auditor;
+    GRANT EXECUTE ON FUNCTION hanport.erase_contact, hanport.erase_subject, hanport.erase_signer
+      TO hanport_privacy, hanport_supervisor;
+    REVOKE UPDATE, DELETE, TRUNCATE ON hanport.erasures FROM hanport_app, hanport_staff;
+    GRANT SELECT, INSERT ON hanport.erasures TO hanport_privacy;
+    GRANT USAGE ON SEQUENCE hanport.erasures_id_seq TO hanport_privacy;
   END IF;
 END $$;

@@ -34,6 +34,11 @@ Environment variables:
                                 (default ``http://127.0.0.1:8080``)
 ``HANPORT_WORKFLOW_VERSIONS``   pin the version new cases start on, e.g. ``nore_open=1``
                                 (default: each workflow's newest version)
+``HANPORT_RETENTION``           retention periods over the defaults of
+                                ``hanport.retention``, e.g. ``consent=5y,mail_body=6m``
+``HANPORT_ERASURE_LEDGER``      the erasure ledger's copy outside the database (JSON lines):
+                                every erasure is appended to it; ``privacy reapply`` reads it
+                                after a restore. Keep it where the database's backups are not
 ==============================  =============================================================
 """
 
@@ -47,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from hanport.errors import Refused
+from hanport.retention import Keep, parse_keep, periods
 from hanport.workflows.definition import Duration, Role
 
 DEFAULT_DATABASE_URL = "sqlite:///hanport.db"
@@ -123,6 +129,9 @@ class Settings:
     # The version new cases of a workflow start on, where it is not the newest (a case stays on
     # the version it started on until ``workflow migrate`` moves it).
     workflow_versions: Mapping[str, int] = field(default_factory=dict)
+    # Retention periods that differ from hanport.retention's defaults (kind → period).
+    retention: Mapping[str, Keep] = field(default_factory=dict)
+    erasure_ledger: str | None = None  # the ledger's copy outside the database
 
     def area(self, municipality: str) -> Area | None:
         return self.areas.get(municipality)
@@ -295,6 +304,7 @@ _SCALARS = {
     "nightly_at": "HANPORT_NIGHTLY_AT",
     "batch_inbox": "HANPORT_BATCH_INBOX",
     "mail_max_attempts": "HANPORT_MAIL_MAX_ATTEMPTS",
+    "erasure_ledger": "HANPORT_ERASURE_LEDGER",
 }
 _INTEGERS = (
     "hes_max_attempts",
@@ -391,6 +401,9 @@ def _tables(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     script = env.get("HANPORT_HES_SIM_SCRIPT") or raw.get("hes_sim_script")
     if script:
         kw["hes_sim_script"] = _parse_script(script)
+    retention = env.get("HANPORT_RETENTION") or raw.get("retention")
+    if retention:
+        kw["retention"] = _parse_retention(retention)
     areas = {**_default_areas(), **_areas(raw.get("areas", {}))}
     adapter = env.get("HANPORT_HES_ADAPTER") or raw.get("hes_adapter")
     if adapter:
@@ -413,3 +426,17 @@ def _smtp(smtp_raw: dict[str, Any], env: Mapping[str, str]) -> SmtpSettings | No
     if "timeout" in smtp_raw:
         smtp_raw["timeout"] = float(smtp_raw["timeout"])
     return SmtpSettings(**smtp_raw)
+
+
+def _parse_retention(value: Any) -> dict[str, Keep]:
+    """``consent=5y,mail_body=6m`` or a TOML table: each a kind of ``hanport.retention``."""
+    if isinstance(value, str):
+        items = dict(p.split("=", 1) for p in value.split(",") if "=" in p)
+    else:
+        items = dict(value)
+    try:
+        out = {k.strip(): parse_keep(str(v)) for k, v in items.items()}
+        periods(out)
+    except Refused as exc:
+        raise ConfigError(str(exc)) from None
+    return out

@@ -1,7 +1,7 @@
 """Engine setup for SQLite (embedded default) and PostgreSQL (several machines).
 
 SQLite: WAL, ``synchronous=FULL`` (a committed change survives a power cut), foreign keys on, a
-busy timeout, and transactions begun by us (the driver's own implicit BEGIN would start them only
+busy timeout, ``secure_delete`` (erased values zeroed in the file), and transactions begun by us (the driver's own implicit BEGIN would start them only
 at the first write, after the reads a compare-and-swap depends on).
 """
 
@@ -111,6 +111,9 @@ def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # Freed pages and overwritten cells are zeroed, so an erased value does not linger
+            # in the file's free space (docs/privacy.md).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         _name_the_database(engine)

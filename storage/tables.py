@@ -68,6 +68,7 @@ class CustomerHistory(SQLModel, table=True):
     changed_by: str
     source: str  # import | cli | demo
     snapshot: str = Field(sa_column=Column(Text, nullable=False))
+    erased_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class MeteringPoint(SQLModel, table=True):
@@ -246,6 +247,7 @@ class MailOutbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(sa_column=_ts())
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    erased_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class HesCommand(SQLModel, table=True):
@@ -404,6 +406,27 @@ class Intake(SQLModel, table=True):
     resolved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     resolution_note: str | None = Field(default=None, sa_column=Column(Text))
     erased_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class Erasure(SQLModel, table=True):
+    """The erasure ledger: which subject (a customer number, or ``consent-N`` for a signer who
+    is not the customer), when, who, why and what was erased (rows per table) — never a
+    personal value. Kept outside the database too (``HANPORT_ERASURE_LEDGER``) so that
+    ``privacy reapply`` can erase again after a restore; ``reapplied_at`` marks an entry
+    brought back that way. Never deleted."""
+
+    __tablename__ = "erasures"
+    id: int | None = Field(default=None, primary_key=True)
+    erasure_id: str = Field(sa_column=Column(String(36), unique=True, nullable=False))
+    subject_kind: str = Field(sa_column=Column(String(16), nullable=False))  # customer|signer
+    subject: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    scope: str = Field(sa_column=Column(String(16), nullable=False))  # contact|subject|signer
+    at: datetime = Field(sa_column=_ts())
+    actor: str
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    erased: str = Field(sa_column=Column(Text, nullable=False))  # JSON: table → rows
+    reapplied_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 METADATA = SQLModel.metadata

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hanport.storage.repositories.batch import Batch
     from hanport.storage.repositories.cases import Cases
     from hanport.storage.repositories.consents import Consents
+    from hanport.storage.repositories.erasures import Erasures
     from hanport.storage.repositories.hes import HesCommands
     from hanport.storage.repositories.ids import Ids
     from hanport.storage.repositories.intakes import Intakes
@@ -73,6 +74,12 @@ class Repositories:
         from hanport.storage.repositories.consents import Consents
 
         return Consents(self.db)
+
+    @cached_property
+    def erasures(self) -> Erasures:
+        from hanport.storage.repositories.erasures import Erasures
+
+        return Erasures(self.db)
 
     @cached_property
     def hes(self) -> HesCommands:

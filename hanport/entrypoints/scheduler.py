@@ -10,7 +10,8 @@ Choices:
   which catches up on everything due anyway; ``max_instances=1`` — ticks never overlap in one
   process; ``misfire_grace_time=None`` — a late tick still runs.
 - nightly: ``coalesce=True`` and a 6 h grace time — a service that was down at the slot runs the
-  batch when it comes back the same morning; the batch itself is idempotent per file.
+  batch when it comes back the same morning; the batch itself is idempotent per file, and so is
+  retention (what is cleared is not cleared again).
   The slot is local Oslo time and never 02:00–03:00 (skipped or repeated on DST days).
 """
 
@@ -36,8 +37,23 @@ def _terminations(app: App) -> dict[str, Any]:
     return run_inbox(app)
 
 
+def _retention(app: App) -> dict[str, Any]:
+    """The automatic retention periods (mail bodies, web forms that became nothing), then the
+    erasure ledger's file made whole (an erasure's append lost to a crash)."""
+    from hanport.service import run
+    from hanport.service.commands import ApplyRetention
+    from hanport.service.erasure import sync_ledger_file
+    from hanport.service.timers import SCHEDULER
+
+    cleared: dict[str, Any] = run(app, SCHEDULER, ApplyRetention())
+    if app.settings.erasure_ledger:
+        for warning in sync_ledger_file(app):
+            log.warning("nightly: %s", warning)
+    return cleared
+
+
 # The nightly slot's jobs, run in order; each takes the app and returns a summary to log.
-NIGHTLY_JOBS: list[Callable[[App], dict[str, Any]]] = [_terminations]
+NIGHTLY_JOBS: list[Callable[[App], dict[str, Any]]] = [_terminations, _retention]
 
 
 def nightly(app: App) -> dict[str, Any]:

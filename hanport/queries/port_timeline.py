@@ -25,6 +25,8 @@ def consent_view(
     if c is None:
         return None
     p = views.personal.consent(c.id, access) if access else None
+    whose = c.customer_id or ""
+    erased = views.erasures.erased_on([whose]) if whose else {}
     return {
         "id": c.id,
         "legacy": c.source == "legacy_import",
@@ -41,6 +43,8 @@ def consent_view(
         "ended_at": isoformat_utc(c.ended_at) if c.ended_at else None,
         "end_reason": c.end_reason,
         "case": c.case_ref,
+        # the consent's subject was erased (GDPR art. 17) then: the facts stay, the person not
+        "subject_erased_at": isoformat_utc(erased[whose]) if erased else None,
     }
 
 

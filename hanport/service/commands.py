@@ -181,6 +181,42 @@ class CustomerLink:
     language: str = "nb"
 
 
+@dataclass(frozen=True)
+class EraseCustomer:
+    """Erase what hanport holds about a customer (GDPR art. 17), as far as the law's holds
+    allow; with ``dry_run`` only say what would be erased or refused."""
+
+    customer: str
+    reason: str
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class EraseSigner:
+    """Erase the name of who signed consent ``consent`` under a power of attorney (someone who
+    is not the customer), once the consent's evidence is no longer needed."""
+
+    consent: int
+    reason: str
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class ReapplyErasures:
+    """After a restore of an older backup: apply again every erasure of the ledger file
+    (``ledger``, else the configured one) the database does not hold."""
+
+    ledger: Path | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class ApplyRetention:
+    """Clear what the automatic retention periods say must go now (the nightly slot)."""
+
+    dry_run: bool = False
+
+
 Command = (
     OpenCase
     | Advance
@@ -199,4 +235,8 @@ Command = (
     | ProcessIntakes
     | ResolveIntake
     | CustomerLink
+    | EraseCustomer
+    | EraseSigner
+    | ReapplyErasures
+    | ApplyRetention
 )

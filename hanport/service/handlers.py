@@ -9,6 +9,7 @@ from hanport.service import (
     batch,
     cases,
     customer_links,
+    erasure,
     hes,
     intake,
     mail,
@@ -38,4 +39,8 @@ HANDLERS: dict[type, Callable[..., Any]] = {
     c.ProcessIntakes: intake.process,
     c.ResolveIntake: intake.resolve,
     c.CustomerLink: customer_links.act,
+    c.EraseCustomer: erasure.erase_customer,
+    c.EraseSigner: erasure.erase_signer,
+    c.ReapplyErasures: erasure.reapply,
+    c.ApplyRetention: erasure.apply_retention,
 }

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hanport.storage.views.cases import CaseReads
     from hanport.storage.views.consents import ConsentReads
     from hanport.storage.views.customers import CustomerReads
+    from hanport.storage.views.erasures import ErasureReads
     from hanport.storage.views.events import EventReads
     from hanport.storage.views.hes import HesReads
     from hanport.storage.views.identity import IdentityReads
@@ -63,6 +64,13 @@ class Views:
         from hanport.storage.views.customers import CustomerReads
 
         return CustomerReads(self.conn)
+
+    @cached_property
+    def erasures(self) -> ErasureReads:
+        """What erasure and retention decide from, and the erasure ledger."""
+        from hanport.storage.views.erasures import ErasureReads
+
+        return ErasureReads(self.conn)
 
     @cached_property
     def events(self) -> EventReads:

@@ -556,3 +556,31 @@ def test_pg_customer_export_as_a_login_without_select_on_personal_columns(
     assert any(m["text"] for m in x["mails"]) and x["reads"]
     assert page.code == 0 and "Kari Nordmann" in page.out and 'lang="nb"' in page.out, str(page)
     assert rows and set(rows) == {(login, "customer export", "access request", "1001")}
+
+
+def test_pg_erasure_as_the_privacy_officer_without_select_on_personal_columns(
+    pg_roles: PgRoles, tmp_path: Path
+) -> None:
+    """The data-protection officer's login erases through the erase_* functions (it cannot
+    read what it erases) and writes the ledger; an auditor's login may not call them."""
+    login = f"x_{uuid.uuid4().hex[:8]}"
+    _commit(pg_roles.url, f"CREATE ROLE {login} LOGIN IN ROLE hanport_privacy")
+    try:
+        url = _as(pg_roles.url, login)
+        assert "permission denied" in _refused(url, "SELECT email FROM customers")
+        cli = Cli(url, tmp_path / "cli", roles="who=privacy")
+        # Per Åsen (1003) holds his point: only the e-mail and phone go (exit 6).
+        r = cli("customer", "erase", "1003", "--reason", "art. 17 request", user="who")
+        ledger = _rows(pg_roles.url, "SELECT subject, scope, actor FROM hanport.erasures")
+    finally:
+        _commit(pg_roles.url, f"DROP OWNED BY {login}; DROP ROLE {login}")
+    assert r.code == 6, str(r)
+    assert r.json["erased"]["customers"] == 1
+    assert _rows(
+        pg_roles.url, "SELECT name, email FROM hanport.customers WHERE customer_id = '1003'"
+    ) == [("Per Åsen", None)]
+    assert ledger == [("1003", "contact", "who")]
+    assert "permission denied" in _refused(
+        pg_roles.auditor, "SELECT * FROM erase_subject(1, now())"
+    )
+    assert "permission denied" in _refused(pg_roles.app, "SELECT * FROM erase_subject(1, now())")

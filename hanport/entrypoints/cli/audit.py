@@ -31,6 +31,12 @@ def group() -> None:
     pass
 
 
+def _erased(consent: dict[str, Any]) -> str:
+    """`` (subject erased on D)`` when the consent's subject was erased."""
+    at = consent.get("subject_erased_at")
+    return f" (subject erased on {at[:10]})" if at else ""
+
+
 def instant(value: str | None) -> Any:
     if value is None:
         return None
@@ -173,13 +179,17 @@ def port(
         if r.get("case"):
             lines.append(f"  case: {r['case']}")
         if c:
+            erased = _erased(c)
+            signer = c["signer_name"] or (
+                "signer erased" if erased else "signer withheld (--personal)"
+            )
             who = (
                 "LEGACY consent (imported, opened before the system)"
                 if c["legacy"]
-                else f"consent #{c['id']}: {c['signer_name'] or 'signer withheld (--personal)'} ({c['signer_role']}), {c['channel']}, declaration {c['declaration_version']}, address check {c['address_match']}, received {c['received_at']}"
+                else f"consent #{c['id']}: {signer} ({c['signer_role']}), {c['channel']}, declaration {c['declaration_version']}, address check {c['address_match']}, received {c['received_at']}"
             )
             lines.append(
-                f"  {who}; customer {c['customer']}; live then: {'yes' if r['consent_live_at_that_moment'] else 'NO'}"
+                f"  {who}; customer {c['customer']}{erased}; live then: {'yes' if r['consent_live_at_that_moment'] else 'NO'}"
             )
         elif r.get("data_may_flow"):
             lines.append("  OPEN WITHOUT A LIVE CONSENT")
@@ -196,7 +206,7 @@ def port(
                     "consent": (
                         "legacy"
                         if c and c["legacy"]
-                        else (f"#{c['id']} {c['end_reason'] or 'live'}" if c else "-")
+                        else (f"#{c['id']} {c['end_reason'] or 'live'}{_erased(c)}" if c else "-")
                     ),
                     "warning": "OPEN WITHOUT LIVE CONSENT"
                     if t["open_without_live_consent"]

@@ -38,8 +38,8 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "customer": _cli(
         "customer",
-        "Customers: show one, update contact details and language, or export everything held "
-        "about one (an access request).",
+        "Customers: show one, update contact details and language, export everything held "
+        "about one (an access request) or erase it (art. 17).",
     ),
     "db": _cli("db", "Create a database, migrate its schema."),
     "demo": _cli("demo", "Run the end-to-end demo on a fresh SQLite database and print its story."),
@@ -54,6 +54,11 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "import": _cli("imports", "Import the registry from CSV (UTF-8, ';'-separated, header row)."),
     "mail": _cli("mail", "The mail outbox: list, show, send now, retry a dead mail."),
+    "privacy": _cli(
+        "privacy",
+        "Privacy: the erasure ledger, applying it again after a restore, and what retention "
+        "says should go now.",
+    ),
     "report": _cli("report", "Reports from the case histories: the three-working-day SLA."),
     "scheduler": _cli(
         "scheduler",

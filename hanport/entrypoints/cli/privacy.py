@@ -1,0 +1,106 @@
+"""``hanport privacy``: the erasure ledger, applying it again after a restore, and what the
+retention periods say should go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hanport.entrypoints.cli.context import CliState, check_out, pass_state, table
+
+
+@click.group(
+    "privacy",
+    help="Privacy: the erasure ledger, applying it again after a restore, and what retention "
+    "says should go now.",
+)
+def group() -> None:
+    pass
+
+
+@group.command(
+    "reapply",
+    help="After a restore of an older backup: apply again every erasure of the ledger file "
+    "(--ledger, else HANPORT_ERASURE_LEDGER) that this database does not hold, as it was "
+    "recorded; each is added to the database's ledger, so a second run applies nothing. "
+    "For privacy and supervisors.",
+)
+@click.option(
+    "--ledger",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The ledger file (JSON lines) kept outside the database.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be erased again; change nothing.")
+@pass_state
+def reapply(state: CliState, ledger: Path | None, dry_run: bool) -> None:
+    from hanport.service import run
+    from hanport.service.commands import ReapplyErasures
+
+    r = run(state.app(), state.actor(), ReapplyErasures(ledger, dry_run))
+    lines = [
+        f"{'would apply' if dry_run else 'applied'} {len(r.applied)} erasure(s) again, "
+        f"{r.already} already in this database"
+    ]
+    lines += [f"  {e['subject']} ({e['scope']}, erased {e['at'][:10]})" for e in r.applied]
+    lines += [f"  {s}: not in this database" for s in r.missing]
+    state.emit(r.as_dict(), "\n".join(lines))
+
+
+@group.command(
+    "ledger",
+    help="List the erasure ledger (which subject, when, who, why, what — no personal data), or "
+    "write it as JSON lines with --export FILE, the copy to keep apart from the database's "
+    "backups. For privacy, supervisors and auditors.",
+)
+@click.option(
+    "--export",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the whole ledger to this file (JSON lines).",
+)
+@pass_state
+def ledger(state: CliState, out: Path | None) -> None:
+    from hanport.service.erasure import ledger_entries, require_reader, write_ledger_lines
+
+    require_reader(state.actor(), "the erasure ledger")
+    entries = ledger_entries(state.app())
+    if out is not None:
+        check_out(out)
+        write_ledger_lines(out, entries, append=False)
+        click.echo(f"{len(entries)} erasure(s) written to {out}", err=True)
+        return
+    rows = [{**e, "at": e["at"][:16], "erased": _erased(e["erased"])} for e in entries]
+    state.emit(
+        entries, table(rows, ["at", "subject", "scope", "actor", "role", "reason", "erased"])
+    )
+
+
+def _erased(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{t} {n}" for t, n in counts.items())
+
+
+@group.command(
+    "due",
+    help="What the retention periods say should go at --at (default now): the subjects whose "
+    "records all passed retention (erase them with `customer erase`), and what the nightly "
+    "slot clears on its own (mail bodies, web forms settled without a case); with the "
+    "periods and their legal basis. For privacy, supervisors and auditors.",
+)
+@click.option("--at", metavar="ISO", help="The moment to ask for (no offset: Oslo time).")
+@pass_state
+def due(state: CliState, at: str | None) -> None:
+    from hanport.entrypoints.cli.audit import instant
+    from hanport.service.erasure import due as due_now
+
+    v = due_now(state.app(), state.actor(), instant(at))
+    lines = [
+        f"Due at {v['at']}:",
+        f"  subjects to erase (customer erase): {', '.join(v['subjects']) or 'none'}",
+        f"  mail bodies to clear (nightly): {len(v['mail_bodies'])}",
+        f"  web forms to erase (nightly): {len(v['intakes'])}",
+        "",
+        table(v["periods"], ["kind", "keep", "after", "automatic"]),
+    ]
+    state.emit(v, "\n".join(lines))
