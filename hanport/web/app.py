@@ -28,6 +28,16 @@ def _posts_only(request: Request[Any, Any, Any]) -> bool:
     return request.method == "POST"
 
 
+def _stores(web: WebSettings) -> dict[str, Any]:
+    """The rate limit's counters: per process (Litestar's memory store, its default), or in
+    Redis, shared by every process and machine that serves."""
+    if web.rate_store is None:
+        return {}
+    from litestar.stores.redis import RedisStore
+
+    return {"rate_limit": RedisStore.with_client(url=web.rate_store, namespace="hanport-rate")}
+
+
 def create(app: App, web: WebSettings) -> Litestar:
     """The Litestar application over a bootstrapped engine application."""
     csrf = CSRFConfig(
@@ -38,7 +48,9 @@ def create(app: App, web: WebSettings) -> Litestar:
         cookie_samesite="strict",
         exclude=["/healthz", "/readyz", "/static"],
     )
-    limit = RateLimitConfig(rate_limit=web.rate_limit, check_throttle_handler=_posts_only)
+    limit = RateLimitConfig(
+        rate_limit=web.rate_limit, check_throttle_handler=_posts_only, store="rate_limit"
+    )
     litestar = Litestar(
         route_handlers=[
             health.healthz,
@@ -56,6 +68,7 @@ def create(app: App, web: WebSettings) -> Litestar:
         middleware=[limit.middleware],
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=web.max_body,
+        stores=_stores(web),
         exception_handlers={HTTPException: problems.http_error, 500: problems.server_error},
         openapi_config=None,
         debug=False,

@@ -7,6 +7,9 @@ settings, the database among them, come from :mod:`hanport.config` as for every 
                                  peer address is the client
 ``HANPORT_WEB_RATE_LIMIT``       form posts per client address, ``30/minute`` (default);
                                  units second, minute, hour, day
+``HANPORT_WEB_RATE_STORE``       where the rate limit's counters live: unset (default), in each
+                                 process; ``redis://host:port/db`` shares them between the
+                                 processes and machines that serve (Litestar's Redis store)
 ``HANPORT_WEB_MAX_BODY``         largest request body in bytes (default 65536): larger → 413
 ``HANPORT_WEB_CSRF_SECRET``      the CSRF token's signing secret (default: made at start and
                                  shared by the workers of one ``hanport serve``)
@@ -36,6 +39,7 @@ CSRF_SECRET_ENV = "HANPORT_WEB_CSRF_SECRET"
 class WebSettings:
     trusted_proxies: tuple[str, ...] = ()
     rate_limit: tuple[Unit, int] = ("minute", 30)
+    rate_store: str | None = None  # redis://… when several processes or machines serve
     max_body: int = 65536
     csrf_secret: str = ""
     cookie_secure: bool = False
@@ -69,6 +73,18 @@ def _rate(text: str) -> tuple[Unit, int]:
     return next(u for u in _UNITS if u == unit), int(count)
 
 
+def _store(text: str) -> str | None:
+    url = text.strip()
+    if not url:
+        return None
+    if not url.startswith(("redis://", "rediss://")):
+        raise Refused(
+            f"HANPORT_WEB_RATE_STORE: {url!r} is not a redis:// or rediss:// address",
+            field="rate_store",
+        )
+    return url
+
+
 def _positive(name: str, text: str, kind: type[int] | type[float]) -> float:
     try:
         value = kind(text)
@@ -86,6 +102,7 @@ def load(env: Mapping[str, str] | None = None) -> WebSettings:
     return WebSettings(
         trusted_proxies=_proxies(env.get("HANPORT_WEB_TRUSTED_PROXIES", "")),
         rate_limit=_rate(env.get("HANPORT_WEB_RATE_LIMIT", "30/minute")),
+        rate_store=_store(env.get("HANPORT_WEB_RATE_STORE", "")),
         max_body=max(max_body, 1024),
         csrf_secret=env.get(CSRF_SECRET_ENV) or secrets.token_urlsafe(32),
         cookie_secure=env.get("HANPORT_WEB_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
