@@ -136,6 +136,7 @@ class _Target:
     customer_id: str
     customer_pk: int
     open_case: tuple[int, str] | None  # (id, ref) of an open request of the same kind
+    swap: tuple[int, str] | None = None  # a meter swap waiting for the new meter's consent
 
 
 def process(app: App, actor: Actor, cmd: ProcessIntakes) -> Processed:
@@ -163,6 +164,14 @@ def _one(app: App, row: IntakeRow) -> tuple[str, str, str | None]:
     except _Review as why:
         _settle(app, row.id, "review", str(why), now)
         return "review", str(why), None
+    if target.swap is not None:  # the consent form for a swapped meter
+        case_id, ref = target.swap
+        note = (
+            f"the consent for the new meter of meter swap {ref}: a caseworker records it on "
+            "that case (case advance … record-consent, channel form), then resolves this intake"
+        )
+        _settle(app, row.id, "review", note, now, case_id, target.customer_pk)
+        return "review", note, ref
     if target.open_case is not None:
         case_id, ref = target.open_case
         _merge(app, row, target, now)
@@ -248,13 +257,12 @@ def _target(app: App, form: str, fields: dict[str, str]) -> _Target:
         cust = uow.customers.by_pk(point.customer_pk)
         if cust is None:  # pragma: no cover - a foreign key
             raise _Review(f"metering point {gsrn} has no customer on file")
-        same = [
-            b.case
-            for b in loaded.cases
-            if b.case.active and b.case.workflow == workflow and b.case.point_id == point.id
-        ]
+        live = [b.case for b in loaded.cases if b.case.active and b.case.point_id == point.id]
+    same = [c for c in live if c.workflow == workflow]
+    waiting = [c for c in live if c.workflow == "meter_swap" and c.state == "awaiting_consent"]
     held = (same[0].id, same[0].ref) if same else None
-    return _Target(gsrn, cust.customer_id, cust.id, held)
+    swap = (waiting[0].id, waiting[0].ref) if waiting and form == "nore_order" else None
+    return _Target(gsrn, cust.customer_id, cust.id, held, swap)
 
 
 def _open(app: App, row: IntakeRow, fields: dict[str, str], target: _Target) -> Any:

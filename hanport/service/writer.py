@@ -265,7 +265,8 @@ def _mail_rows(app: App, mails: list[NewMail]) -> list[dict[str, Any]]:
     rows = []
     for m in mails:
         context = resolve(m.context)
-        rendered = render(m.template, m.language, {**context, "links": links})
+        shown = {**context, "links": links, "web_base_url": app.settings.web_base_url}
+        rendered = render(m.template, m.language, shown)
         row = intent_row(
             case_id=m.case_id,
             case_ref=m.case_ref,

@@ -174,3 +174,33 @@ def linked_actor(app: App) -> Any:
     from tests.support import actor
 
     return actor(app, "cw")
+
+
+def test_the_new_meters_consent_form_reaches_the_swap_case(linked: App) -> None:
+    """After a swap in Hole the notice points to the consent form; a form for that point goes
+    to a caseworker with the swap case named (the swap workflow takes no consent from the
+    customer directly), never to a second case."""
+    from tests.support import HOLE_POINT, actor, open_case
+
+    cw = actor(linked, "cw")
+    ref = open_case(linked, cw, "meter_swap", customer="1003", metering_point=HOLE_POINT).case
+    installed = {"meter_number": "5706567316639543", "installed_at": linked.clock.now().isoformat()}
+    assert advance(linked, cw, ref, "record_installation", installed).state == "awaiting_consent"
+    notice = [m for m in outbox(linked, ref) if m["template"] == "meter_installed"]
+    assert notice and "http://127.0.0.1:8080/nb/nore" in notice[0]["text"]
+    kept = submit(
+        linked,
+        "nore_order",
+        nore_form(
+            signer_name="Per Åsen",
+            address="Vikveien 3",
+            postal_code="3530",
+            meter="5706567316639543",
+            email="per@example.no",
+        ),
+        "tok-swap-consent",
+    )
+    process(linked)
+    row = status(linked, kept.intake_id)
+    assert (row.status, row.case_ref) == ("review", ref)
+    assert "a caseworker records it" in (row.outcome or "")
