@@ -208,15 +208,38 @@ def import_rows(
     return report
 
 
+def warnings_of(row: int, sink: list[str]) -> Callable[[str], None]:
+    return lambda text: sink.append(f"row {row}: {text}")
+
+
+def _unerased(
+    uow: Repositories, cid: str, values: dict[str, Any], warn: Callable[[str], None]
+) -> dict[str, Any]:
+    """An import never brings back what was erased: an erased person's row is rejected, and
+    contact details erased on their own stay erased (the grid company's other systems must
+    erase them too)."""
+    scopes = uow.erasures.scopes(cid)
+    if "subject" in scopes:
+        raise BadRow(
+            f"customer {cid} was erased (see hanport privacy ledger): an import does not bring "
+            "an erased person back; a returning customer gets a new customer number"
+        )
+    if "contact" in scopes and (values.get("email") or values.get("phone")):
+        warn(f"customer {cid}: e-mail and phone were erased; the file's are not taken")
+        return {**values, "email": None, "phone": None}
+    return values
+
+
 def import_customers(app: App, actor: Actor, cmd: ImportCustomers) -> ImportReport:
     now = app.clock.now()
 
-    def save(uow: Repositories, item: Row, seen: set[str], _: list[str]) -> str:
+    def save(uow: Repositories, item: Row, seen: set[str], warnings: list[str]) -> str:
         values = _customer_values(item.values)
         cid = item.values["customer_id"]
         if cid in seen:
             raise BadRow(f"customer {cid} appears twice in the file")
         seen.add(cid)
+        values = _unerased(uow, cid, values, warnings_of(item.number, warnings))
         return save_customer(uow, cid, values, now, actor, "import", app)
 
     return import_rows(app, actor, cmd.path, "customers", CUSTOMER_HEADER, save)
@@ -244,6 +267,8 @@ def update_customer(app: App, actor: Actor, cmd: UpdateCustomer) -> str:
     with transaction(app) as uow:
         if uow.registry.customer(cmd.customer) is None:
             raise NotFound(f"customer {cmd.customer} not found")
+        if "subject" in uow.erasures.scopes(cmd.customer):
+            raise Refused(f"customer {cmd.customer} was erased: nothing of theirs is kept")
         outcome = save_customer(uow, cmd.customer, changes, app.clock.now(), actor, "cli", app)
         uow.commit()
     return outcome

@@ -83,6 +83,14 @@ class Erasures:
         )
         return int(cur.rowcount) == 1
 
+    def scopes(self, customer_id: str) -> set[str]:
+        """What the ledger says was erased of this customer (``contact``, ``subject``)."""
+        rows = self.db.all(
+            "SELECT DISTINCT scope FROM erasures WHERE subject_kind = 'customer' AND subject = ?",
+            (customer_id,),
+        )
+        return {str(r[0]) for r in rows}
+
     def known(self) -> set[str]:
         """The erasure ids the ledger holds."""
         return {str(r[0]) for r in self.db.all("SELECT erasure_id FROM erasures")}

@@ -117,6 +117,14 @@ def test_held_then_contact_then_refused_then_erased(story: Story, tmp_path: Path
     assert _rows(app, "SELECT name, email, phone FROM customers WHERE customer_id = '1001'") == [
         ("Kari Nordmann", None, None)
     ]
+    # The registry's nightly file still lists her old contact details: they stay erased.
+    again = _reimport(app, tmp_path)
+    assert not again.rejected and any(
+        "1001: e-mail and phone were erased" in w for w in again.warnings
+    )
+    assert _rows(app, "SELECT email, phone FROM customers WHERE customer_id = '1001'") == [
+        (None, None)
+    ]
     with pytest.raises(Refused, match="already erased; the rest is kept for"):
         _erase(app)
     story.closed = _close_and_move(app, tmp_path)
@@ -138,8 +146,23 @@ def test_held_then_contact_then_refused_then_erased(story: Story, tmp_path: Path
     _assert_tombstones(app)
     _assert_audit_passes(app, story)
     assert _erase(app).outcome == "already erased"
+    # Nor does an import bring the erased person back: her row is rejected, by number.
+    again = _reimport(app, tmp_path)
+    assert [r.number for r in again.rejected] == [2]
+    assert "was erased" in again.rejected[0].reason
+    assert _rows(app, "SELECT name FROM customers WHERE customer_id = '1001'") == [(None,)]
+    with pytest.raises(Refused, match="was erased"):
+        update_customer(app, actor(app, "cw"), KARI, email="kari@example.no")
     (entry,) = [e for e in _ledger(app) if e[1] == "subject"]
     assert entry[0] == KARI and entry[2] == "sup" and "Kari" not in json.dumps(entry)
+
+
+def _reimport(app: App, folder: Path) -> Any:
+    from tests.support import CUSTOMERS_CSV, import_customers
+
+    path = folder / "customers-again.csv"
+    path.write_text(CUSTOMERS_CSV, encoding="utf-8")
+    return import_customers(app, actor(app, "cw"), path)
 
 
 def _ledger(app: App) -> list[tuple[Any, ...]]:
