@@ -160,9 +160,29 @@ def erase_customer(app: App, actor: Actor, cmd: EraseCustomer) -> ErasureResult:
         result.outcome = "partly erased" if scope == "contact" else "erased"
         entry = _entry(result, "customer", actor, why, now)
         uow.erasures.record(entry)
+        sent = uow.erasures.message_ids_of(pk)
         uow.commit()
     result.warnings += sync_ledger_file(app)
+    result.erased["maildir"] = maildir_copies(app, set(sent))
     return result
+
+
+def maildir_copies(app: App, message_ids: set[str]) -> int:
+    """Remove the Maildir copies of these messages (where notices go without SMTP: the copy
+    holds the address and the text); the number removed. With SMTP the mailbox is the
+    customer's own."""
+    import mailbox
+
+    from hanport.service.mail import maildir
+
+    folder = maildir(app)
+    if app.settings.smtp.host is not None or not message_ids or not (folder / "cur").is_dir():
+        return 0
+    box = mailbox.Maildir(folder, create=False)
+    doomed = [key for key, msg in box.iteritems() if str(msg["Message-ID"]) in message_ids]
+    for key in doomed:
+        box.discard(key)
+    return len(doomed)
 
 
 def _refusal(subject: str, held: list[Hold], *, contact: bool) -> str:

@@ -38,6 +38,9 @@ class Erasures:
         )
         return None if row is None else (int(row[0]), self.db.read_ts(row[1]))
 
+    def message_ids_of(self, customer_pk: int) -> list[str]:
+        return self.reads.message_ids_of(customer_pk)
+
     def facts(self, customer_pk: int) -> SubjectFacts:
         return self.reads.facts(customer_pk)
 

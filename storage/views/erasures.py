@@ -140,6 +140,14 @@ class ErasureReads:
             )
         ]
 
+    def message_ids_of(self, customer_pk: int) -> list[str]:
+        """The Message-IDs of every notice about the customer's cases (not personal)."""
+        rows = self.conn.exec_driver_sql(
+            "SELECT m.message_id FROM mail_outbox m JOIN cases c ON c.id = m.case_id "
+            f"WHERE c.customer_pk = {int(customer_pk)}"
+        ).all()
+        return [str(r[0]) for r in rows]
+
     def ledger(self) -> list[LedgerEntry]:
         sql = f"SELECT {_columns.listed(LedgerEntry)} FROM erasures ORDER BY at, id"
         return _columns.fetch(self.conn, LedgerEntry, sql)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -103,15 +103,21 @@ def _close_and_move(app: App, folder: Path) -> str:
 
 @pytest.fixture
 def story(seeded: App, tmp_path: Path) -> Story:
+    # Notices go into this test's own Maildir (on PostgreSQL the default is ./maildir).
+    seeded.settings = replace(seeded.settings, maildir=str(tmp_path / "maildir"))
     opened = _open_and_confirm(seeded)
     return Story(seeded, opened, "")
 
 
 def test_held_then_contact_then_refused_then_erased(story: Story, tmp_path: Path) -> None:
     app = story.app
-    # While she holds the point and her consent is live: only the e-mail and phone go.
+    copies = len(_maildir_copies(app))
+    assert copies > 0  # the notices delivered into the Maildir (no SMTP configured)
+    # While she holds the point and her consent is live: only the e-mail and phone go — and
+    # the Maildir copies of her notices, which hold the address.
     r = _erase(app)
     assert r.outcome == "partly erased" and r.scope == "contact"
+    assert r.erased["maildir"] == copies and _maildir_copies(app) == []
     held = {h.what for h in r.holds}
     assert {"registered customer of metering point", "live consent", "case record"} <= held
     assert _rows(app, "SELECT name, email, phone FROM customers WHERE customer_id = '1001'") == [
@@ -155,6 +161,17 @@ def test_held_then_contact_then_refused_then_erased(story: Story, tmp_path: Path
         update_customer(app, actor(app, "cw"), KARI, email="kari@example.no")
     (entry,) = [e for e in _ledger(app) if e[1] == "subject"]
     assert entry[0] == KARI and entry[2] == "sup" and "Kari" not in json.dumps(entry)
+
+
+def _maildir_copies(app: App) -> list[str]:
+    import mailbox
+
+    from hanport.service.mail import maildir
+
+    folder = maildir(app)
+    if not folder.exists():
+        return []
+    return [str(m["To"]) for m in mailbox.Maildir(folder, create=False) if "kari" in str(m["To"])]
 
 
 def _reimport(app: App, folder: Path) -> Any:
