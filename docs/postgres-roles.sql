@@ -112,6 +112,11 @@ DO $$ BEGIN
   IF to_regclass('hanport.access_log') IS NOT NULL THEN
     REVOKE SELECT ON hanport.customers, hanport.customer_history, hanport.metering_points,
       hanport.consents, hanport.case_notes, hanport.mail_outbox FROM hanport_auditor, hanport_staff;
+    IF to_regclass('hanport.subject_keys') IS NOT NULL THEN
+      -- the customers' own hashing keys: for the logins whose commands hash (with the pepper,
+      -- which is configuration); an auditor replays and verifies without them
+      REVOKE ALL ON hanport.subject_keys FROM hanport_auditor;
+    END IF;
     IF to_regclass('hanport.intakes') IS NOT NULL THEN
       REVOKE SELECT ON hanport.intakes FROM hanport_auditor, hanport_staff;
       GRANT SELECT (id, form, form_token, language, received_at, declaration_version,

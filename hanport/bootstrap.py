@@ -1,10 +1,9 @@
-"""The one place that builds everything: engine, clock, calendar, salt. Used by the CLI, the
+"""The one place that builds everything: engine, clock, calendar. Used by the CLI, the
 scheduler, the batch, the demo and the tests. Nothing connects at import time."""
 
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -19,10 +18,12 @@ from hanport.calendar import InvalidInstant, WorkingCalendar, parse_instant
 from hanport.config import Settings
 from hanport.errors import HanportError, Refused
 from hanport.storage.engine import create_engine, is_sqlite, sqlite_file
-from hanport.storage.hashing import personal_hash
 from hanport.storage.repositories.meta import Meta
 from hanport.storage.schema import SCHEMA_HEAD, current_revision
 from hanport.storage.uow import UnitOfWork
+
+# The pepper of simulated-clock databases (demos, tests), which are never production.
+DEMO_PEPPER = "hanport-demo-and-test-pepper-not-for-production"
 
 
 @dataclass
@@ -31,14 +32,24 @@ class App:
     engine: Engine
     clock: Clock
     calendar: WorkingCalendar
-    salt: bytes
     extras: dict[str, Any] = field(default_factory=dict)
     # The decider's view of the settings (``hanport.service.policy``), made on first use.
     policy: Any = None
 
-    def hash(self, value: str) -> str:
-        """The salted hash an event carries instead of a personal value."""
-        return personal_hash(self.salt, value)
+    def pepper(self) -> str:
+        """The pepper the personal hashes are keyed with: configuration, never the database's.
+        A simulated-clock database (a demo's, a test's: never production) has its own."""
+        if self.settings.pepper:
+            return self.settings.pepper
+        if self.simulated:
+            return DEMO_PEPPER
+        from hanport.config import ConfigError
+
+        raise ConfigError(
+            "HANPORT_PEPPER is not set: the personal values this command records are hashed "
+            "with it (at least 32 characters, kept outside the database, the same for every "
+            "process on the database)"
+        )
 
     @property
     def simulated(self) -> bool:
@@ -108,12 +119,12 @@ def bootstrap(
         ensure_schema(engine, settings.database_url, create=create)
     given = now if now is not None else settings.now
     try:
-        salt, clock = _settle_meta(engine, settings, given, simulated)
+        clock = _settle_meta(engine, settings, given, simulated)
     except HanportError:
         engine.dispose()
         raise
     calendar = WorkingCalendar(saturday_is_working_day=settings.saturday_is_working_day)
-    app = App(settings, engine, clock, calendar, salt)
+    app = App(settings, engine, clock, calendar)
     failpoints.reached(app, "started")
     return app
 
@@ -124,8 +135,8 @@ class _WriteNeeded(Exception):
 
 def _settle_meta(
     engine: Engine, settings: Settings, given: str | datetime | None, simulated: bool | None
-) -> tuple[bytes, Clock]:
-    """Read the salt and the clock from ``meta``; write them only when they must change.
+) -> Clock:
+    """Read the clock from ``meta``; write it only when it must change.
 
     The first pass only reads (no lock: a caseworker's ``case show`` never waits for a batch).
     When it finds something to write, the second pass takes SQLite's write lock at BEGIN: a
@@ -149,7 +160,7 @@ def _meta(
     simulated: bool | None,
     *,
     write: bool,
-) -> tuple[bytes, Clock]:
+) -> Clock:
     def put(key: str, value: str) -> None:
         if meta.get(key) == value:
             return
@@ -157,11 +168,9 @@ def _meta(
             raise _WriteNeeded
         meta.set(key, value)
 
-    stored_salt = meta.get("salt")
-    if stored_salt is None:  # a database made now: its salt and its clock, once
+    if meta.get("clock") is None:  # a database made now: its clock, once
         if not write:
             raise _WriteNeeded
-        stored_salt = meta.setdefault("salt", secrets.token_hex(32))
         meta.setdefault("clock", "simulated" if simulated else "system")
     is_sim = meta.get("clock") == "simulated"
     if simulated and not is_sim:
@@ -190,7 +199,7 @@ def _meta(
                 field="now",
             )
         clock = SystemClock()
-    return bytes.fromhex(stored_salt), clock
+    return clock
 
 
 def save_clock(app: App) -> None:

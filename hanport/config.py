@@ -26,6 +26,10 @@ Environment variables:
 ``HANPORT_MAIL_MAX_ATTEMPTS``   delivery attempts before a mail is dead (default 8)
 ``HANPORT_SENDER_NAME``         sender's display name
 ``HANPORT_SENDER_ADDRESS``      sender's address (also the contact address in notices)
+``HANPORT_PEPPER``              the pepper every personal value's hash in the events is keyed
+                                with (with the customer's own key): at least 32 characters,
+                                kept outside the database — needed by the commands that hash
+                                (a simulated-clock demo or test database has its own)
 ``HANPORT_LINK_SECRET``         the keys the customer's signed links in notices are made with
                                 (status, object, withdraw, confirm a close), comma-separated:
                                 the first signs, every one verifies (rotation); unset: notices
@@ -124,6 +128,7 @@ class Settings:
     sender_name: str = "Føie kundesenter"
     sender_address: str = "kontakt@foie.no"
     link_secret: str | None = None  # the signed links' key (never stored in the database)
+    pepper: str | None = None  # the personal hashes' pepper (never stored in the database)
     web_base_url: str = "http://127.0.0.1:8080"
     swap_wait_months: tuple[int, int] = (1, 2)
     # The version new cases of a workflow start on, where it is not the newest (a case stays on
@@ -295,6 +300,7 @@ _SCALARS = {
     "sender_name": "HANPORT_SENDER_NAME",
     "sender_address": "HANPORT_SENDER_ADDRESS",
     "link_secret": "HANPORT_LINK_SECRET",
+    "pepper": "HANPORT_PEPPER",
     "web_base_url": "HANPORT_WEB_BASE_URL",
     "hes_max_attempts": "HANPORT_HES_MAX_ATTEMPTS",
     "hes_backoff_minutes": "HANPORT_HES_BACKOFF_MINUTES",
@@ -358,6 +364,11 @@ def _scalars(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
                 "first) must be at least 32 characters (e.g. the output of "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
+    if "pepper" in kw and len(str(kw["pepper"]).strip()) < 32:
+        raise ConfigError(
+            "pepper (HANPORT_PEPPER) must be at least 32 characters, kept outside the database "
+            "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
     if "web_base_url" in kw:
         base = str(kw["web_base_url"]).rstrip("/")
         if not base.startswith(("https://", "http://")):

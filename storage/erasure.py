@@ -142,6 +142,13 @@ ERASE: dict[str, tuple[Wipe, ...]] = {
             "UPDATE intakes SET fields = NULL, resolution_note = NULL, erased_at = :at "
             "WHERE customer_pk = :key AND erased_at IS NULL",
         ),
+        # Their own hashing key (migration 0009): what events carry of them can be tested no
+        # more, even by someone holding the pepper.
+        _same(
+            "subject_keys",
+            "UPDATE subject_keys SET key = NULL, destroyed_at = :at "
+            "WHERE customer_pk = :key AND key IS NOT NULL",
+        ),
     ),
     "signer": (
         _same(

@@ -128,6 +128,25 @@ def chain_hash_text(prev_hash: str, event_text: str) -> str:
 
 
 def personal_hash(salt: bytes, value: str) -> str:
-    """A keyed hash standing in for a personal value in events (equality survives, the value
-    does not)."""
+    """The hash events recorded before per-subject keys (``h:``, one salt per database, now
+    destroyed): kept for reading old events, never made any more."""
     return "h:" + hmac.new(salt, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def subject_secret(pepper: str, subject_key: str) -> bytes:
+    """The key a subject's values are hashed with: their own key (in the database, destroyed
+    when they are erased) under the pepper (configuration, never in the database)."""
+    return hmac.new(pepper.encode("utf-8"), bytes.fromhex(subject_key), hashlib.sha256).digest()
+
+
+def keyed_hash(secret: bytes, value: str) -> str:
+    """A keyed hash standing in for a personal value in events (``k:``): equality survives for
+    one subject, the value does not, and without the pepper no guess can be tested."""
+    return "k:" + hmac.new(secret, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def keyed_digest(pepper: str, digest: str) -> str:
+    """An idempotency ledger's request digest under the pepper (``k:``): a reader of the
+    database alone cannot test a guessed request against it."""
+    mac = hmac.new(pepper.encode("utf-8"), digest.encode("ascii"), hashlib.sha256)
+    return "k:" + mac.hexdigest()[:62]  # the ledgers' columns hold 64 characters

@@ -1,7 +1,8 @@
 """SQLModel tables. Personal data (names, addresses, e-mail, phone, free text) lives only in
 customers, customer_history, metering_points, consents, case_notes and mail_outbox
 (``hanport.storage.personal`` names the columns); access_log records who read it; case_events
-carries references and salted hashes, so erasing personal fields keeps every chain verifiable.
+carries references and keyed hashes (per customer, under the pepper), so erasing personal fields
+keeps every chain verifiable.
 
 Instants are UTC (``UTCDateTime``). JSON is stored as canonical text so hashes are stable.
 """
@@ -31,7 +32,7 @@ def _ts(nullable: bool = False, index: bool = False) -> Column:
 
 
 class Meta(SQLModel, table=True):
-    """Per-database settings: the hashing salt, the clock mode, the simulated time."""
+    """Per-database settings: the clock mode, the simulated time (the old hashing salt is gone)."""
 
     __tablename__ = "meta"
     key: str = Field(sa_column=Column(String(64), primary_key=True))
@@ -159,7 +160,7 @@ class CaseEvent(SQLModel, table=True):
 
 
 class CaseNote(SQLModel, table=True):
-    """Free text (notes, reasons): personal, erasable; events carry its salted hash."""
+    """Free text (notes, reasons): personal, erasable; events carry its keyed hash."""
 
     __tablename__ = "case_notes"
     id: int | None = Field(default=None, primary_key=True)
@@ -374,6 +375,19 @@ class AccessLog(SQLModel, table=True):
     purpose: str
     subject: str = Field(sa_column=Column(String(32), nullable=False, index=True))
     what: str
+
+
+class SubjectKey(SQLModel, table=True):
+    """Each customer's own hashing key (hex): the values events carry for their personal fields
+    are keyed with it under the pepper (configuration). Erasing the customer destroys it."""
+
+    __tablename__ = "subject_keys"
+    customer_pk: int = Field(
+        sa_column=Column(Integer, ForeignKey("customers.id"), primary_key=True, autoincrement=False)
+    )
+    key: str | None = Field(default=None, sa_column=Column(String(64)))
+    created_at: datetime = Field(sa_column=_ts())
+    destroyed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class Intake(SQLModel, table=True):

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from hanport.storage.repositories.outbox import Outbox
     from hanport.storage.repositories.ports import Ports
     from hanport.storage.repositories.registry import Customers, Idempotency, Registry
+    from hanport.storage.repositories.subjects import SubjectKeys
     from hanport.storage.repositories.timers import Timers
 
 
@@ -110,6 +111,12 @@ class Repositories:
         from hanport.storage.repositories.registry import Registry
 
         return Registry(self.db)
+
+    @cached_property
+    def subject_keys(self) -> SubjectKeys:
+        from hanport.storage.repositories.subjects import SubjectKeys
+
+        return SubjectKeys(self.db)
 
     @cached_property
     def intakes(self) -> Intakes:

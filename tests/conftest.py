@@ -19,11 +19,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from hanport.bootstrap import App
-from tests.support import PINNED, make_app, seed
+from tests.support import PINNED, TEST_PEPPER, make_app, seed
 
 # Commands a test runs in this process read the environment: they pin nore_open v1 too.
 for _key, _value in PINNED.items():
     os.environ.setdefault(_key, _value)
+os.environ.setdefault("HANPORT_PEPPER", TEST_PEPPER)
 
 PG_ADMIN_URL = os.environ.get("HANPORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("HANPORT_REQUIRE_POSTGRES") == "1"

@@ -107,6 +107,8 @@ def fire_in(uow: Repositories, app: App, who: Actor, ref: str, trigger: str, **f
 ROLES = "cw=caseworker,cw2=caseworker,sup=supervisor,aud=auditor,dpo=privacy"
 # The suite was written for nore_open v1: its new cases stay there (tests of v2 unpin it).
 PINNED = {"HANPORT_WORKFLOW_VERSIONS": "nore_open=1"}
+# The pepper of the tests' databases that do not run on a simulated clock (real logins).
+TEST_PEPPER = "the-tests-pepper-kept-outside-the-database"
 
 # Valid GSRNs (GS1 check digit) and meter numbers.
 NORE_POINT = "707057500000000018"  # Nore og Uvdal 3338, Aidon, port closed, customer 1001
@@ -204,3 +206,22 @@ def copy_reminders(conn: Connection, per_case: int) -> tuple[int, frozenset[int]
         conn.execute(insert(T), extra)
     ids = frozenset(conn.execute(select(T.c.id).where(T.c.name == "remind_consent")).scalars())
     return len(first), ids
+
+
+def keyed_hash_of(app: App, customer_id: str, value: str) -> str:
+    """The hash an event carries for ``value`` of customer ``customer_id`` (their own key under
+    the pepper), as the decider makes it."""
+    from hanport.service.policy import subject_secret_of
+    from hanport.storage.hashing import keyed_hash
+    from hanport.storage.uow import UnitOfWork
+
+    with UnitOfWork(app.engine) as uow:
+        cust = uow.customers.by_id(customer_id)
+        assert cust is not None, customer_id
+        return keyed_hash(subject_secret_of(app, uow, cust.id), value)
+
+
+def customer_of(app: App, ref: str) -> str:
+    from hanport.queries.cases import case_view
+
+    return str(case_view(app, ref)["customer"])

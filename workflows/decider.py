@@ -42,8 +42,9 @@ ROLE_RANK = {Role.AUDITOR: 0, Role.CASEWORKER: 1, Role.SUPERVISOR: 2}
 class Policy:
     """What a decision takes from configuration and the calendar, as values and pure functions."""
 
-    hash: Callable[[str], str]  # the keyed hash events carry instead of a personal value
-    address_key: Callable[[str | None, str | None], str | None]  # hash of a normalised address
+    # the keyed hash events carry instead of a personal value: (the subject's secret, value)
+    hash: Callable[[bytes, str], str]
+    address_key: Callable[[str | None, str | None], str | None]  # an address as compared
     clean_fields: Callable[..., tuple[dict[str, Any], set[str]]]
     delay: Callable[[Timer], Duration]  # a timer's configured duration
     add: Callable[[datetime, Duration], datetime]  # the working calendar's addition
@@ -69,6 +70,10 @@ class Sources(Protocol):
     def customer_since(self, point_id: int, customer_pk: int) -> datetime | None:
         """The earliest the customer can have held the point, as far as the records tell
         (None: they set no bound): what a trigger's instants may not precede."""
+
+    def subject_secret(self, customer_pk: int) -> bytes:
+        """The secret the customer's personal values are hashed with (their own key under
+        the pepper)."""
 
 
 def role_allows(actor: Actor, t: Transition) -> bool:
@@ -102,6 +107,10 @@ class Decision:
         self.points: dict[int, Point] = {}
 
     # --- bookkeeping ---------------------------------------------------------------------
+
+    def hash(self, customer_pk: int, value: str) -> str:
+        """The keyed hash an event carries for one of the customer's personal values."""
+        return self.policy.hash(self.sources.subject_secret(customer_pk), value)
 
     def touch(self, case: Case) -> None:
         if id(case) not in self._touched:

@@ -37,15 +37,21 @@ class Facts(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(_FACTS)
 
+    def _hash(self, value: str) -> str:
+        """Keyed with the case's customer's secret: both sides of every comparison a guard
+        makes (what was written, what is on file) are the same subject's."""
+        return self.decision.hash(self.case.customer.pk, value)
+
     def address(self, street: str | None, postal: str | None) -> str | None:
-        return self.decision.policy.address_key(street, postal)
+        text = self.decision.policy.address_key(street, postal)
+        return self._hash(text) if text else None
 
     def name(self, value: str | None) -> str | None:
         """A person's name, case and spacing aside, as a keyed hash."""
-        return self.decision.policy.hash(" ".join(value.casefold().split())) if value else None
+        return self._hash(" ".join(value.casefold().split())) if value else None
 
     def email(self, value: str | None) -> str | None:
-        return self.decision.policy.hash(value.strip().lower()) if value else None
+        return self._hash(value.strip().lower()) if value else None
 
 
 _FACTS: dict[str, Callable[[Facts], Any]] = {

@@ -3,7 +3,7 @@
 Each guard declares the inputs it reads. The service layer computes those inputs ("facts") before
 it runs a trigger, and the event records them with the outcome, so a replay evaluates the same guard
 on the same inputs without today's data. Personal values (addresses, e-mail addresses) arrive as
-salted hashes: equality is all a guard needs of them.
+keyed hashes (the customer's own key under the pepper): equality is all a guard needs of them.
 """
 
 from __future__ import annotations

@@ -74,7 +74,11 @@ class Step:
         extra: Mapping[str, Any] | None,
         note: str | None,
     ) -> None:
-        data, h = self.data, self.policy.hash
+        data, pk = self.data, self.case.customer.pk
+
+        def h(value: str) -> str:
+            return self.decision.hash(pk, value)
+
         if clean:
             data["fields"] = {k: v for k, v in clean.items() if k not in personal}
             hashed = {k: h(str(v)) for k, v in clean.items() if k in personal}

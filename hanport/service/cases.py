@@ -8,7 +8,6 @@ follow on their own (a form that carries its consent, an automatic close that is
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -18,12 +17,11 @@ from hanport import workflows
 from hanport.bootstrap import App
 from hanport.errors import NotFound, Refused
 from hanport.identifiers import InvalidIdentifier, normalise_meter_number, validate_gsrn
-from hanport.service import load, roles
+from hanport.service import ledgers, load, roles
 from hanport.service.commands import Advance, OpenCase
 from hanport.service.policy import decision_for
 from hanport.service.unit import transaction
 from hanport.service.writer import write
-from hanport.storage.hashing import canonical_json
 from hanport.storage.rows import CustomerRow, Loaded
 from hanport.storage.uow import UnitOfWork
 from hanport.workflows.definition import Actor, Role, Workflow
@@ -47,11 +45,9 @@ class Result:
 # --- idempotency keys -----------------------------------------------------------------------
 
 
-def _request_hash(request: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(dict(request)).encode()).hexdigest()
-
-
-def _done(uow: UnitOfWork, kind: str, key: str | None, request: Mapping[str, Any]) -> Result | None:
+def _done(
+    app: App, uow: UnitOfWork, kind: str, key: str | None, request: Mapping[str, Any]
+) -> Result | None:
     """The stored result of an earlier command with this key, or None. A key reused for other
     data is refused."""
     if key is None:
@@ -59,7 +55,7 @@ def _done(uow: UnitOfWork, kind: str, key: str | None, request: Mapping[str, Any
     row = uow.idempotency.get(kind, key)
     if row is None:
         return None
-    if row.request_hash != _request_hash(request):
+    if not ledgers.same(app, row.request_hash, ledgers.bare(request)):
         raise Refused(f"key {key!r} was already used for a different {kind} request", field="key")
     result = Result(**row.result)
     result.already_applied = True
@@ -67,6 +63,7 @@ def _done(uow: UnitOfWork, kind: str, key: str | None, request: Mapping[str, Any
 
 
 def _keep(
+    app: App,
     uow: UnitOfWork,
     kind: str,
     key: str | None,
@@ -77,7 +74,8 @@ def _keep(
     if key is not None:
         data = result.as_dict()
         data.pop("already_applied")
-        uow.idempotency.put(kind, key, _request_hash(request), None, data, now)
+        digest = ledgers.keyed(app, ledgers.bare(request))
+        uow.idempotency.put(kind, key, digest, None, data, now)
 
 
 # --- advancing --------------------------------------------------------------------------------
@@ -94,7 +92,7 @@ def advance(app: App, actor: Actor, cmd: Advance) -> Result:
     }
     now = app.clock.now()
     with transaction(app) as uow:
-        done = _done(uow, "advance", cmd.key, request)
+        done = _done(app, uow, "advance", cmd.key, request)
         if done is not None:
             return done
         decision = decision_for(app, actor, now, uow)
@@ -109,7 +107,7 @@ def advance(app: App, actor: Actor, cmd: Advance) -> Result:
         result = Result(ref, case.workflow, case.state, case.version, cancelled=decision.cancelled)
         if before == case.state and case.state in ("opening", "closing"):
             result.warnings.append("the command will be retried with backoff")
-        _keep(uow, "advance", cmd.key, request, result, now)
+        _keep(app, uow, "advance", cmd.key, request, result, now)
         uow.commit()
     return result
 
@@ -169,7 +167,7 @@ def open_case(app: App, actor: Actor, cmd: OpenCase) -> Result:
     }
     now = app.clock.now()
     with transaction(app) as uow:
-        done = _done(uow, "open", cmd.key, request)
+        done = _done(app, uow, "open", cmd.key, request)
         if done is not None:
             return done
         decision = decision_for(app, actor, now, uow)
@@ -188,7 +186,7 @@ def open_case(app: App, actor: Actor, cmd: OpenCase) -> Result:
             warnings=warnings,
             cancelled=decision.cancelled,
         )
-        _keep(uow, "open", cmd.key, request, result, now)
+        _keep(app, uow, "open", cmd.key, request, result, now)
         uow.commit()
     return result
 
@@ -321,7 +319,7 @@ def _open_close(
         "fields": {"meter_number": number, "channel": cmd.channel, "metering_point": o.point.gsrn}
     }
     if cmd.from_email:
-        opened["personal"] = {"from_email": app.hash(cmd.from_email.strip().lower())}
+        opened["personal"] = {"from_email": decision.hash(cust.id, cmd.from_email.strip().lower())}
     case = decision.open_case(wf, o.point, o.customer, data, opened)
     decision.run_auto(case, {"from_email": cmd.from_email} if cmd.from_email else None)
     return case

@@ -202,6 +202,14 @@ class EraseSigner:
 
 
 @dataclass(frozen=True)
+class RekeyLedgers:
+    """Turn the idempotency ledgers' bare request digests (written before the pepper) into
+    keyed ones; ``dry_run``: count them only."""
+
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class ReapplyErasures:
     """After a restore of an older backup: apply again every erasure of the ledger file
     (``ledger``, else the configured one) the database does not hold."""

@@ -29,6 +29,7 @@ class Sources:
         self.app, self.uow, self.now = app, uow, now
         self._wait: tuple[int, int] | None = None
         self._since: dict[tuple[int, int], datetime | None] = {}
+        self._secrets: dict[int, bytes] = {}
 
     def next_case_id(self) -> int:
         return self.uow.ids.next_case_id()
@@ -50,6 +51,26 @@ class Sources:
             self._since[key] = self.uow.cases.supply_ended(point_id, customer_pk)
         return self._since[key]
 
+    def subject_secret(self, customer_pk: int) -> bytes:
+        """The customer's hashing secret: their own key under the pepper. ``Refused`` for an
+        erased customer (nothing of theirs is processed)."""
+        if customer_pk not in self._secrets:
+            self._secrets[customer_pk] = subject_secret_of(self.app, self.uow, customer_pk)
+        return self._secrets[customer_pk]
+
+
+def subject_secret_of(app: App, uow: Repositories, customer_pk: int) -> bytes:
+    from hanport.errors import Refused
+    from hanport.storage.hashing import subject_secret
+
+    has_row, key = uow.subject_keys.get(customer_pk)
+    if not has_row:  # a customer made before this database had keys, by a path that made none
+        uow.subject_keys.create(customer_pk, app.clock.now())
+        has_row, key = uow.subject_keys.get(customer_pk)
+    if key is None:
+        raise Refused("this customer was erased: nothing of theirs is processed", field="customer")
+    return subject_secret(app.pepper(), key)
+
 
 def decision_for(app: App, actor: Actor, now: datetime, uow: Repositories) -> Decision:
     """A decision for a command run by ``actor`` at ``now`` in the unit of work ``uow``."""
@@ -58,13 +79,15 @@ def decision_for(app: App, actor: Actor, now: datetime, uow: Repositories) -> De
 
 def _make(app: App) -> Policy:
     from hanport.address import normalise_street
+    from hanport.storage.hashing import keyed_hash
 
     s, cal = app.settings, app.calendar
 
     def address_key(street: str | None, postal: str | None) -> str | None:
+        """An address as compared: the street normalised, with its postal code."""
         if not street or not postal:
             return None
-        return app.hash(f"{normalise_street(street)}|{postal.strip()}")
+        return f"{normalise_street(street)}|{postal.strip()}"
 
     def delay(tm: Timer) -> Duration:
         assert tm.after is not None
@@ -84,7 +107,7 @@ def _make(app: App) -> Policy:
         return {"municipality": municipality, "name": found.name, "vendor": found.vendor}
 
     return Policy(
-        hash=app.hash,
+        hash=keyed_hash,
         address_key=address_key,
         clean_fields=clean_fields,
         delay=delay,

@@ -133,6 +133,7 @@ def save_customer(
         pk = reg.insert_customer(
             {"customer_id": customer_id, "version": 1, "updated_at": now, **values}
         )
+        uow.subject_keys.create(pk, now)  # what their values are hashed with
         version, outcome = 1, "inserted"
     else:
         if all(current[k] == values[k] for k in values):

@@ -12,8 +12,6 @@ refuses is rejected alone (the fallback when a chunk is refused).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,7 +19,7 @@ from hanport.adapters.csvfile import BadRow, Rejected, Row
 from hanport.bootstrap import App
 from hanport.errors import Refused
 from hanport.identifiers import InvalidIdentifier, validate_gsrn
-from hanport.service import load
+from hanport.service import ledgers, load
 from hanport.service.policy import decision_for
 from hanport.service.writer import write
 from hanport.storage.repositories.batch import DocumentRow, Recorded
@@ -42,10 +40,6 @@ HEADER = (
 )
 EVENTS = ("move_out", "end_of_supply", "move_in", "rollback")
 BATCH_ACTOR = Actor.system("batch")
-
-
-def request_hash(values: dict[str, str]) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
 def _instant(text: str, name: str) -> datetime:
@@ -141,9 +135,9 @@ class Chunk:
         doc_id = v["document_id"]
         raw = ";".join(v[h] for h in HEADER)
         seen = self.known.get(doc_id)
-        req_hash = request_hash(v)
+        req_hash = ledgers.bare_document(v)
         if seen is not None and seen.outcome in ("applied", "noop"):
-            if seen.request_hash == req_hash:
+            if ledgers.same(self.app, seen.request_hash, req_hash):
                 detail = (
                     f"document already {seen.outcome} (row {seen.row_number} of run {seen.run_id})"
                 )
@@ -281,7 +275,7 @@ class Chunk:
                     out.outcome,
                     out.detail,
                     int(case.id) if case is not None else None,
-                    request_hash(v),
+                    ledgers.keyed(self.app, ledgers.bare_document(v)),
                     self.now,
                     existing,
                 )

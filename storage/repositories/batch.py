@@ -73,6 +73,20 @@ class Batch:
             [(*r[1:9], db.ts(r.recorded_at), r.document_id) for r in seen],
         )
 
+    def bare(self) -> list[tuple[str, str]]:
+        """(document id, digest) of the documents whose digest is not yet keyed."""
+        rows = self.db.all(
+            "SELECT document_id, request_hash FROM batch_documents "
+            "WHERE request_hash NOT LIKE 'k:%'"
+        )
+        return [(str(d), str(h)) for d, h in rows]
+
+    def rekey(self, rows: list[tuple[str, str]]) -> None:
+        """Set each document's digest to its keyed one: rows of (keyed, document id)."""
+        self.db.executemany(
+            "UPDATE batch_documents SET request_hash = ? WHERE document_id = ?", rows
+        )
+
     def new_run(self, file_name: str, file_hash: str, now: datetime, actor: str) -> int:
         cur = self.db.execute(
             "INSERT INTO batch_runs (kind, file_name, file_hash, started_at, rows_read, applied, "

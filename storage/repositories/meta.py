@@ -1,4 +1,4 @@
-"""Per-database settings (``meta``): the hashing salt, the clock mode, the simulated time."""
+"""Per-database settings (``meta``): the clock mode, the simulated time."""
 
 from __future__ import annotations
 

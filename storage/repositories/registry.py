@@ -103,6 +103,19 @@ class Idempotency:
             (kind, key, request_hash, case_id, canonical_json(dict(result)), self.db.ts(when)),
         )
 
+    def bare(self) -> list[tuple[str, str, str]]:
+        """(kind, key, digest) of the rows whose digest is not yet keyed."""
+        rows = self.db.all(
+            "SELECT kind, key, request_hash FROM idempotency_keys WHERE request_hash NOT LIKE 'k:%'"
+        )
+        return [(str(k), str(key), str(h)) for k, key, h in rows]
+
+    def rekey(self, rows: list[tuple[str, str, str]]) -> None:
+        """Set each (kind, key)'s digest to its keyed one: rows of (keyed, kind, key)."""
+        self.db.executemany(
+            "UPDATE idempotency_keys SET request_hash = ? WHERE kind = ? AND key = ?", rows
+        )
+
 
 class Registry:
     """The customer and metering-point registry as imports and updates write it (SQLAlchemy

@@ -39,6 +39,7 @@ from tests.support import (
     RINGERIKE_METER,
     RINGERIKE_POINT,
     START,
+    TEST_PEPPER,
     consent,
 )
 
@@ -136,6 +137,7 @@ class Hanport:
             "HANPORT_DATABASE_URL": self.url,
             "HANPORT_ROLES": ROLES,
             **PINNED,
+            "HANPORT_PEPPER": TEST_PEPPER,
             "HANPORT_CONFIG": str(config),
             "HANPORT_MAILDIR": str(folder / "maildir"),
         }

@@ -42,7 +42,9 @@ from tests.support import (
     actor,
     advance,
     consent,
+    customer_of,
     dispatch,
+    keyed_hash_of,
     make_app,
     open_case,
 )
@@ -435,13 +437,14 @@ def test_events_carry_no_personal_data(seeded: App) -> None:
     assert {"kind": "reason", "body": REASON, "author": "cw"} in notes
     assert {"kind": "note", "body": NOTE, "author": "sup"} in notes
 
-    # ... and the events carry salted hashes instead.
+    # ... and the events carry hashes keyed with Kari's own key under the pepper instead.
     evs = {e["trigger"]: e["parsed"] for e in db.events(app.engine, ref)}
     personal = evs["record_consent"]["personal"]
     assert set(personal) == {"signer_name", "address", "from_email"}
-    assert personal["signer_name"] == app.hash("Kari Nordmann")
-    assert personal["address"] == app.hash("Sentrumsvegen 5")
-    assert all(v.startswith("h:") for v in personal.values())
+    assert personal["signer_name"] == keyed_hash_of(app, "1001", "Kari Nordmann")
+    assert personal["address"] == keyed_hash_of(app, "1001", "Sentrumsvegen 5")
+    assert personal["signer_name"] != keyed_hash_of(app, "1005", "Kari Nordmann")  # per subject
+    assert all(v.startswith("k:") for v in personal.values())
     for guard in evs["record_consent"]["guards"].values():
         for name, value in guard["inputs"].items():
             if name in (
@@ -450,14 +453,15 @@ def test_events_carry_no_personal_data(seeded: App) -> None:
                 "from_email",
                 "registered_email",
             ):
-                assert isinstance(value, str) and value.startswith("h:"), (name, value)
-    assert evs["cancel"]["personal"]["reason"] == app.hash(REASON)
+                assert isinstance(value, str) and value.startswith("k:"), (name, value)
+    assert evs["cancel"]["personal"]["reason"] == keyed_hash_of(app, "1001", REASON)
     close_events = db.events(app.engine, close.case)
-    assert close_events[0]["parsed"]["personal"]["from_email"] == app.hash("kari@example.no")
+    sender = close_events[0]["parsed"]["personal"]["from_email"]
+    assert sender == keyed_hash_of(app, "1001", "kari@example.no")
     approve = next(
         e["parsed"] for e in db.events(app.engine, ref2) if e["trigger"] == "approve_address"
     )
-    assert approve["note"] == app.hash(NOTE)
+    assert approve["note"] == keyed_hash_of(app, customer_of(app, ref2), NOTE)
 
 
 # --- one active port-changing case per point --------------------------------------------------

@@ -14,7 +14,7 @@ def group() -> None:
 
 @group.command(
     "init",
-    help="Create a database: its schema, its salt and its clock. The clock is chosen here, once: "
+    help="Create a database: its schema and its clock. The clock is chosen here, once: "
     "--simulated-clock makes a demo or test database, where --now moves time and --as names "
     "the acting user; without it the clock is the system's and the acting user is the login.",
 )

@@ -77,6 +77,24 @@ def ledger(state: CliState, out: Path | None) -> None:
     )
 
 
+@group.command(
+    "rekey-ledgers",
+    help="Once, after upgrading to the per-subject hashes: key the idempotency ledgers' request "
+    "digests written before (bare SHA-256) under HANPORT_PEPPER, so a reader of the database "
+    "alone cannot test a guessed request against them. For privacy and supervisors.",
+)
+@click.option("--dry-run", is_flag=True, help="Count the digests to key; change nothing.")
+@pass_state
+def rekey_ledgers(state: CliState, dry_run: bool) -> None:
+    from hanport.service import run
+    from hanport.service.commands import RekeyLedgers
+
+    counts = run(state.app(), state.actor(), RekeyLedgers(dry_run))
+    verb = "would key" if dry_run else "keyed"
+    text = ", ".join(f"{n} in {ledger}" for ledger, n in counts.items())
+    state.emit({"dry_run": dry_run, **counts}, f"{verb}: {text}")
+
+
 def _erased(counts: dict[str, Any]) -> str:
     return ", ".join(f"{t} {n}" for t, n in counts.items())
 
