@@ -239,6 +239,15 @@ def measure(path: Path, month: str) -> tuple[int, int, int, float, float]:
     return r
 
 
+def _events_in(path: Path) -> int:
+    app = app_for(f"sqlite:///{path}")
+    try:
+        with app.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(tables.EVENTS)).scalar_one())
+    finally:
+        app.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=1_000_000)
@@ -253,8 +262,9 @@ def main() -> None:
         events, cases, notices = runs[0][:3]
         times = [r[3] for r in runs]
         print(
-            f"report sla {a.month}, sqlite, {events:>8} events ({cases} cases, {notices} "
-            f"notices in the month): median {median(times):5.2f} s "
+            f"report sla {a.month}, sqlite, history of {_events_in(path):>8} events: read "
+            f"{events} events of {cases} cases ({notices} notices in the month): "
+            f"median {median(times):5.2f} s "
             f"(runs {', '.join(f'{t:.2f}' for t in times)}), "
             f"peak RSS median {median([r[4] for r in runs]):4.0f} MB"
         )

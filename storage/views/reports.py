@@ -5,18 +5,37 @@ stood at a given moment (``as_of``: later rows are left out), so a report is rep
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, case, select, type_coerce
+from sqlalchemy import JSON, String, case, cast, func, or_, select, type_coerce, union
 from sqlalchemy.engine import Connection
 
+from hanport.calendar import isoformat_utc
 from hanport.storage.tables import CASES, CONSENTS, EVENTS, MAIL, POINTS, PORT_EVENTS
 
 # The triggers whose event data a report reads; the others are read without it (most of a
 # long history: timers, HES answers), which keeps the stream light.
 DATA_TRIGGERS = ("open", "record_consent", "schedule")
 _CHUNK = 500  # case ids per IN (…) list
+# How far a case's ``updated_at`` may trail its last event (a clock stepped back); the window
+# reads a case updated up to this long before it becomes relevant.
+CLOCK_MARGIN = timedelta(days=1)
+
+
+class Window(NamedTuple):
+    """The cases a report over a period needs, chosen in SQL so that a month's report does not
+    fold the whole history. A case is read when it was opened before ``opened_before`` (the
+    period's end) and is live or has changed since ``active_since`` (the earliest moment the
+    report looks at); or when it was opened later but a consent recorded on it says it was
+    received before ``opened_before`` (a notice registered late). The rest can add nothing: an
+    event of theirs in the period would have moved ``updated_at`` (which the writer sets with
+    every change; ``created_at`` is the open event's moment, ``state`` the last event's).
+    ``ended`` are the states after which a case takes no part in a report."""
+
+    opened_before: datetime
+    active_since: datetime
+    ended: tuple[str, ...]
 
 
 class ReportEvent(NamedTuple):
@@ -64,9 +83,9 @@ class ReportReads:
         # SQLite: the stored text, parsed here in one call rather than through the column type.
         return type_coerce(column, String) if self.sqlite else column
 
-    def histories(self, as_of: datetime, before: datetime | None = None) -> Iterator[ReportEvent]:
+    def histories(self, as_of: datetime, window: Window | None = None) -> Iterator[ReportEvent]:
         """Every event recorded at or before ``as_of``, in (case, seq) order, streamed; only
-        cases opened before ``before`` (when given). The events are read alone, in the order of
+        the cases ``window`` selects (when given). The events are read alone, in the order of
         their (case, seq) key, and each case's reference, workflow and municipality merged in
         from a second stream of the cases in id order: a join would look them up per event."""
         E = EVENTS
@@ -85,26 +104,55 @@ class ReportReads:
             .where(E.c.occurred_at <= as_of)
             .order_by(E.c.case_id, E.c.seq)
         )
-        cases = self._cases(before)
+        chosen = None if window is None else self._chosen(window, as_of)
+        if chosen is not None:
+            stmt = stmt.where(E.c.case_id.in_(chosen))
+        cases = self._cases(chosen)
         make, stamp = ReportEvent._make, _stamp
         current: tuple[int, str, str, str] = (0, "", "", "")
         for r in self._stream(stmt):
             case_id = r[0]
             if case_id != current[0]:
                 current = next((c for c in cases if c[0] >= case_id), (0, "", "", ""))
-                if current[0] != case_id:
-                    continue  # a case opened on or after ``before``
+            if current[0] != case_id:
+                continue  # not among the cases read (none should be)
             yield make((case_id, current[1], current[2], current[3], r[1], stamp(r[2]), *r[3:]))
 
-    def _cases(self, before: datetime | None) -> Iterator[tuple[int, str, str, str]]:
+    def _chosen(self, w: Window, as_of: datetime) -> Any:
+        """The ids of the cases ``w`` selects, as a sub-select (see ``Window``)."""
+        C, E = CASES, EVENTS
+        opened = select(C.c.id).where(
+            C.c.created_at < w.opened_before,
+            C.c.created_at <= as_of,
+            or_(C.c.updated_at >= w.active_since - CLOCK_MARGIN, C.c.state.not_in(w.ended)),
+        )
+        later = select(C.c.id).where(C.c.created_at >= w.opened_before, C.c.created_at <= as_of)
+        bound = isoformat_utc(w.opened_before + CLOCK_MARGIN)
+        late = select(E.c.case_id).where(
+            E.c.case_id.in_(later),
+            E.c.trigger == "record_consent",
+            E.c.occurred_at <= as_of,
+            self._received_at() < bound,
+        )
+        return union(opened, late)
+
+    def _received_at(self) -> Any:
+        """The text of ``fields.received_at`` in an event's data (UTC ISO 8601, as the fields
+        are cleaned: compared as text, with a day's margin for any other offset)."""
+        E = EVENTS
+        if self.sqlite:
+            return func.json_extract(E.c.data, "$.fields.received_at")
+        return func.json_extract_path_text(cast(E.c.data, JSON), "fields", "received_at")
+
+    def _cases(self, chosen: Any) -> Iterator[tuple[int, str, str, str]]:
         C, P = CASES, POINTS
         stmt = (
             select(C.c.id, C.c.ref, C.c.workflow, P.c.municipality)
             .join_from(C, P, P.c.id == C.c.point_id)
             .order_by(C.c.id)
         )
-        if before is not None:
-            stmt = stmt.where(C.c.created_at < before)
+        if chosen is not None:
+            stmt = stmt.where(C.c.id.in_(chosen))
         for r in self._stream(stmt):
             yield (r[0], r[1], r[2], r[3])
 

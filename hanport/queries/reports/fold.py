@@ -23,6 +23,7 @@ CUSTOMER_STATES: dict[str, frozenset[str]] = {
     "close_port": frozenset({"requested"}),
 }
 ENDED_UNOPENED = frozenset({"cancelled", "rejected", "expired", "objected"})
+ENDED = ENDED_UNOPENED | {"confirmed", "closed"}  # a case's time stops there
 QUEUE_STATES = frozenset({"queued", "visit_scheduled"})
 MANUAL_TRIGGERS = frozenset(
     {
@@ -173,7 +174,7 @@ def _enter(rec: CaseRecord, ev: ReportEvent, left: str) -> None:
         rec.port_open_at = ev.at
     if ev.trigger == "confirm_close" and to == "closed":
         rec.closed_at = ev.at
-    if to in ENDED_UNOPENED or to in ("confirmed", "closed"):
+    if to in ENDED:
         rec.ended, rec.ended_at = to, ev.at
 
 
