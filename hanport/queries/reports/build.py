@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import groupby
 from typing import Any
 
 from hanport.bootstrap import App
@@ -122,11 +121,9 @@ def build(
     area_of = _area_of(app)
     window = None if whole_history else Window(hi, queue.earliest, tuple(sorted(ENDED)))
     with reading(app.engine) as views:
-        histories = views.reports.histories(as_of, window)
-        for _, events in groupby(histories, key=lambda e: e.case_id):
-            batch = list(events)
-            report.events += len(batch)
-            rec = fold(batch, area_of, as_of, period)
+        for history in views.reports.histories(as_of, window):
+            report.events += len(history.events)
+            rec = fold(history, area_of, as_of, period)
             if rec is None or (name is not None and rec.area != name):
                 continue
             report.cases += 1
