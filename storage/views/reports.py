@@ -14,9 +14,6 @@ from sqlalchemy.engine import Connection
 from hanport.calendar import isoformat_utc
 from hanport.storage.tables import CASES, CONSENTS, EVENTS, MAIL, POINTS, PORT_EVENTS
 
-# The triggers whose event data a report reads; the others are read without it (most of a
-# long history: timers, HES answers), which keeps the stream light.
-DATA_TRIGGERS = ("open", "record_consent", "schedule")
 _CHUNK = 500  # case ids per IN (…) list
 # How far a case's ``updated_at`` may trail its last event (a clock stepped back); the window
 # reads a case updated up to this long before it becomes relevant.
@@ -39,24 +36,31 @@ class Window(NamedTuple):
 
 
 class ReportEvent(NamedTuple):
-    """One event as the reports fold it (a tuple: there may be millions); ``data`` is None
-    except for the triggers in ``DATA_TRIGGERS``."""
+    """One event as the reports fold it (a tuple: there may be millions). ``detail`` is what
+    the reports read of its data: for ``record_consent`` the consent's ``received_at`` (""
+    when it names none), for ``schedule`` the whole data (the timers it started); else None."""
 
     at: datetime
     actor_kind: str
     trigger: str
     to_state: str
-    data: str | None
+    detail: str | None
 
 
 class CaseHistory(NamedTuple):
-    """One case's events in order. ``municipality`` is the point's as registered now (for
-    histories from before the open event named its area)."""
+    """One case's events in order, with what its open event's data says: the area recorded
+    (None for a history from before the open event named one: then ``municipality``, the
+    point's as registered now, is all there is), whether its fields name a document (an
+    automatic close) and the reason they give."""
 
     case_id: int
     ref: str
     workflow: str
     municipality: str
+    area: str | None
+    vendor: str | None
+    names_document: bool
+    reason: str | None
     events: list[ReportEvent]
 
 
@@ -70,6 +74,10 @@ class PortRow(NamedTuple):
     consent_id: int | None
     consent_ended_at: datetime | None
     case_ref: str | None
+
+
+def _history(r: Any, events: list[ReportEvent]) -> CaseHistory:
+    return CaseHistory(r[0], r[1], r[2], r[3], r[9], r[10], bool(r[11]), r[12], events)
 
 
 def _stamp(raw: Any) -> datetime:
@@ -91,9 +99,10 @@ class ReportReads:
         """Every case's events recorded at or before ``as_of``, one case at a time in id order,
         streamed; only the cases ``window`` selects (when given). One statement, with the
         cases in the outer loop: each case's reference, workflow and municipality are looked
-        up once, its events read in the order of their (case, seq) key."""
+        up once, its events read in the order of their (case, seq) key. Of the event data only
+        the few values the reports use are read, extracted in SQL (most of a history's bytes
+        are data no report needs)."""
         C, P, E = CASES, POINTS, EVENTS
-        data = case((E.c.trigger.in_(DATA_TRIGGERS), E.c.data), else_=None)
         stmt = (
             select(
                 C.c.id,
@@ -104,7 +113,7 @@ class ReportReads:
                 E.c.actor_kind,
                 E.c.trigger,
                 E.c.to_state,
-                data,
+                *self._details(),
             )
             .join_from(C, P, P.c.id == C.c.point_id)
             .join(E, E.c.case_id == C.c.id)
@@ -119,11 +128,41 @@ class ReportReads:
         for r in self._stream(stmt):
             if head is None or r[0] != head[0]:
                 if head is not None:
-                    yield CaseHistory(head[0], head[1], head[2], head[3], events)
+                    yield _history(head, events)
                 head, events = r, []
             events.append(event(stamp(r[4]), r[5], r[6], r[7], r[8]))
         if head is not None:
-            yield CaseHistory(head[0], head[1], head[2], head[3], events)
+            yield _history(head, events)
+
+    def _details(self) -> tuple[Any, ...]:
+        """An event's ``detail``, then the open event's area, vendor, whether its fields name
+        a document, and its reason (NULL for the other events)."""
+        E = EVENTS
+        is_open = E.c.trigger == "open"
+        received = func.coalesce(self._json("fields", "received_at"), "")
+        return (
+            case(
+                (E.c.trigger == "record_consent", received),
+                (E.c.trigger == "schedule", E.c.data),
+                else_=None,
+            ),
+            case((is_open, self._json("area", "name")), else_=None),
+            case((is_open, self._json("area", "vendor")), else_=None),
+            case((is_open, self._json_has("fields", "document_id")), else_=None),
+            case((is_open, self._json("fields", "reason")), else_=None),
+        )
+
+    def _json(self, *path: str) -> Any:
+        """The text at ``path`` in an event's data (NULL when absent)."""
+        if self.sqlite:
+            return func.json_extract(EVENTS.c.data, "$." + ".".join(path))
+        return func.json_extract_path_text(cast(EVENTS.c.data, JSON), *path)
+
+    def _json_has(self, *path: str) -> Any:
+        """Whether an event's data has a value (JSON null included) at ``path``."""
+        if self.sqlite:
+            return func.json_type(EVENTS.c.data, "$." + ".".join(path)).is_not(None)
+        return func.json_extract_path(cast(EVENTS.c.data, JSON), *path).is_not(None)
 
     def _stamper(self) -> Callable[[Any], datetime]:
         if self.sqlite:
@@ -145,17 +184,11 @@ class ReportReads:
             E.c.case_id.in_(later),
             E.c.trigger == "record_consent",
             E.c.occurred_at <= as_of,
-            self._received_at() < bound,
+            # UTC ISO 8601 text, as the fields are cleaned: compared as text, with a day's
+            # margin for any other offset.
+            self._json("fields", "received_at") < bound,
         )
         return union(opened, late)
-
-    def _received_at(self) -> Any:
-        """The text of ``fields.received_at`` in an event's data (UTC ISO 8601, as the fields
-        are cleaned: compared as text, with a day's margin for any other offset)."""
-        E = EVENTS
-        if self.sqlite:
-            return func.json_extract(E.c.data, "$.fields.received_at")
-        return func.json_extract_path_text(cast(E.c.data, JSON), "fields", "received_at")
 
     def _stream(self, stmt: Any) -> Any:
         return self.conn.execution_options(stream_results=True, yield_per=20_000).execute(stmt)

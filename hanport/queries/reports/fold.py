@@ -10,9 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
 
-from hanport.storage.views.reports import CaseHistory, ReportEvent
+from hanport.storage.views.reports import CaseHistory
 
 OPENING_WORKFLOWS = ("nore_open", "meter_swap")
 # Where the case waits for the customer: the consent not yet given (and, for a close asked for
@@ -100,35 +99,30 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-def _on_open(rec: CaseRecord, data: dict[str, Any]) -> None:
-    fields = data.get("fields", {})
-    if rec.workflow == "close_port":
-        rec.close_kind = "auto" if "document_id" in fields else "request"
-        rec.close_reason = fields.get("reason", "withdrawn")
-
-
-def _on_data(rec: CaseRecord, trigger: str, at: datetime, raw: str) -> None:
-    data = json.loads(raw)
-    if trigger == "record_consent" and rec.notice_at is None:
-        received = data.get("fields", {}).get("received_at")
-        rec.notice_at = min(_instant(received), at) if received else at
+def _on_data(rec: CaseRecord, trigger: str, at: datetime, detail: str) -> None:
+    if trigger == "record_consent":
+        if rec.notice_at is None:
+            rec.notice_at = min(_instant(detail), at) if detail else at
     elif trigger == "schedule":
-        for t in data.get("timers_started", ()):
+        for t in json.loads(detail).get("timers_started", ()):
             if t.get("name") == "auto_close_due":
                 rec.effective_at = _instant(t["due_at"])
 
 
-def _area(
-    first: ReportEvent, municipality: str, area_of: AreaOf
-) -> tuple[str, str, dict[str, Any]]:
-    data = json.loads(first.data) if first.data else {}
-    recorded = data.get("area")
-    if recorded:
-        return recorded["name"], recorded.get("vendor", ""), data
-    # An event from before the open event named its area: the point's registered
-    # municipality (the registry keeps no history of it), mapped as configured now.
-    name, vendor = area_of(municipality)
-    return name, vendor, data
+def _record(history: CaseHistory, area_of: AreaOf, opened_at: datetime) -> CaseRecord:
+    """The record of a case as its open event describes it."""
+    h = history
+    if h.area:
+        area, vendor = h.area, h.vendor or ""
+    else:
+        # A history from before the open event named its area: the point's registered
+        # municipality (the registry keeps no history of it), mapped as configured now.
+        area, vendor = area_of(h.municipality)
+    rec = CaseRecord(h.case_id, h.ref, h.workflow, area, vendor, opened_at)
+    if h.workflow == "close_port":
+        rec.close_kind = "auto" if h.names_document else "request"
+        rec.close_reason = h.reason or "withdrawn"
+    return rec
 
 
 def fold(
@@ -142,9 +136,7 @@ def fold(
     if not events:
         return None
     first = events[0]
-    area, vendor, data = _area(first, history.municipality, area_of)
-    rec = CaseRecord(history.case_id, history.ref, history.workflow, area, vendor, first.at)
-    _on_open(rec, data)
+    rec = _record(history, area_of, first.at)
     state, since = first.to_state, first.at
     lo, hi = period
     segments = rec.segments
