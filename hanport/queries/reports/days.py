@@ -14,12 +14,15 @@ _DAY = timedelta(days=1)
 
 
 class Days:
-    """Working-day counts from a notice, with the calendar's answers kept per date (a report
-    asks about the same few hundred dates many thousand times)."""
+    """Working-day counts from a notice, with the calendar's answers, the deadlines and the
+    counts kept per date (a report asks about the same few hundred dates many thousand
+    times)."""
 
     def __init__(self, calendar: WorkingCalendar) -> None:
         self.calendar = calendar
         self._working: dict[date, bool] = {}
+        self._deadlines: dict[date, datetime] = {}
+        self._counts: dict[tuple[date, date], int] = {}
 
     def working(self, d: date) -> bool:
         known = self._working.get(d)
@@ -30,12 +33,16 @@ class Days:
     def deadline(self, notice: datetime) -> datetime:
         """The end of the third working day after the notice's (Oslo) day: local midnight,
         as a UTC instant."""
-        day, left = notice.astimezone(OSLO).date(), SLA_WORKING_DAYS
-        while left:
-            day += _DAY
-            if self.working(day):
-                left -= 1
-        return datetime.combine(day + _DAY, time(0), OSLO).astimezone(notice.tzinfo)
+        start = notice.astimezone(OSLO).date()
+        known = self._deadlines.get(start)
+        if known is None:
+            day, left = start, SLA_WORKING_DAYS
+            while left:
+                day += _DAY
+                if self.working(day):
+                    left -= 1
+            known = self._deadlines[start] = datetime.combine(day + _DAY, time(0), OSLO)
+        return known.astimezone(notice.tzinfo)
 
     def to_open(self, notice: datetime, opened: datetime) -> int:
         """By the end of which working day after the notice's day the port was open: 0 when
@@ -45,6 +52,12 @@ class Days:
         end = opened.astimezone(OSLO).date()
         if end <= start:
             return 0
+        known = self._counts.get((start, end))
+        if known is None:
+            known = self._counts[(start, end)] = self._count(start, end)
+        return known
+
+    def _count(self, start: date, end: date) -> int:
         count, day = 0, start
         while True:
             day += _DAY

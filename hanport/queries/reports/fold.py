@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from itertools import islice
 
-from hanport.storage.views.reports import ReportEvent
+from hanport.storage.views.reports import CaseHistory
 
 OPENING_WORKFLOWS = ("nore_open", "meter_swap")
 # Where the case waits for the customer: the consent not yet given (and, for a close asked for
@@ -23,6 +23,7 @@ CUSTOMER_STATES: dict[str, frozenset[str]] = {
     "close_port": frozenset({"requested"}),
 }
 ENDED_UNOPENED = frozenset({"cancelled", "rejected", "expired", "objected"})
+ENDED = ENDED_UNOPENED | {"confirmed", "closed"}  # a case's time stops there
 QUEUE_STATES = frozenset({"queued", "visit_scheduled"})
 MANUAL_TRIGGERS = frozenset(
     {
@@ -39,15 +40,13 @@ MANUAL_TRIGGERS = frozenset(
     }
 )
 PEOPLE = frozenset({"caseworker", "supervisor"})
+# The triggers an operational count may look at (the others pass it by unasked).
+COUNTED = MANUAL_TRIGGERS | {"report_failure", "flag_mail_dead", "sla_breached"}
 
 AreaOf = Callable[[str], tuple[str, str]]  # municipality -> (area name, vendor)
 
 
-@dataclass(slots=True)
-class Segment:
-    state: str
-    start: datetime
-    end: datetime
+Segment = tuple[str, datetime, datetime]  # a state, from, until (a tuple: one per change)
 
 
 @dataclass(slots=True)
@@ -73,7 +72,7 @@ class CaseRecord:
     close_reason: str | None = None
     effective_at: datetime | None = None
     closed_at: datetime | None = None
-    ops: Counter[str] = field(default_factory=Counter)  # operational events in the period
+    ops: Counter[str] | None = None  # operational events in the period (None: none)
 
     def clock(self) -> tuple[float, float, float]:
         """(customer's time before the notice, grid company's time after it, customer's time
@@ -81,18 +80,18 @@ class CaseRecord:
         waits = CUSTOMER_STATES.get(self.workflow, frozenset())
         notice = self.notice_at
         before = grid = after = 0.0
-        for s in self.segments:
-            if notice is None or s.end <= notice:
-                if s.state in waits:
-                    before += (s.end - s.start).total_seconds()
+        for state, since, until in self.segments:
+            if notice is None or until <= notice:
+                if state in waits:
+                    before += (until - since).total_seconds()
                 continue
-            start = max(s.start, notice)
-            if s.state in waits and s.start >= notice:
-                after += (s.end - start).total_seconds()
+            start = max(since, notice)
+            if state in waits and since >= notice:
+                after += (until - start).total_seconds()
             else:
-                if s.state in waits and s.start < notice:
-                    before += (notice - s.start).total_seconds()
-                grid += (s.end - start).total_seconds()
+                if state in waits and since < notice:
+                    before += (notice - since).total_seconds()
+                grid += (until - start).total_seconds()
         return before, grid, after
 
 
@@ -100,93 +99,90 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-def _on_open(rec: CaseRecord, data: dict[str, Any]) -> None:
-    fields = data.get("fields", {})
-    if rec.workflow == "close_port":
-        rec.close_kind = "auto" if "document_id" in fields else "request"
-        rec.close_reason = fields.get("reason", "withdrawn")
-
-
-def _on_data(rec: CaseRecord, ev: ReportEvent) -> None:
-    data = json.loads(ev.data) if ev.data else {}
-    if ev.trigger == "record_consent" and rec.notice_at is None:
-        received = data.get("fields", {}).get("received_at")
-        rec.notice_at = min(_instant(received), ev.at) if received else ev.at
-    elif ev.trigger == "schedule":
-        for t in data.get("timers_started", ()):
+def _on_data(rec: CaseRecord, trigger: str, at: datetime, detail: str) -> None:
+    if trigger == "record_consent":
+        if rec.notice_at is None:
+            rec.notice_at = min(_instant(detail), at) if detail else at
+    elif trigger == "schedule":
+        for t in json.loads(detail).get("timers_started", ()):
             if t.get("name") == "auto_close_due":
                 rec.effective_at = _instant(t["due_at"])
 
 
-def _area(first: ReportEvent, area_of: AreaOf) -> tuple[str, str, dict[str, Any]]:
-    data = json.loads(first.data) if first.data else {}
-    recorded = data.get("area")
-    if recorded:
-        return recorded["name"], recorded.get("vendor", ""), data
-    # An event from before the open event named its area: the point's registered
-    # municipality (the registry keeps no history of it), mapped as configured now.
-    name, vendor = area_of(first.municipality)
-    return name, vendor, data
+def _record(history: CaseHistory, area_of: AreaOf, opened_at: datetime) -> CaseRecord:
+    """The record of a case as its open event describes it."""
+    h = history
+    if h.area:
+        area, vendor = h.area, h.vendor or ""
+    else:
+        # A history from before the open event named its area: the point's registered
+        # municipality (the registry keeps no history of it), mapped as configured now.
+        area, vendor = area_of(h.municipality)
+    rec = CaseRecord(h.case_id, h.ref, h.workflow, area, vendor, opened_at)
+    if h.workflow == "close_port":
+        rec.close_kind = "auto" if h.names_document else "request"
+        rec.close_reason = h.reason or "withdrawn"
+    return rec
 
 
 def fold(
-    events: Iterable[ReportEvent],
+    history: CaseHistory,
     area_of: AreaOf,
     as_of: datetime,
     period: tuple[datetime, datetime],
 ) -> CaseRecord | None:
     """Fold one case's events (in seq order, none after ``as_of``); None for no events."""
-    it = iter(events)
-    first = next(it, None)
-    if first is None:
+    events = history.events
+    if not events:
         return None
-    area, vendor, data = _area(first, area_of)
-    rec = CaseRecord(first.case_id, first.ref, first.workflow, area, vendor, first.at)
-    _on_open(rec, data)
+    first = events[0]
+    rec = _record(history, area_of, first.at)
     state, since = first.to_state, first.at
     lo, hi = period
-    for ev in it:
-        if ev.data is not None:
-            _on_data(rec, ev)
-        if lo <= ev.at < hi:
-            _count(rec.ops, ev)
-        if ev.to_state != state:
-            rec.segments.append(Segment(state, since, ev.at))
-            _enter(rec, ev, state)
-            state, since = ev.to_state, ev.at
-        if ev.trigger == "migrate":
+    segments = rec.segments
+    for at, actor_kind, trigger, to, raw in islice(events, 1, None):
+        if raw is not None:
+            _on_data(rec, trigger, at, raw)
+        if trigger in COUNTED and lo <= at < hi:
+            _count(rec, trigger, actor_kind, to)
+        if to != state:
+            segments.append((state, since, at))
+            _enter(rec, at, trigger, to, state)
+            state, since = to, at
+        if trigger == "migrate":
             rec.migrated = True
     if rec.ended is None:
-        rec.segments.append(Segment(state, since, as_of))
+        segments.append((state, since, as_of))
     return rec
 
 
-def _enter(rec: CaseRecord, ev: ReportEvent, left: str) -> None:
-    to = ev.to_state
+def _enter(rec: CaseRecord, at: datetime, trigger: str, to: str, left: str) -> None:
     if to == "queued" and rec.queued_at is None:
-        rec.queued_at = ev.at
+        rec.queued_at = at
     elif left in QUEUE_STATES and to not in QUEUE_STATES and rec.left_queue_at is None:
-        rec.left_queue_at = ev.at
-        if ev.trigger == "record_installation":
-            rec.installed_at = ev.at
-    if ev.trigger == "confirm_open" and rec.port_open_at is None:
-        rec.port_open_at = ev.at
-    if ev.trigger == "confirm_close" and to == "closed":
-        rec.closed_at = ev.at
-    if to in ENDED_UNOPENED or to in ("confirmed", "closed"):
-        rec.ended, rec.ended_at = to, ev.at
+        rec.left_queue_at = at
+        if trigger == "record_installation":
+            rec.installed_at = at
+    if trigger == "confirm_open" and rec.port_open_at is None:
+        rec.port_open_at = at
+    if trigger == "confirm_close" and to == "closed":
+        rec.closed_at = at
+    if to in ENDED:
+        rec.ended, rec.ended_at = to, at
 
 
-def _count(ops: Counter[str], ev: ReportEvent) -> None:
-    t = ev.trigger
+def _count(rec: CaseRecord, t: str, actor_kind: str, to: str) -> None:
+    ops = rec.ops
+    if ops is None:
+        ops = rec.ops = Counter()
     if t == "report_failure":
         ops["hes_failures"] += 1
-        ops["hes_needs_attention" if ev.to_state == "needs_attention" else "hes_resent"] += 1
+        ops["hes_needs_attention" if to == "needs_attention" else "hes_resent"] += 1
     elif t == "retry":
         ops["hes_manual_retries"] += 1
     elif t == "flag_mail_dead":
         ops["dead_mail"] += 1
     elif t == "sla_breached":
         ops["sla_timer_breaches"] += 1
-    if ev.actor_kind in PEOPLE and t in MANUAL_TRIGGERS:
+    if actor_kind in PEOPLE and t in MANUAL_TRIGGERS:
         ops["manual_interventions"] += 1

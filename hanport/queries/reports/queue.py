@@ -45,12 +45,17 @@ class Queue:
     at: datetime  # the snapshot: the end of the period, or as_of if earlier
     stays: list[Stay] = field(default_factory=list)
 
+    @property
+    def earliest(self) -> datetime:
+        """The earliest moment the queue looks at: the period's start, or the start of the
+        rate's window if that is earlier."""
+        return min(self.period[0], self.at - RATE_WINDOW)
+
     def add(self, rec: CaseRecord) -> None:
         if rec.workflow != "meter_swap" or rec.queued_at is None or rec.queued_at >= self.at:
             return
         left = rec.left_queue_at if rec.left_queue_at and rec.left_queue_at <= self.at else None
-        earliest = min(self.period[0], self.at - RATE_WINDOW)
-        if left is not None and left < earliest:
+        if left is not None and left < self.earliest:
             return  # out of the queue before anything this report shows
         installed = rec.installed_at if left is not None else None
         self.stays.append(Stay(rec.area, rec.queued_at, left, installed))
