@@ -119,8 +119,11 @@ COPIED: dict[str, dict[str, str]] = {
     "consents": {"case_id": "cases", "customer_pk": "customers", "point_id": "metering_points"},
     "case_events": {"case_id": "cases"},
     "port_events": {"point_id": "metering_points", "consent_id": "consents", "case_id": "cases"},
+    "consent_events": {"consent_id": "consents", "case_id": "cases"},
 }
 UNIQUE_TEXT = {"customers": "customer_id", "metering_points": "gsrn", "cases": "ref"}
+# Kept as the copied events' data carries them (which the copies do not shift).
+AS_RECORDED = {("consent_events", "received_at")}
 INSTANTS = ("occurred_at", "at", "created_at", "updated_at", "recorded_at", "received_at",
             "opened_at", "ended_at", "port_since", "valid_from")  # fmt: skip
 
@@ -182,7 +185,7 @@ def _copy(t: str, cols: list[str], row: tuple, refs: dict[str, str], top: dict[s
             v = _unique(t, v, k)
         elif t == "case_events" and c == "data":
             v = _renumbered(v, top["consents"] * k)
-        elif c in INSTANTS:
+        elif c in INSTANTS and (t, c) not in AS_RECORDED:
             v = _shift(v, k)
         out.append(v)
     return tuple(out)

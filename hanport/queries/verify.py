@@ -15,6 +15,7 @@ from typing import Any
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import NotFound
+from hanport.storage.consent_timeline import ConsentEventRow, FromEvents
 from hanport.storage.hashing import GENESIS, canonical_event_text, chain_hash_text
 from hanport.storage.views import Views, reading
 from hanport.storage.views.events import ChainLink
@@ -69,6 +70,7 @@ def verify(
             _against_checkpoint(views, checkpoint, ref, report)
         if ref is None:
             _check_ports(views, report)
+            _check_consents(views, report)
     return report
 
 
@@ -243,6 +245,38 @@ def _check_ports(views: Views, report: VerifyReport) -> None:
                     p.gsrn, None, f"the port is {p.han_port} but its history ends {p.last_state}"
                 )
             )
+
+
+def _check_consents(views: Views, report: VerifyReport) -> None:
+    """The consent timeline holds exactly the rows the events give: none missing, none added,
+    none changed (what the events give is kept as a hash a row, so memory stays small)."""
+    project = FromEvents()
+    expected: dict[tuple[int, str], int] = {}
+    for case_id, at, data in views.register.consent_events():
+        for row in project.rows(case_id, at, json.loads(data)):
+            expected[(row.consent_id, row.kind)] = hash(row)
+    for row in views.register.timeline():
+        key = (row.consent_id, row.kind)
+        want = expected.pop(key, None)
+        if want is None:
+            report.problems.append(_consent_problem(row, "no event gives it (added or doubled)"))
+        elif want != hash(row):
+            report.problems.append(_consent_problem(row, "its events give another (changed)"))
+    for consent_id, kind in expected:
+        report.problems.append(
+            Problem(
+                f"consent #{consent_id}",
+                None,
+                f"the consent timeline lacks the {kind} row its events give (removed)",
+            )
+        )
+
+
+def _consent_problem(row: ConsentEventRow, why: str) -> Problem:
+    at = isoformat_utc(row.at) if row.at is not None else "?"
+    return Problem(
+        f"consent #{row.consent_id}", None, f"the consent timeline's {row.kind} row at {at}: {why}"
+    )
 
 
 # --- checkpoint -------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""The consent register's history: the facts that give, open and end consents, streamed from
-the append-only case events and port timeline (never from the consents' current rows, so any
-past moment can be answered). No personal data: references, channels, versions, instants."""
+"""The consent register's reads: every consent as the history stood at a moment, from the
+append-only consent timeline (given, ended) and port timeline (opened) — never from the
+consents' current rows, so any past moment can be answered — with the filters done by the
+database. And the two sides ``audit verify`` compares: the timeline's rows and the events they
+come from. No personal data: references, channels, versions, instants."""
 
 from __future__ import annotations
 
@@ -10,130 +12,122 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
+from hanport.storage.consent_timeline import ConsentEventRow
 from hanport.storage.sql import Driver
 
 
-class ConsentFact(NamedTuple):
-    """One fact of the history, in time order. ``kind``: ``given`` (a case recorded
-    ``consent_id``), ``ended`` (``ended_ids`` with ``reason``), ``opened`` (the port opened
-    under ``consent_id``; ``legacy`` for an import's open port)."""
+class RegisterRow(NamedTuple):
+    """One consent as the history stood at the moment asked: ``source`` ``case`` (given by a
+    case's event) or ``legacy_import`` (an imported open port's consent, given when the port
+    timeline first shows it open)."""
 
-    kind: str
-    at: datetime
-    consent_id: int | None
-    ended_ids: str | None  # JSON list text
-    reason: str | None
-    case_id: int | None
-    case_ref: str | None
+    id: int
     gsrn: str
     customer: str | None
     language: str | None
+    case: str | None
+    source: str
     channel: str | None
     declaration_version: str | None
     security: str | None
     signer_role: str | None
-    received_at: str | None
     address_match: str | None
+    received_at: str | None
+    given_at: datetime
+    opened_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+
+
+# The first end of consent ``{k}`` up to the moment, and its first opening of the port.
+_ENDED = (
+    "LEFT JOIN consent_events x ON x.id = (SELECT min(y.id) FROM consent_events y "
+    "WHERE y.consent_id = {k} AND y.kind = 'ended'{until_y})"
+)
+_OPENED = (
+    "(SELECT min(o.id) FROM port_events o WHERE o.consent_id = {k} AND o.state = 'open'{until_o})"
+)
+_GIVEN = (
+    "SELECT g.consent_id, p.gsrn, u.customer_id, u.language, c.ref, 'case', g.channel, "
+    "g.declaration_version, g.security, g.signer_role, g.address_match, g.received_at, g.at, "
+    "(SELECT o2.at FROM port_events o2 WHERE o2.id = {opened}), x.at, x.reason "
+    "FROM consent_events g JOIN cases c ON c.id = g.case_id "
+    "JOIN metering_points p ON p.id = c.point_id JOIN customers u ON u.id = c.customer_pk "
+    "{ended} WHERE g.kind = 'given'{until_g}{filters}"
+)
+_LEGACY = (
+    "SELECT k.id, p.gsrn, u.customer_id, u.language, NULL, 'legacy_import', NULL, NULL, NULL, "
+    "NULL, NULL, NULL, o.at, o.at, x.at, x.reason "
+    "FROM consents k JOIN port_events o ON o.id = {opened} "
+    "JOIN metering_points p ON p.id = o.point_id LEFT JOIN customers u ON u.id = k.customer_pk "
+    "{ended} WHERE k.source = 'legacy_import'{filters}"
+)
 
 
 class RegisterReads:
     def __init__(self, conn: Connection) -> None:
         self.db = Driver(conn)
 
-    def _json(self, path: str) -> str:
-        if self.db.sqlite:
-            return f"json_extract(e.data, '$.{path}')"
-        return f"(CAST(e.data AS jsonb) #>> '{{{path.replace('.', ',')}}}')"
-
-    def facts(
-        self, until: datetime | None = None, gsrn: str | None = None
-    ) -> Iterator[ConsentFact]:
-        """Every consent fact up to ``until`` (of the point ``gsrn``), given/ended from the
-        events, opened from the port timeline, each stream in time order."""
-        yield from self._events(until, gsrn)
-        yield from self._opened(until, gsrn)
-
-    def _events(self, until: datetime | None, gsrn: str | None) -> Iterator[ConsentFact]:
-        """The given facts, then the ended ones (the fold orders nothing by stream): two narrow
-        scans, the ends without the joins their facts do not need."""
-        yield from self._given(until, gsrn)
-        yield from self._ended(until, gsrn)
-
-    def _where(self, like: str, until: datetime | None, gsrn: str | None) -> tuple[str, list[Any]]:
-        where, params = [f"e.data LIKE '%\"{like}\"%'"], []
-        if until is not None:
-            where.append("e.occurred_at <= ?")
-            params.append(self.db.ts(until))
+    def consents(
+        self,
+        at: datetime | None = None,
+        *,
+        gsrn: str | None = None,
+        customer: str | None = None,
+        live: bool | None = None,
+    ) -> Iterator[RegisterRow]:
+        """Every consent given up to ``at`` (of the point ``gsrn``, of the ``customer``; only
+        those live then, or only those ended by then), by id, streamed."""
+        params: dict[str, Any] = {}
+        filters = ""
         if gsrn is not None:
-            where.append("e.case_id IN (SELECT c.id FROM cases c JOIN metering_points p "
-                         "ON p.id = c.point_id WHERE p.gsrn = ?)")  # fmt: skip
-            params.append(gsrn)
-        return " AND ".join(where), params
+            filters += " AND p.gsrn = :gsrn"
+            params["gsrn"] = gsrn
+        if customer is not None:
+            filters += " AND u.customer_id = :customer"
+            params["customer"] = customer
+        if live is not None:
+            filters += " AND x.id IS NULL" if live else " AND x.id IS NOT NULL"
+        until = ""
+        if at is not None:
+            until = " AND {}.at <= :at"
+            params["at"] = self.db.ts(at)
 
-    def _given(self, until: datetime | None, gsrn: str | None) -> Iterator[ConsentFact]:
-        j = self._json
-        where, params = self._where("consent_id", until, gsrn)
+        def parts(k: str) -> dict[str, str]:
+            return {
+                "ended": _ENDED.format(k=k, until_y=until.format("y")),
+                "opened": _OPENED.format(k=k, until_o=until.format("o")),
+            }
+
         sql = (
-            f"SELECT e.occurred_at, {j('effects.consent_id')}, e.case_id, c.ref, p.gsrn, "
-            f"u.customer_id, u.language, {j('fields.channel')}, {j('fields.declaration_version')}, "
-            f"{j('fields.security')}, {j('fields.signer_role')}, {j('fields.received_at')}, "
-            f"{j('effects.address_match')} FROM case_events e "
-            "JOIN cases c ON c.id = e.case_id JOIN metering_points p ON p.id = c.point_id "
-            f"JOIN customers u ON u.id = c.customer_pk WHERE {where} ORDER BY e.id"
+            _GIVEN.format(**parts("g.consent_id"), until_g=until.format("g"), filters=filters)
+            + " UNION ALL "
+            + _LEGACY.format(**parts("k.id"), filters=filters)
+            + " ORDER BY 1"
         )
-        read_ts = self.db.read_ts
+        ts = self.db.read_ts
         for r in self._stream(sql, params):
-            if r[1] is None:
-                continue
-            at = read_ts(r[0])
-            assert at is not None  # case_events.occurred_at is NOT NULL
-            yield ConsentFact("given", at, int(r[1]), None, None, *r[2:])
+            yield RegisterRow._make((*r[:12], ts(r[12]), ts(r[13]), ts(r[14]), r[15]))
 
-    def _ended(self, until: datetime | None, gsrn: str | None) -> Iterator[ConsentFact]:
-        j = self._json
-        where, params = self._where("consent_ended", until, gsrn)
+    def timeline(self) -> Iterator[ConsentEventRow]:
+        """The consent timeline's rows, in the order they were written."""
+        cols = ", ".join(ConsentEventRow._fields)
+        ts = self.db.read_ts
+        for r in self._stream(f"SELECT {cols} FROM consent_events ORDER BY id", {}):
+            yield ConsentEventRow(r[0], r[1], ts(r[2]), *r[3:])
+
+    def consent_events(self) -> Iterator[tuple[int, datetime, str]]:
+        """(case, instant, data) of every case event that may give or end a consent, in the
+        order they were written."""
         sql = (
-            f"SELECT e.occurred_at, {j('effects.consent_ended.ids')}, "
-            f"{j('effects.consent_ended.reason')}, e.case_id FROM case_events e "
-            f"WHERE {where} ORDER BY e.id"
+            "SELECT case_id, occurred_at, data FROM case_events "
+            "WHERE data LIKE '%\"consent_%' ORDER BY id"
         )
-        read_ts = self.db.read_ts
-        for raw_at, ids, reason, case_id in self._stream(sql, params):
-            if ids is None:
-                continue
-            at = read_ts(raw_at)
-            assert at is not None  # case_events.occurred_at is NOT NULL
-            text = ids if isinstance(ids, str) else str(ids)
-            yield ConsentFact(
-                "ended", at, None, text, reason, case_id, None, "", None, None, *(None,) * 6
-            )
+        ts = self.db.read_ts
+        for case_id, at, data in self._stream(sql, {}):
+            yield case_id, ts(at), data  # type: ignore[misc]
 
-    def _opened(self, until: datetime | None, gsrn: str | None) -> Iterator[ConsentFact]:
-        where, params = ["pe.state = 'open'", "pe.consent_id IS NOT NULL"], []
-        if until is not None:
-            where.append("pe.at <= ?")
-            params.append(self.db.ts(until))
-        if gsrn is not None:
-            where.append("p.gsrn = ?")
-            params.append(gsrn)
-        sql = (
-            "SELECT pe.at, pe.consent_id, pe.case_id, c.ref, p.gsrn, u.customer_id, u.language, "
-            "k.source FROM port_events pe JOIN metering_points p ON p.id = pe.point_id "
-            "LEFT JOIN cases c ON c.id = pe.case_id LEFT JOIN consents k ON k.id = pe.consent_id "
-            "LEFT JOIN customers u ON u.id = k.customer_pk "
-            f"WHERE {' AND '.join(where)} ORDER BY pe.id"
-        )
-        read_ts = self.db.read_ts
-        for raw_at, cid, case_id, ref, point, cust, lang, source in self._stream(sql, params):
-            kind = "legacy" if source == "legacy_import" else "opened"
-            at = read_ts(raw_at)
-            assert at is not None  # port_events.at is NOT NULL
-            yield ConsentFact(
-                kind, at, int(cid), None, None, case_id, ref, point, cust, lang,
-                *(None,) * 6,
-            )  # fmt: skip
-
-    def _stream(self, sql: str, params: list[Any]) -> Iterator[Any]:
+    def _stream(self, sql: str, params: dict[str, Any]) -> Iterator[Any]:
         cur = self.db.raw.cursor()
         cur.execute(self.db.sql(sql), params)
         while rows := cur.fetchmany(10_000):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -65,10 +68,10 @@ def list_cmd(
     purpose: str | None,
 ) -> None:
     from hanport.entrypoints.cli.audit import instant
-    from hanport.service.reads import consent_register
+    from hanport.service.reads import consent_register_rows
 
     live = None if which is None else which == "live"
-    rows = consent_register(
+    rows = consent_register_rows(
         state.app(),
         state.actor(),
         at=instant(at),
@@ -78,13 +81,49 @@ def list_cmd(
         personal=personal,
         purpose=purpose,
     )
-    if fmt == "json":
-        state.json = True
-    if fmt == "csv" and not state.json:
+    if fmt == "json" or state.json:
+        _json(rows)
+    elif fmt == "csv":
+        _csv(rows)
+    else:
+        click.echo(table(list(rows), COLUMNS))
+
+
+CHUNK = 2_000  # rows written at a time: the register can hold hundreds of thousands
+
+
+def _json(rows: Iterator[dict[str, Any]]) -> None:
+    """A JSON array, one consent a line, written as the rows come."""
+    first = True
+    for chunk in _chunks(rows):
+        text = ",\n  ".join(json.dumps(r, ensure_ascii=False, default=str) for r in chunk)
+        click.echo(("[\n  " if first else ",\n  ") + text, nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
+
+
+def _csv(rows: Iterator[dict[str, Any]]) -> None:
+    first = True
+    for chunk in _chunks(rows):
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else COLUMNS, delimiter=";")
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.DictWriter(buf, fieldnames=list(chunk[0]), delimiter=";")
+        if first:
+            writer.writeheader()
+            first = False
+        writer.writerows(chunk)
         click.echo(buf.getvalue(), nl=False)
-        return
-    state.emit(rows, table(rows, COLUMNS))
+    if first:
+        buf = io.StringIO()
+        csv.DictWriter(buf, fieldnames=COLUMNS, delimiter=";").writeheader()
+        click.echo(buf.getvalue(), nl=False)
+
+
+def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for r in rows:
+        chunk.append(r)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
