@@ -19,7 +19,7 @@ class ConsentEventRow(NamedTuple):
     consent_id: int
     kind: str  # given | ended
     at: Any  # the event's instant (a datetime, or as the database returned it)
-    case_id: int | None = None  # given: the consent's case
+    case_id: int | None = None  # the case whose event gave or ended it
     reason: str | None = None  # ended: why
     channel: str | None = None
     declaration_version: str | None = None
@@ -57,8 +57,14 @@ def given(case_id: int, at: Any, data: Mapping[str, Any]) -> ConsentEventRow | N
     )
 
 
-def ended(consent_id: int, at: Any, reason: str | None) -> ConsentEventRow:
-    return ConsentEventRow(int(consent_id), "ended", at, reason=reason)
+def ended(consent_id: int, at: Any, reason: str | None, case_id: int | None) -> ConsentEventRow:
+    return ConsentEventRow(int(consent_id), "ended", at, case_id, reason)
+
+
+def ended_by(data: Mapping[str, Any]) -> tuple[list[int], str | None]:
+    """The consents an event's data says it ended (``effects.consent_ended``), and why."""
+    end = (data.get("effects") or {}).get("consent_ended") or {}
+    return [int(c) for c in end.get("ids") or ()], end.get("reason")
 
 
 class FromEvents:
@@ -76,17 +82,16 @@ class FromEvents:
         if g is not None:
             previous = self.latest.get(case_id)
             if previous is not None and previous != g.consent_id:
-                out += self._end(previous, at, "cancelled")
+                out += self._end(previous, at, "cancelled", case_id)
             self.latest[case_id] = g.consent_id
             out.append(g)
-        end = (data.get("effects") or {}).get("consent_ended")
-        if end:
-            for cid in end.get("ids") or ():
-                out += self._end(int(cid), at, end.get("reason"))
+        ids, reason = ended_by(data)
+        for cid in ids:
+            out += self._end(cid, at, reason, case_id)
         return out
 
-    def _end(self, consent_id: int, at: Any, reason: str | None) -> list[ConsentEventRow]:
-        if consent_id in self.done:
+    def _end(self, cid: int, at: Any, reason: str | None, case_id: int) -> list[ConsentEventRow]:
+        if cid in self.done:
             return []
-        self.done.add(consent_id)
-        return [ended(consent_id, at, reason)]
+        self.done.add(cid)
+        return [ended(cid, at, reason, case_id)]

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from hanport.calendar import isoformat_utc
-from hanport.declarations import digest
+from hanport.declarations import digest, texts
 from hanport.storage.views import Views
 from hanport.storage.views.register import RegisterRow
 
@@ -33,8 +32,17 @@ def register(
         yield as_dict(r)
 
 
-def _t(d: datetime | None) -> str | None:
-    return isoformat_utc(d) if d else None
+def register_json(
+    views: Views,
+    at: datetime | None = None,
+    *,
+    point: str | None = None,
+    customer: str | None = None,
+    live: bool | None = None,
+) -> Iterator[str]:
+    """:func:`register` as each row's JSON object text (the same keys and values), built by
+    the database."""
+    yield from views.register.consents_json(texts(), at, gsrn=point, customer=customer, live=live)
 
 
 def as_dict(r: RegisterRow) -> dict[str, Any]:
@@ -52,9 +60,9 @@ def as_dict(r: RegisterRow) -> dict[str, Any]:
         "signer_role": r.signer_role,
         "address_match": r.address_match,
         "received_at": r.received_at,
-        "given_at": _t(r.given_at),
-        "opened_at": _t(r.opened_at),
-        "ended_at": _t(r.ended_at),
+        "given_at": r.given_at,
+        "opened_at": r.opened_at,
+        "ended_at": r.ended_at,
         "end_reason": r.end_reason,
         "live": r.ended_at is None,
     }

@@ -15,7 +15,7 @@ from typing import Any
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import NotFound
-from hanport.storage.consent_timeline import ConsentEventRow, FromEvents
+from hanport.storage.consent_timeline import FromEvents
 from hanport.storage.hashing import GENESIS, canonical_event_text, chain_hash_text
 from hanport.storage.views import Views, reading
 from hanport.storage.views.events import ChainLink
@@ -249,34 +249,29 @@ def _check_ports(views: Views, report: VerifyReport) -> None:
 
 def _check_consents(views: Views, report: VerifyReport) -> None:
     """The consent timeline holds exactly the rows the events give: none missing, none added,
-    none changed (what the events give is kept as a hash a row, so memory stays small)."""
+    none changed (what the events give is kept as a hash a row, so memory stays small). Each
+    problem names the case whose event gives (or should give) the row."""
     project = FromEvents()
-    expected: dict[tuple[int, str], int] = {}
-    for case_id, at, data in views.register.consent_events():
-        for row in project.rows(case_id, at, json.loads(data)):
-            expected[(row.consent_id, row.kind)] = hash(row)
+    expected: dict[tuple[int, str], tuple[int, int | None]] = {}
+    for event_case, occurred, data in views.register.consent_events():
+        for row in project.rows(event_case, occurred, json.loads(data)):
+            expected[(row.consent_id, row.kind)] = (hash(row), row.case_id)
+    found: list[tuple[int | None, int, str]] = []  # (case, consent, what)
     for row in views.register.timeline():
-        key = (row.consent_id, row.kind)
-        want = expected.pop(key, None)
-        if want is None:
-            report.problems.append(_consent_problem(row, "no event gives it (added or doubled)"))
-        elif want != hash(row):
-            report.problems.append(_consent_problem(row, "its events give another (changed)"))
-    for consent_id, kind in expected:
+        want = expected.pop((row.consent_id, row.kind), None)
+        if want is None or want[0] != hash(row):
+            why = "no event gives it (added or doubled)" if want is None else "changed"
+            when = isoformat_utc(row.at) if row.at is not None else "?"
+            by = row.case_id if want is None else want[1]
+            found.append((by, row.consent_id, f"its {row.kind} row at {when}: {why}"))
+    for (consent_id, kind), (_, by) in expected.items():
+        found.append((by, consent_id, f"its {kind} row, which the events give, is missing"))
+    refs = views.register.case_refs(c for c, _, _ in found if c is not None)
+    for by, consent_id, what in found:
+        name = refs.get(by, f"consent #{consent_id}") if by else f"consent #{consent_id}"
         report.problems.append(
-            Problem(
-                f"consent #{consent_id}",
-                None,
-                f"the consent timeline lacks the {kind} row its events give (removed)",
-            )
+            Problem(name, None, f"the consent timeline of consent #{consent_id}: {what}")
         )
-
-
-def _consent_problem(row: ConsentEventRow, why: str) -> Problem:
-    at = isoformat_utc(row.at) if row.at is not None else "?"
-    return Problem(
-        f"consent #{row.consent_id}", None, f"the consent timeline's {row.kind} row at {at}: {why}"
-    )
 
 
 # --- checkpoint -------------------------------------------------------------------------------

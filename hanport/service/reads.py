@@ -174,13 +174,39 @@ def consent_register_rows(
 ) -> Iterator[dict[str, Any]]:
     """:func:`consent_register` streamed, row by row, as the database returns them (refused
     at once, before any row, to a reader who may not see it)."""
+    _may_read_register(reader)
+    how = access(app, reader, "consent list", personal=personal, purpose=purpose, by_default=False)
+    return _register_rows(app, how, at, point, customer, live)
+
+
+def consent_register_json(
+    app: App,
+    reader: Actor,
+    *,
+    at: datetime | None = None,
+    point: str | None = None,
+    customer: str | None = None,
+    live: bool | None = None,
+) -> Iterator[str]:
+    """:func:`consent_register` (without personal data) as each row's JSON object text, as
+    the database builds it: what ``consent list --format json`` prints."""
+    from hanport.queries.register import register_json
+
+    _may_read_register(reader)
+
+    def rows() -> Iterator[str]:
+        with reading(app.engine) as views:
+            yield from register_json(views, at, point=point, customer=customer, live=live)
+
+    return rows()
+
+
+def _may_read_register(reader: Actor) -> None:
     if reader.role not in REGISTER_ROLES:
         raise Refused(
             f"the consent register is for privacy, supervisor or auditor; {reader.name} is "
             f"{reader.role.value}"
         )
-    how = access(app, reader, "consent list", personal=personal, purpose=purpose, by_default=False)
-    return _register_rows(app, how, at, point, customer, live)
 
 
 def _register_rows(

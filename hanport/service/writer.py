@@ -77,15 +77,24 @@ def _consent_timeline(
     decision: Decision, ends: list[ConsentEnded]
 ) -> list[consent_timeline.ConsentEventRow]:
     """The consent timeline's rows: each consent an event records, then each consent the
-    decision ends (only commands that give or end a consent have any)."""
-    rows = []
+    decision ends, by the case whose event says so — or, for one a new consent on its case
+    replaces (no event names it), by the case that records the new one. Only commands that
+    give or end a consent have any."""
+    rows, by = [], {}
+    giver = None
     for case, ev in decision.events:
         effects = ev.data.get("effects")
-        if effects and "consent_id" in effects:
-            row = consent_timeline.given(int(case.id), ev.occurred_at, resolve(ev.data))
-            if row is not None:
-                rows.append(row)
-    rows += [consent_timeline.ended(int(e.id), e.at, e.reason) for e in ends]
+        if not effects or not ("consent_id" in effects or "consent_ended" in effects):
+            continue
+        data = resolve(ev.data)
+        row = consent_timeline.given(int(case.id), ev.occurred_at, data)
+        if row is not None:
+            rows.append(row)
+            giver = giver or int(case.id)
+        by.update(dict.fromkeys(consent_timeline.ended_by(data)[0], int(case.id)))
+    for e in ends:
+        cid = int(e.id)
+        rows.append(consent_timeline.ended(cid, e.at, e.reason, by.get(cid, giver)))
     return rows
 
 

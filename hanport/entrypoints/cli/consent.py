@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 import click
 
@@ -68,18 +68,20 @@ def list_cmd(
     purpose: str | None,
 ) -> None:
     from hanport.entrypoints.cli.audit import instant
-    from hanport.service.reads import consent_register_rows
+    from hanport.service.reads import consent_register_json, consent_register_rows
 
     live = None if which is None else which == "live"
+    wanted = {
+        "at": instant(at),
+        "point": point.strip() if point else None,
+        "customer": customer.strip() if customer else None,
+        "live": live,
+    }
+    if (fmt == "json" or state.json) and not personal:
+        _json_texts(consent_register_json(state.app(), state.actor(), **wanted))
+        return
     rows = consent_register_rows(
-        state.app(),
-        state.actor(),
-        at=instant(at),
-        point=point.strip() if point else None,
-        customer=customer.strip() if customer else None,
-        live=live,
-        personal=personal,
-        purpose=purpose,
+        state.app(), state.actor(), **wanted, personal=personal, purpose=purpose
     )
     if fmt == "json" or state.json:
         _json(rows)
@@ -89,15 +91,20 @@ def list_cmd(
         click.echo(table(list(rows), COLUMNS))
 
 
+T = TypeVar("T")
 CHUNK = 2_000  # rows written at a time: the register can hold hundreds of thousands
 
 
 def _json(rows: Iterator[dict[str, Any]]) -> None:
+    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+    _json_texts(encode(r) for r in rows)
+
+
+def _json_texts(objects: Iterator[str]) -> None:
     """A JSON array, one consent a line, written as the rows come."""
     first = True
-    for chunk in _chunks(rows):
-        text = ",\n  ".join(json.dumps(r, ensure_ascii=False, default=str) for r in chunk)
-        click.echo(("[\n  " if first else ",\n  ") + text, nl=False)
+    for chunk in _chunks(objects):
+        click.echo(("[\n  " if first else ",\n  ") + ",\n  ".join(chunk), nl=False)
         first = False
     click.echo("[]" if first else "\n]")
 
@@ -118,8 +125,8 @@ def _csv(rows: Iterator[dict[str, Any]]) -> None:
         click.echo(buf.getvalue(), nl=False)
 
 
-def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
+def _chunks(rows: Iterable[T]) -> Iterator[list[T]]:
+    chunk: list[T] = []
     for r in rows:
         chunk.append(r)
         if len(chunk) >= CHUNK:
