@@ -6,8 +6,8 @@ The history is real where it matters: some hundreds of Nore customers go through
 layer (consent with the order, the port opened, some closed on request, some cancelled, some
 refused at the address check, some reminded and expired, a few moved out by the nightly
 file), then the bench multiplies those rows with SQL — customers, points, cases, events,
-consents and the port timeline, each copy with its own ids and its instants a day later — until
-the history holds ``--events`` events. The copies' consent ids are renumbered inside the
+consents, the port timeline and the consent timeline, each copy with its own ids and its
+instants a day later — until the history holds ``--events`` events. The copies' consent ids are renumbered inside the
 events' data, so the register sees as many distinct consents as the copies hold (the copies'
 hash chains are not recomputed: the register does not verify them).
 
