@@ -164,6 +164,7 @@ class RegisterReads:
         branches, params = self._query(at, gsrn, customer, live)
         texts = list(texts)
         values = ", ".join(f"(:tv{i}, :tl{i}, :ts{i})" for i in range(len(texts)))
+        values = values or "(NULL, NULL, NULL)"
         for i, (version, language, sha) in enumerate(texts):
             params.update({f"tv{i}": version, f"tl{i}": language, f"ts{i}": sha})
         sql = (
