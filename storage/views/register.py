@@ -40,7 +40,7 @@ class RegisterRow(NamedTuple):
 
 
 # The register's query: one branch for the consents the cases gave, one for the legacy ones
-# (an imported open port's), each a list of (column, expression) in RegisterRow's order.
+# (an imported open port's), each its column expressions in RegisterRow's order and its FROM.
 # ``{opened}``: when the consent first opened the port; ``{end}``: its first end (NULL when
 # only live ones are asked, which are kept before anything is joined).
 _CASE = (
@@ -215,8 +215,10 @@ class RegisterReads:
             "WHERE data LIKE '%\"consent_%' ORDER BY id"
         )
         ts = self.db.read_ts
-        for case_id, at, data in self._stream(sql, {}):
-            yield case_id, ts(at), data  # type: ignore[misc]
+        for case_id, raw, data in self._stream(sql, {}):
+            at = ts(raw)
+            assert at is not None  # case_events.occurred_at is NOT NULL
+            yield case_id, at, data
 
     def case_refs(self, ids: Iterable[int]) -> dict[int, str]:
         """The references of the cases ``ids``."""
