@@ -3,7 +3,8 @@
 --   hanport_owner    owns the schema and the tables; runs `hanport db upgrade` (migrations).
 --   hanport_app      what the CLI, the scheduler and the batch connect as: reads and writes rows,
 --                    but owns nothing, so it cannot disable or drop the append-only triggers,
---                    and it has no UPDATE, DELETE or TRUNCATE on case_events and port_events.
+--                    and it has no UPDATE, DELETE or TRUNCATE on case_events, port_events and
+--                    consent_events.
 --   hanport_auditor  reads history and consent facts, writes nothing (`hanport audit …`); no
 --                    SELECT on the columns that hold personal data (names, contact details,
 --                    addresses, signers, mail text, notes): it reads those only through the
@@ -97,6 +98,9 @@ DO $$ BEGIN
   END IF;
   IF to_regclass('hanport.port_events') IS NOT NULL THEN
     REVOKE UPDATE, DELETE, TRUNCATE ON hanport.port_events FROM hanport_app, hanport_staff;
+  END IF;
+  IF to_regclass('hanport.consent_events') IS NOT NULL THEN
+    REVOKE UPDATE, DELETE, TRUNCATE ON hanport.consent_events FROM hanport_app, hanport_staff;
   END IF;
 END $$;
 

@@ -68,6 +68,18 @@ def digest(version: str | None, language: str | None = "nb") -> str | None:
     return hashlib.sha256(body.encode("utf-8")).hexdigest() if body is not None else None
 
 
+@cache
+def texts() -> tuple[tuple[str, str, str], ...]:
+    """(version, language, SHA-256) of every declaration text there is."""
+    folder = files("hanport.templates").joinpath("declarations")
+    found = []
+    for f in folder.iterdir():
+        version, _, language = f.name.removesuffix(".txt").rpartition(".")
+        if f.name.endswith(".txt") and version:
+            found.append((version, language, digest(version, language) or ""))
+    return tuple(sorted(found))
+
+
 def _language(version: str, language: str) -> str:
     folder = files("hanport.templates").joinpath("declarations")
     return language if folder.joinpath(f"{version}.{language}.txt").is_file() else "nb"

@@ -43,6 +43,23 @@ def _pg_read_ts(value: Any) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
+def _sqlite_read_iso(value: Any) -> str | None:
+    """The stored instant as ``isoformat()`` of its aware UTC datetime writes it, straight
+    from the stored text (reads of many rows skip parsing and formatting)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 26:  # pragma: no cover - not ours
+        d = _sqlite_read_ts(value)
+        return None if d is None else d.isoformat()
+    if value.endswith(".000000"):
+        return f"{value[:10]}T{value[11:19]}+00:00"
+    return f"{value[:10]}T{value[11:]}+00:00"
+
+
+def _pg_read_iso(value: Any) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
 class Driver:
     """The unit of work's connection as the DBAPI sees it, with the value conversions of its
     backend."""
@@ -53,6 +70,7 @@ class Driver:
         self.raw: Any = conn.connection.driver_connection
         self.ts = _sqlite_ts if self.sqlite else _identity
         self.read_ts = _sqlite_read_ts if self.sqlite else _pg_read_ts
+        self.read_iso = _sqlite_read_iso if self.sqlite else _pg_read_iso
         # A login that reads personal data only through the logging functions
         # (``hanport.storage.personal``): the repositories read through them, and the command's
         # context goes to the server before the first statement.
@@ -61,6 +79,21 @@ class Driver:
 
     def ts_or_none(self, dt: datetime | None) -> Any:
         return None if dt is None else self.ts(dt)
+
+    def iso_utc(self, column: str) -> str:
+        """SQL for the instant in ``column`` as ISO 8601 text in UTC, as ``read_iso`` gives it
+        (microseconds only when there are any; NULL stays NULL)."""
+        if self.sqlite:  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'
+            return (
+                f"(CASE WHEN {column} LIKE '%.000000' THEN replace(substr({column}, 1, 19), "
+                f"' ', 'T') ELSE replace({column}, ' ', 'T') END || '+00:00')"
+            )
+        utc = f"({column} AT TIME ZONE 'UTC')"
+        return (
+            f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+            f"CASE WHEN extract(microseconds FROM {utc})::bigint % 1000000 = 0 THEN '' "
+            f"ELSE to_char({utc}, '.US') END || '+00:00')"
+        )
 
     def sql(self, text: str) -> str:
         return text if self.sqlite else _pg(text)

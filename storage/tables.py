@@ -329,7 +329,10 @@ class PortEvent(SQLModel, table=True):
     what ``audit port`` answers from and what ``audit verify`` checks the points against."""
 
     __tablename__ = "port_events"
-    __table_args__ = (Index("ix_port_events_point", "point_id", "id"),)
+    __table_args__ = (
+        Index("ix_port_events_point", "point_id", "id"),
+        Index("ix_port_events_consent", "consent_id", "state", "at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     point_id: int = Field(
         sa_column=Column(Integer, ForeignKey("metering_points.id"), nullable=False)
@@ -340,6 +343,30 @@ class PortEvent(SQLModel, table=True):
     cause: str
     case_id: int | None = None
     hes_command_id: int | None = None
+
+
+class ConsentEvent(SQLModel, table=True):
+    """Append-only timeline of the consents the case events give and end, one row a fact,
+    written with the event that causes it (``hanport.storage.consent_timeline``): what the
+    consent register reads and ``audit verify`` checks against the events. No personal data."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        Index("ix_consent_events_consent", "consent_id", "kind", "at"),
+        Index("ix_consent_events_kind", "kind", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    consent_id: int = Field(sa_column=Column(Integer, nullable=False))
+    kind: str = Field(sa_column=Column(String(8), nullable=False))  # given | ended
+    at: datetime = Field(sa_column=_ts())
+    case_id: int | None = None  # given: the consent's case
+    reason: str | None = None  # ended: why
+    channel: str | None = None
+    declaration_version: str | None = None
+    security: str | None = None
+    signer_role: str | None = None
+    received_at: str | None = None  # as the event's fields carry it
+    address_match: str | None = None
 
 
 class BatchFile(SQLModel, table=True):

@@ -15,6 +15,7 @@ from typing import Any
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import NotFound
+from hanport.storage.consent_timeline import FromEvents
 from hanport.storage.hashing import GENESIS, canonical_event_text, chain_hash_text
 from hanport.storage.views import Views, reading
 from hanport.storage.views.events import ChainLink
@@ -69,6 +70,7 @@ def verify(
             _against_checkpoint(views, checkpoint, ref, report)
         if ref is None:
             _check_ports(views, report)
+            _check_consents(views, report)
     return report
 
 
@@ -243,6 +245,33 @@ def _check_ports(views: Views, report: VerifyReport) -> None:
                     p.gsrn, None, f"the port is {p.han_port} but its history ends {p.last_state}"
                 )
             )
+
+
+def _check_consents(views: Views, report: VerifyReport) -> None:
+    """The consent timeline holds exactly the rows the events give: none missing, none added,
+    none changed (what the events give is kept as a hash a row, so memory stays small). Each
+    problem names the case whose event gives (or should give) the row."""
+    project = FromEvents()
+    expected: dict[tuple[int, str], tuple[int, int | None]] = {}
+    for event_case, occurred, data in views.register.consent_events():
+        for row in project.rows(event_case, occurred, json.loads(data)):
+            expected[(row.consent_id, row.kind)] = (hash(row), row.case_id)
+    found: list[tuple[int | None, int, str]] = []  # (case, consent, what)
+    for row in views.register.timeline():
+        want = expected.pop((row.consent_id, row.kind), None)
+        if want is None or want[0] != hash(row):
+            why = "no event gives it (added or doubled)" if want is None else "changed"
+            when = isoformat_utc(row.at) if row.at is not None else "?"
+            by = row.case_id if want is None else want[1]
+            found.append((by, row.consent_id, f"its {row.kind} row at {when}: {why}"))
+    for (consent_id, kind), (_, by) in expected.items():
+        found.append((by, consent_id, f"its {kind} row, which the events give, is missing"))
+    refs = views.register.case_refs(c for c, _, _ in found if c is not None)
+    for by, consent_id, what in found:
+        name = refs.get(by, f"consent #{consent_id}") if by else f"consent #{consent_id}"
+        report.problems.append(
+            Problem(name, None, f"the consent timeline of consent #{consent_id}: {what}")
+        )
 
 
 # --- checkpoint -------------------------------------------------------------------------------

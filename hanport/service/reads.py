@@ -14,6 +14,7 @@ which refuses a user with no role before anything is read).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -149,23 +150,85 @@ def consent_register(
     """The consent register as the history stood at ``at`` (now by default), for the
     data-protection officer, supervisors and auditors; who signed (and the address written)
     only with ``personal``, each consent's read logged."""
-    from hanport.queries.register import as_dict, fold, select
+    return list(
+        consent_register_rows(
+            app,
+            reader,
+            at=at,
+            point=point,
+            customer=customer,
+            live=live,
+            personal=personal,
+            purpose=purpose,
+        )
+    )
 
+
+def consent_register_rows(
+    app: App,
+    reader: Actor,
+    *,
+    at: datetime | None = None,
+    point: str | None = None,
+    customer: str | None = None,
+    live: bool | None = None,
+    personal: bool = False,
+    purpose: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """:func:`consent_register` streamed, row by row, as the database returns them (refused
+    at once, before any row, to a reader who may not see it)."""
+    _may_read_register(reader)
+    how = access(app, reader, "consent list", personal=personal, purpose=purpose, by_default=False)
+    return _register_rows(app, how, at, point, customer, live)
+
+
+def consent_register_json(
+    app: App,
+    reader: Actor,
+    *,
+    at: datetime | None = None,
+    point: str | None = None,
+    customer: str | None = None,
+    live: bool | None = None,
+) -> Iterator[str]:
+    """:func:`consent_register` (without personal data) as each row's JSON object text, as
+    the database builds it: what ``consent list --format json`` prints."""
+    from hanport.queries.register import register_json
+
+    _may_read_register(reader)
+
+    def rows() -> Iterator[str]:
+        with reading(app.engine) as views:
+            yield from register_json(views, at, point=point, customer=customer, live=live)
+
+    return rows()
+
+
+def _may_read_register(reader: Actor) -> None:
     if reader.role not in REGISTER_ROLES:
         raise Refused(
             f"the consent register is for privacy, supervisor or auditor; {reader.name} is "
             f"{reader.role.value}"
         )
-    how = access(app, reader, "consent list", personal=personal, purpose=purpose, by_default=False)
+
+
+def _register_rows(
+    app: App,
+    how: Access | None,
+    at: datetime | None,
+    point: str | None,
+    customer: str | None,
+    live: bool | None,
+) -> Iterator[dict[str, Any]]:
+    from hanport.queries.register import register
+
     with reading(app.engine) as views:
-        entries = select(fold(views.register.facts(at, point)), live=live, customer=customer)
-        rows = [as_dict(e) for e in entries]
-        if how is not None:
-            for r in rows:
+        for r in register(views, at, point=point, customer=customer, live=live):
+            if how is not None:
                 p = views.personal.consent(r["consent"], how)
                 r["signer_name"] = p.signer_name if p else None
                 r["address_written"] = p.address_written if p else None
-    return rows
+            yield r
 
 
 def list_intakes(

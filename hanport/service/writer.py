@@ -17,6 +17,7 @@ from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import Conflict
 from hanport.notifications.outbox import intent_row
+from hanport.storage import consent_timeline
 from hanport.storage.hashing import GENESIS, canonical_event, canonical_json, chain_hash
 from hanport.storage.repositories.ports import PortChange
 from hanport.storage.uow import Repositories
@@ -47,10 +48,13 @@ def write(app: App, uow: Repositories, decision: Decision) -> None:
     for w in decision.writes:
         by_type[type(w)].append(w)
     mail = _mail_rows(app, by_type[NewMail])
+    timeline = _consent_timeline(decision, by_type[ConsentEnded])
     with uow.db.batch():
         checks = _cases(uow, decision)
         _rows(uow, by_type)
         uow.outbox.insert(mail)
+        if timeline:
+            uow.consents.timeline(timeline)
     for ref, expected, count in checks:
         if count() != expected:
             who = f"case {ref}" if ref else "a case"
@@ -67,6 +71,31 @@ def _allocate(uow: Repositories, decision: Decision) -> None:
     ids = uow.ids.allocate(counts)
     for n in new:
         n.value = ids[n.table].pop(0)
+
+
+def _consent_timeline(
+    decision: Decision, ends: list[ConsentEnded]
+) -> list[consent_timeline.ConsentEventRow]:
+    """The consent timeline's rows: each consent an event records, then each consent the
+    decision ends, by the case whose event says so — or, for one a new consent on its case
+    replaces (no event names it), by the case that records the new one. Only commands that
+    give or end a consent have any."""
+    rows, by = [], {}
+    giver = None
+    for case, ev in decision.events:
+        effects = ev.data.get("effects")
+        if not effects or not ("consent_id" in effects or "consent_ended" in effects):
+            continue
+        data = resolve(ev.data)
+        row = consent_timeline.given(int(case.id), ev.occurred_at, data)
+        if row is not None:
+            rows.append(row)
+            giver = giver or int(case.id)
+        by.update(dict.fromkeys(consent_timeline.ended_by(data)[0], int(case.id)))
+    for e in ends:
+        cid = int(e.id)
+        rows.append(consent_timeline.ended(cid, e.at, e.reason, by.get(cid, giver)))
+    return rows
 
 
 Check = tuple[str | None, int, Callable[[], int]]

@@ -1,4 +1,5 @@
-"""Consents: recorded, validated, opened under and ended by decisions."""
+"""Consents: recorded, validated, opened under and ended by decisions (each given and each end
+also a row of the append-only consent timeline)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from hanport.storage.consent_timeline import ConsentEventRow
 from hanport.storage.sql import Driver
 
 COLUMNS = (
@@ -64,4 +66,13 @@ class Consents:
         db.executemany(
             "UPDATE consents SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
             [(db.ts(at), reason, cid) for cid, at, reason in rows],
+        )
+
+    def timeline(self, rows: Sequence[ConsentEventRow]) -> None:
+        """Append the consent timeline's rows (``hanport.storage.consent_timeline``)."""
+        db = self.db
+        db.executemany(
+            f"INSERT INTO consent_events ({', '.join(ConsentEventRow._fields)}) "
+            f"VALUES ({db.placeholders(len(ConsentEventRow._fields))})",
+            [(r.consent_id, r.kind, db.ts(r.at), *r[3:]) for r in rows],
         )

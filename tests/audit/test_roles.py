@@ -296,7 +296,7 @@ def test_pg_app_role_runs_the_service_layer(pg_roles: PgRoles, tmp_path: Path) -
     assert _scalar(pg_roles.app, "SELECT current_user") == "hanport_app"
 
 
-@pytest.mark.parametrize("table", ["case_events", "port_events"])
+@pytest.mark.parametrize("table", ["case_events", "port_events", "consent_events"])
 @pytest.mark.parametrize(
     "sql",
     [

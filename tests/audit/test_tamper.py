@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -325,13 +326,18 @@ def test_inserted_event_at_the_end_is_named(app: App, hist: History, cli: Cli) -
 def test_truncated_chain_is_caught_with_a_checkpoint(
     app: App, hist: History, cli: Cli, checkpoint_file: Path
 ) -> None:
-    """The last two events go and the case row is fixed up to match: the chain left is
-    consistent, so only the checkpoint (seq 4 recorded) shows it."""
-    with tamper(app) as t:
+    """The last two events go and the case row is fixed up to match (and the consent timeline
+    rows the record_consent event gave): the chain left is consistent, so only the checkpoint
+    (seq 4 recorded) shows it."""
+    with tamper(app, ("case_events", "consent_events")) as t:
         kept = t.event(hist.nore, 2)
         t.delete_event(hist.nore, 4)
         t.delete_event(hist.nore, 3)
         t.set_case(hist.nore, version=2, last_hash=kept["hash"], state=kept["to_state"])
+        t.execute(
+            "DELETE FROM consent_events WHERE case_id = (SELECT id FROM cases WHERE ref = :r)",
+            r=hist.nore,
+        )
     assert_clean(app, cli)  # without a checkpoint nothing shows
     assert_caught(
         app,
@@ -462,7 +468,7 @@ def test_checkpoint_covers_every_chain_head(
 # --- the triggers themselves -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("table", ["case_events", "port_events"])
+@pytest.mark.parametrize("table", ["case_events", "port_events", "consent_events"])
 @pytest.mark.parametrize("verb", ["UPDATE", "DELETE"])
 def test_append_only_trigger_refuses(app: App, hist: History, table: str, verb: str) -> None:
     sql = f"UPDATE {table} SET id = id" if verb == "UPDATE" else f"DELETE FROM {table}"
@@ -493,6 +499,55 @@ def test_truncate_port_events_refused_on_postgresql(app: App, hist: History) -> 
         app.engine.begin() as conn,
     ):
         conn.execute(text("TRUNCATE port_events"))
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_truncate_consent_events_refused_on_postgresql(app: App, hist: History) -> None:
+    with (
+        pytest.raises(DBAPIError, match="consent_events is append-only"),
+        app.engine.begin() as conn,
+    ):
+        conn.execute(text("TRUNCATE consent_events"))
+
+
+# --- the consent timeline against the events ---------------------------------------------------
+
+
+def _consent_of(t: Any, ref: str) -> int:
+    return int(json.loads(t.case(ref)["data"])["consent_id"])
+
+
+def test_changed_consent_timeline_row_is_caught(app: App, hist: History, cli: Cli) -> None:
+    """The consent's channel rewritten in the timeline (the register would show it): the
+    events say otherwise."""
+    with tamper(app, ("consent_events",)) as t:
+        cid = _consent_of(t, hist.nore)
+        n = t.execute(
+            "UPDATE consent_events SET channel = 'email' WHERE consent_id = :c AND kind = 'given'",
+            c=cid,
+        )
+        assert n == 1
+    assert_caught(app, cli, (hist.nore, None, (f"consent #{cid}", "given", "changed")))
+
+
+def test_consent_end_added_to_the_timeline_is_caught(app: App, hist: History, cli: Cli) -> None:
+    """An end no event gives (the register would show the consent ended) is named."""
+    with tamper(app, ("consent_events",)) as t:
+        cid = _consent_of(t, hist.nore)
+        t.execute(
+            "INSERT INTO consent_events (consent_id, kind, at, case_id, reason) "
+            "SELECT consent_id, 'ended', at, case_id, 'withdrawn' FROM consent_events "
+            "WHERE consent_id = :c AND kind = 'given'",
+            c=cid,
+        )
+    assert_caught(app, cli, (hist.nore, None, (f"consent #{cid}", "ended", "no event gives it")))
+
+
+def test_consent_removed_from_the_timeline_is_caught(app: App, hist: History, cli: Cli) -> None:
+    with tamper(app, ("consent_events",)) as t:
+        cid = _consent_of(t, hist.nore)
+        t.execute("DELETE FROM consent_events WHERE consent_id = :c", c=cid)
+    assert_caught(app, cli, (hist.nore, None, (f"consent #{cid}", "given", "missing")))
 
 
 def test_emptied_port_timeline_is_caught(app: App, hist: History, cli: Cli) -> None:

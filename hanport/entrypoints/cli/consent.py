@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 import click
 
@@ -65,26 +68,69 @@ def list_cmd(
     purpose: str | None,
 ) -> None:
     from hanport.entrypoints.cli.audit import instant
-    from hanport.service.reads import consent_register
+    from hanport.service.reads import consent_register_json, consent_register_rows
 
     live = None if which is None else which == "live"
-    rows = consent_register(
-        state.app(),
-        state.actor(),
-        at=instant(at),
-        point=point.strip() if point else None,
-        customer=customer.strip() if customer else None,
-        live=live,
-        personal=personal,
-        purpose=purpose,
-    )
-    if fmt == "json":
-        state.json = True
-    if fmt == "csv" and not state.json:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else COLUMNS, delimiter=";")
-        writer.writeheader()
-        writer.writerows(rows)
-        click.echo(buf.getvalue(), nl=False)
+    wanted = {
+        "at": instant(at),
+        "point": point.strip() if point else None,
+        "customer": customer.strip() if customer else None,
+        "live": live,
+    }
+    if (fmt == "json" or state.json) and not personal:
+        _json_texts(consent_register_json(state.app(), state.actor(), **wanted))
         return
-    state.emit(rows, table(rows, COLUMNS))
+    rows = consent_register_rows(
+        state.app(), state.actor(), **wanted, personal=personal, purpose=purpose
+    )
+    if fmt == "json" or state.json:
+        _json(rows)
+    elif fmt == "csv":
+        _csv(rows)
+    else:
+        click.echo(table(list(rows), COLUMNS))
+
+
+T = TypeVar("T")
+CHUNK = 2_000  # rows written at a time: the register can hold hundreds of thousands
+
+
+def _json(rows: Iterator[dict[str, Any]]) -> None:
+    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+    _json_texts(encode(r) for r in rows)
+
+
+def _json_texts(objects: Iterator[str]) -> None:
+    """A JSON array, one consent a line, written as the rows come."""
+    first = True
+    for chunk in _chunks(objects):
+        click.echo(("[\n  " if first else ",\n  ") + ",\n  ".join(chunk), nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
+
+
+def _csv(rows: Iterator[dict[str, Any]]) -> None:
+    first = True
+    for chunk in _chunks(rows):
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(chunk[0]), delimiter=";")
+        if first:
+            writer.writeheader()
+            first = False
+        writer.writerows(chunk)
+        click.echo(buf.getvalue(), nl=False)
+    if first:
+        buf = io.StringIO()
+        csv.DictWriter(buf, fieldnames=COLUMNS, delimiter=";").writeheader()
+        click.echo(buf.getvalue(), nl=False)
+
+
+def _chunks(rows: Iterable[T]) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for r in rows:
+        chunk.append(r)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
