@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -47,7 +47,7 @@ class Driver:
     """The unit of work's connection as the DBAPI sees it, with the value conversions of its
     backend."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, begin: bool = False) -> None:
         self.sa = conn
         self.sqlite = conn.dialect.name == "sqlite"
         self.raw: Any = conn.connection.driver_connection
@@ -57,7 +57,13 @@ class Driver:
         # (``hanport.storage.personal``): the repositories read through them, and the command's
         # context goes to the server before the first statement.
         self.processing: Processing | None = None if self.sqlite else PROCESSING.get()
-        self._context_sent = False
+        # ``begin``: the unit of work begins the transaction itself on PostgreSQL (the driver
+        # in autocommit mode), so that BEGIN travels with the first statement instead of
+        # costing a round trip of its own.
+        self._begin = begin and not self.sqlite
+        self._lead_pending = self._begin or self.processing is not None
+        self._queued: Any = None  # PostgreSQL: the pipeline that ``batch`` statements wait in
+        self._queueing = False
 
     def ts_or_none(self, dt: datetime | None) -> Any:
         return None if dt is None else self.ts(dt)
@@ -65,55 +71,129 @@ class Driver:
     def sql(self, text: str) -> str:
         return text if self.sqlite else _pg(text)
 
+    def _lead(self) -> list[tuple[str, Sequence[Any]]]:
+        """What goes to the server before the first statement (once): BEGIN, when the unit
+        of work begins the transaction itself, and the command's processing context."""
+        if not self._lead_pending:
+            return []
+        self._lead_pending = False
+        out: list[tuple[str, Sequence[Any]]] = [("BEGIN", ())] if self._begin else []
+        if self.processing is not None:
+            sql, values = self.processing.settings()
+            out.append((self.sql(sql), values))
+        return out
+
+    def _send(self, lead: list[tuple[str, Sequence[Any]]]) -> None:
+        for text, params in lead:
+            self.raw.cursor().execute(text, params, prepare=False)
+
+    def _ready(self) -> list[tuple[str, Sequence[Any]]]:
+        """Before a statement: what ``batch`` queued is settled unless this one is queued too;
+        returns the lead still to send (with the statement, in one round trip)."""
+        if self._queued is not None and not self._queueing:
+            self.settle()
+        lead = self._lead()
+        if lead and self._queued is not None:
+            self._send(lead)
+            return []
+        return lead
+
+    def begun(self) -> None:
+        """Make sure the transaction has begun and nothing is left queued (before a statement
+        that does not go through this driver: SQLAlchemy's own)."""
+        if self._queued is not None:
+            self.settle()
+        self._send(self._lead())
+
     def execute(self, text: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
-        self._send_context()
+        lead = self._ready()
         cur = self.raw.cursor()
+        if lead:
+            with self.raw.pipeline():
+                self._send(lead)
+                cur.execute(self.sql(text), params)
+            return cur
         cur.execute(self.sql(text), params)
         return cur
-
-    def _send_context(self) -> None:
-        if self.processing is not None and not self._context_sent:
-            self._context_sent = True
-            sql, values = self.processing.settings()
-            self.raw.cursor().execute(self.sql(sql), values)
 
     def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
         if rows:
+            self._send(self._ready())
             cur = self.raw.cursor()
             cur.executemany(self.sql(text), rows)
 
     def executemany_count(self, text: str, rows: Iterable[Sequence[Any]]) -> Callable[[], int]:
         """``executemany``; returns how to read the rows it changed in all — at once on SQLite,
-        once the batch it runs in has been sent on PostgreSQL."""
+        once what the batch queued has been sent on PostgreSQL."""
         rows = list(rows)
         if not rows:
             return lambda: 0
+        self._send(self._ready())
         cur = self.raw.cursor()
         cur.executemany(self.sql(text), rows)
         if self.sqlite:
             count = int(cur.rowcount)
             return lambda: count
-        return lambda: int(cur.rowcount)
+
+        def counted() -> int:
+            if self._queued is not None:
+                self.settle()
+            return int(cur.rowcount)
+
+        return counted
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Statements sent together: one round trip on PostgreSQL (pipeline mode; the results
-        and errors arrive when the block ends), one by one on SQLite."""
+        """Statements sent together, one by one on SQLite. On PostgreSQL they wait in a pipeline
+        until the commit (which goes with them: one round trip) or the next statement outside a
+        batch, whichever comes first; their errors arrive then."""
         if self.sqlite:
             yield
             return
-        with self.raw.pipeline():
+        if self._queued is None:
+            pipe = self.raw.pipeline()
+            pipe.__enter__()
+            self._queued = pipe
+            self._send(self._lead())  # queued with the batch
+        self._queueing = True
+        try:
             yield
+        finally:
+            self._queueing = False
+
+    def settle(self) -> None:
+        """Send what ``batch`` queued and wait for its results: its errors raise here."""
+        pipe, self._queued = self._queued, None
+        if pipe is not None:
+            pipe.__exit__(None, None, None)
+
+    def commit_queued(self) -> bool:
+        """PostgreSQL: COMMIT after what ``batch`` queued, sent with it (one round trip; an
+        error in any of it leaves the transaction uncommitted and raises here). False: nothing
+        was queued (commit the ordinary way)."""
+        if self._queued is None:
+            return False
+        self.raw.cursor().execute("COMMIT", prepare=False)
+        self.settle()
+        return True
+
+    def abandon(self) -> None:
+        """Leave the queue after a failure: what it holds is discarded with the transaction."""
+        pipe, self._queued = self._queued, None
+        if pipe is not None:
+            with suppress(Exception):  # the failure that got here is the one to report
+                pipe.__exit__(None, None, None)
 
     def pipelined(self, statements: Sequence[tuple[str, Any]]) -> list[list[Any]]:
         """Run the statements in order and return each one's rows; PostgreSQL gets them in one
         round trip (pipeline mode)."""
         if self.sqlite:
             return [self.all(t, p) for t, p in statements]
-        self._send_context()
+        lead = self._ready()
         cursors = []
         with self.raw.pipeline():
+            self._send(lead)
             for text, params in statements:
                 cur = self.raw.cursor()
                 cur.execute(self.sql(text), params)

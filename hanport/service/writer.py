@@ -80,6 +80,11 @@ def _cases(uow: Repositories, decision: Decision) -> list[Check]:
     changed = [c for c in ordered if not c.new]
     events = _seal(decision)
     checks: list[Check] = []
+    inserted = [c for c in ordered if c.new]
+    swap = _swap_with_event(uow, decision, changed, inserted, events)
+    if swap is not None:
+        uow.cases.swap_with_next_event(swap)
+        changed = []  # swapped with its first event, below
     if len(changed) <= 3:  # a caseworker's command: the conflict names the case
         for case in changed:
             checks.append((case.ref, 1, uow.cases.compare_and_swap([_cas_row(case, decision)])))
@@ -93,7 +98,6 @@ def _cases(uow: Repositories, decision: Decision) -> list[Check]:
                 raise Conflict(
                     f"{who} was changed by someone else meanwhile: nothing written; retry"
                 )
-    inserted = [c for c in ordered if c.new]
     if inserted:
         uow.cases.insert([_insert_row(c, decision) for c in inserted])
     uow.ids.settled()
@@ -101,6 +105,25 @@ def _cases(uow: Repositories, decision: Decision) -> list[Check]:
     for case in decision.cases:
         case.loaded_version, case.new = case.version, False
     return checks
+
+
+def _swap_with_event(
+    uow: Repositories,
+    decision: Decision,
+    changed: list[Case],
+    inserted: list[Case],
+    events: list[tuple[Any, ...]],
+) -> tuple[Any, ...] | None:
+    """PostgreSQL, one changed case and no new one (a caseworker's command): the
+    compare-and-swap row that goes with its first event (``Cases.insert_events``), in one
+    statement that fails when the swap does: nothing to read back before the commit, and the
+    events keep their order. None: swapped and checked the ordinary way."""
+    if uow.db.sqlite or len(changed) != 1 or inserted or not events:
+        return None
+    case = changed[0]
+    if events[0][0] != case.id:
+        return None
+    return _cas_row(case, decision)
 
 
 def _seal(decision: Decision) -> list[tuple[Any, ...]]:

@@ -108,6 +108,14 @@ _FACTS = (
     "CAST(NULL AS TEXT), ended_at IS NULL FROM consents "
     "WHERE id IN (SELECT consent_id FROM metering_points WHERE id IN ({points}))"
 )
+_SWAP_WITH_EVENT = (
+    "WITH swapped AS (UPDATE cases SET state = ?, version = ?, holds_port = ?, active = ?, "
+    "flags = ?, data = ?, last_hash = ?, updated_at = ?, workflow_version = ? "
+    "WHERE id = ? AND version = ? RETURNING id) "
+    "INSERT INTO case_events (case_id, seq, occurred_at, actor, actor_kind, trigger, from_state, "
+    "to_state, workflow_version, data, prev_hash, hash) "
+    "VALUES ((SELECT id FROM swapped), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
 # The reasons of an automatic close that end a customer's supply on a point: whoever holds the
 # point afterwards holds it from the close's effective time (Elhub periods end there).
@@ -117,6 +125,7 @@ SUPPLY_ENDS = ("move_out", "end_of_supply", "move_in")
 class Cases:
     def __init__(self, db: Driver) -> None:
         self.db = db
+        self._swap: Sequence[Any] | None = None
 
     def load(self, by: str, keys: Sequence[Any]) -> Loaded:
         """The cases and points selected ``by`` ref, id or GSRN, with everything a decision may
@@ -193,10 +202,22 @@ class Cases:
             bound,
         )
 
+    def swap_with_next_event(self, row: Sequence[Any]) -> None:
+        """PostgreSQL: the ``compare_and_swap`` row of the case of the first event that
+        ``insert_events`` appends next, made one statement with that event's insert, the
+        event's case id taken from the updated row: when the case is no longer at the version
+        it was loaded at, that id is NULL and the statement fails (a conflict, by
+        ``storage.errors``), so nothing is read back before the commit."""
+        self._swap = row
+
     def insert_events(self, rows: Sequence[Sequence[Any]]) -> None:
         """Sealed events: case_id, seq, occurred_at, actor, actor_kind, trigger, from_state,
         to_state, workflow_version, data, prev_hash, hash."""
         db = self.db
+        swap, self._swap = self._swap, None
+        if swap is not None and rows:
+            db.executemany(_SWAP_WITH_EVENT, [(*swap, *rows[0][1:])])
+            rows = rows[1:]
         db.executemany(
             "INSERT INTO case_events (case_id, seq, occurred_at, actor, actor_kind, trigger, "
             "from_state, to_state, workflow_version, data, prev_hash, hash) "
