@@ -116,6 +116,13 @@ _SWAP_WITH_EVENT = (
     "to_state, workflow_version, data, prev_hash, hash) "
     "VALUES ((SELECT id FROM swapped), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# PostgreSQL: with the facts, the automatic closes of the points (what ``supply_ended`` reads
+# while the decision is made), so that it costs no round trip of its own.
+_CLOSES = (
+    " UNION ALL SELECT 'x', point_id, customer_pk, data, CAST(NULL AS INTEGER), "
+    "CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN) FROM cases "
+    "WHERE point_id IN ({points}) AND workflow = 'close_port' AND state <> 'cancelled'"
+)
 NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
 # The reasons of an automatic close that end a customer's supply on a point: whoever holds the
 # point afterwards holds it from the close's effective time (Elhub periods end there).
@@ -126,38 +133,62 @@ class Cases:
     def __init__(self, db: Driver) -> None:
         self.db = db
         self._swap: Sequence[Any] | None = None
+        # PostgreSQL: the automatic closes of the points loaded, (customer_pk, data) by point,
+        # until a case is written.
+        self._closes: dict[int, list[tuple[int, str]]] = {}
 
-    def load(self, by: str, keys: Sequence[Any]) -> Loaded:
+    def load(self, by: str, keys: Sequence[Any], *, customer: str | None = None) -> Loaded:
         """The cases and points selected ``by`` ref, id or GSRN, with everything a decision may
-        read about them (see the module's docstring)."""
+        read about them (see the module's docstring); ``customer``: also the customer with
+        this number (``Loaded.customer``), in the same round trip."""
         if not keys:
             return Loaded([], [], [], [], [])
         marks, params = self.db.member_named("k", keys)
         cases, points = (seed.format(keys=marks) for seed in _SEEDS[by])
         logged = self.db.processing is not None
+        facts = _FACTS if self.db.sqlite else _FACTS + _CLOSES
         statements = [
             ((_CASES_PROCESSING if logged else _CASES).format(cases=cases), params),
-            (_FACTS.format(cases=cases, points=points), params),
+            (facts.format(cases=cases, points=points), params),
             ((_POINTS_PROCESSING if logged else _POINTS).format(points=points), params),
         ]
-        cases_rows, facts, point_rows = self.db.pipelined(statements)
+        first: CustomerRow | None = None
+        if customer is not None and logged:  # read (and logged) first, through the functions
+            from hanport.storage.repositories.registry import Customers
+
+            first = Customers(self.db).by_id(customer)
+        elif customer is not None:
+            statements.append(
+                (f"SELECT {CUSTOMER_COLS} FROM customers WHERE customer_id = :c", {"c": customer})
+            )
+        cases_rows, fact_rows, point_rows, *more = self.db.pipelined(statements)
         point_list = [self._point(r) for r in point_rows]
         bundles = [self._bundle(r) for r in cases_rows]
         if logged:  # the cases' points with their addresses, from the points' statement
             by_id = {p.id: p for p in point_list}
             bundles = [b._replace(point=by_id.get(b.point.id, b.point)) for b in bundles]
-        return Loaded(bundles, point_list, *self._facts(facts))
+        if not self.db.sqlite:
+            self._closes.update((p.id, []) for p in point_list)
+        loaded = Loaded(bundles, point_list, *self._facts(fact_rows, self._closes))
+        if more and more[0]:
+            u, ts = more[0][0], self.db.read_ts
+            first = CustomerRow._make((*u[:9], bool(u[9]), u[10], ts(u[11]), ts(u[12])))
+        return loaded if first is None else loaded._replace(customer=first)
 
     @staticmethod
-    def _facts(rows: list[Any]) -> tuple[list[TimerBrief], list[HesBrief], list[ConsentBrief]]:
+    def _facts(
+        rows: list[Any], closes: dict[int, list[tuple[int, str]]]
+    ) -> tuple[list[TimerBrief], list[HesBrief], list[ConsentBrief]]:
         timers, hes, consents = [], [], []
         for r in rows:
             if r[0] == "t":
                 timers.append(TimerBrief(r[1], r[2], r[3], r[5]))
             elif r[0] == "h":
                 hes.append(HesBrief(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])))
-            else:
+            elif r[0] == "c":
                 consents.append(ConsentBrief(r[1], r[2], r[4], bool(r[7])))
+            else:
+                closes.setdefault(r[1], []).append((r[2], r[3]))
         hes.sort(key=lambda h: h.id)
         return timers, hes, consents
 
@@ -175,6 +206,7 @@ class Cases:
 
     def insert(self, rows: Sequence[Sequence[Any]]) -> None:
         """New cases, with the ids allocated for them (columns as ``CASE_COLS``)."""
+        self._closes.clear()
         self.db.executemany(
             f"INSERT INTO cases ({CASE_COLS}) VALUES ({self.db.placeholders(NC)})",
             [self._bind(r) for r in rows],
@@ -191,6 +223,7 @@ class Cases:
 
         Each row: state, version, holds_port, active, flags, data, last_hash, updated_at,
         workflow_version, id, the version expected."""
+        self._closes.clear()
         if not rows:
             return lambda: 0
         db = self.db
@@ -214,6 +247,7 @@ class Cases:
         """Sealed events: case_id, seq, occurred_at, actor, actor_kind, trigger, from_state,
         to_state, workflow_version, data, prev_hash, hash."""
         db = self.db
+        self._closes.clear()
         swap, self._swap = self._swap, None
         if swap is not None and rows:
             db.executemany(_SWAP_WITH_EVENT, [(*swap, *rows[0][1:])])
@@ -283,13 +317,19 @@ class Cases:
         """The latest effective time of an automatic close of the point for a move or a contract
         end (``SUPPLY_ENDS``) of a customer other than ``other_than``, not rolled back or
         cancelled: if ``other_than`` holds the point now, not before then. None when none."""
-        rows = self.db.all(
-            "SELECT data FROM cases WHERE point_id = ? AND workflow = 'close_port' "
-            "AND customer_pk <> ? AND state <> 'cancelled'",
-            (point_id, other_than),
-        )
+        if point_id in self._closes:  # loaded with the point (PostgreSQL), none written since
+            texts = [t for pk, t in self._closes[point_id] if pk != other_than]
+        else:
+            texts = [
+                r[0]
+                for r in self.db.all(
+                    "SELECT data FROM cases WHERE point_id = ? AND workflow = 'close_port' "
+                    "AND customer_pk <> ? AND state <> 'cancelled'",
+                    (point_id, other_than),
+                )
+            ]
         ends = []
-        for (text,) in rows:
+        for text in texts:
             data = json.loads(text)
             if data.get("close_reason") in SUPPLY_ENDS and data.get("effective_at"):
                 ends.append(datetime.fromisoformat(data["effective_at"]))
