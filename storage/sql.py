@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from hanport.storage.personal import PROCESSING, Processing
 
 
+@lru_cache(maxsize=1024)  # a command's instants repeat (its clock's now above all)
 def _sqlite_ts(dt: datetime) -> str:
     u = dt.astimezone(UTC)
     return (

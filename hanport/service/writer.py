@@ -168,7 +168,7 @@ def _seal(decision: Decision) -> list[tuple[Any, ...]]:
 
 
 def _flags(case: Case) -> str:
-    return canonical_json(sorted(set(case.flags)))
+    return canonical_json(sorted(set(case.flags))) if case.flags else "[]"
 
 
 def _cas_row(case: Case, decision: Decision) -> tuple[Any, ...]:
