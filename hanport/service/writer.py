@@ -17,7 +17,7 @@ from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import Conflict
 from hanport.notifications.outbox import intent_row
-from hanport.storage.hashing import GENESIS, canonical_event, canonical_json, chain_hash
+from hanport.storage.hashing import GENESIS, canonical_event_text, canonical_json, chain_hash_text
 from hanport.storage.repositories.ports import PortChange
 from hanport.storage.uow import Repositories
 from hanport.workflows.decider import Decision
@@ -132,8 +132,10 @@ def _seal(decision: Decision) -> list[tuple[Any, ...]]:
     rows = []
     for case, ev in decision.events:
         head = case.prev_hash or GENESIS
-        data = resolve(ev.data)
-        canonical = canonical_event(
+        data = canonical_json(resolve(ev.data))
+        # the canonical event's text around the data's, as ``audit verify`` hashes it
+        # (``canonical_json(canonical_event(...))`` without encoding the data twice)
+        text = canonical_event_text(
             case_ref=case.ref,
             seq=ev.seq,
             occurred_at=isoformat_utc(ev.occurred_at),
@@ -144,9 +146,9 @@ def _seal(decision: Decision) -> list[tuple[Any, ...]]:
             to_state=ev.to_state,
             workflow=case.workflow,
             workflow_version=case.workflow_version,
-            data=data,
+            data_json=data,
         )
-        case.prev_hash = chain_hash(head, canonical)
+        case.prev_hash = chain_hash_text(head, text)
         rows.append(
             (
                 case.id,
@@ -158,7 +160,7 @@ def _seal(decision: Decision) -> list[tuple[Any, ...]]:
                 ev.from_state,
                 ev.to_state,
                 case.workflow_version,
-                canonical_json(data),
+                data,
                 head,
                 case.prev_hash,
             )
