@@ -91,20 +91,22 @@ _POINTS_PROCESSING = (
     f"SELECT {POINT_COLS} FROM processing_points(ARRAY({{points}}), NULL) ORDER BY id"
 )
 # The timers of the cases, their HES commands and the ones still out for their points, and the
-# consents the cases and points name, as one result (a kind letter, then its columns).
+# consents the cases and points name, as one result (a kind letter, then its columns). UNION ALL:
+# a HES command or consent named twice is taken once by ``Cases._facts`` (a UNION made SQLite
+# build a temporary table for every load).
 _FACTS = (
     "SELECT 't', case_id, id, name, CAST(NULL AS INTEGER), status, CAST(NULL AS TEXT), "
     "CAST(NULL AS BOOLEAN) FROM timers WHERE case_id IN ({cases}) "
     "UNION ALL SELECT 'h', h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
     "h.ack_due_at IS NOT NULL FROM hes_commands h JOIN cases c ON c.id = h.case_id "
     "WHERE h.case_id IN ({cases}) "
-    "UNION SELECT 'h', h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
+    "UNION ALL SELECT 'h', h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
     "h.ack_due_at IS NOT NULL FROM hes_commands h JOIN cases c ON c.id = h.case_id "
     "WHERE h.point_id IN ({points}) AND (h.status IN ('pending', 'sent') "
     "OR (h.status = 'failed' AND h.ack_due_at IS NOT NULL)) "
     "UNION ALL SELECT 'c', id, case_id, CAST(NULL AS TEXT), customer_pk, CAST(NULL AS TEXT), "
     "CAST(NULL AS TEXT), ended_at IS NULL FROM consents WHERE case_id IN ({cases}) "
-    "UNION SELECT 'c', id, case_id, CAST(NULL AS TEXT), customer_pk, CAST(NULL AS TEXT), "
+    "UNION ALL SELECT 'c', id, case_id, CAST(NULL AS TEXT), customer_pk, CAST(NULL AS TEXT), "
     "CAST(NULL AS TEXT), ended_at IS NULL FROM consents "
     "WHERE id IN (SELECT consent_id FROM metering_points WHERE id IN ({points}))"
 )
@@ -179,18 +181,20 @@ class Cases:
     def _facts(
         rows: list[Any], closes: dict[int, list[tuple[int, str]]]
     ) -> tuple[list[TimerBrief], list[HesBrief], list[ConsentBrief]]:
-        timers, hes, consents = [], [], []
+        timers: list[TimerBrief] = []
+        hes: dict[int, HesBrief] = {}
+        consents: dict[int, ConsentBrief] = {}
         for r in rows:
             if r[0] == "t":
                 timers.append(TimerBrief(r[1], r[2], r[3], r[5]))
             elif r[0] == "h":
-                hes.append(HesBrief(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])))
+                hes.setdefault(r[1], HesBrief(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])))
             elif r[0] == "c":
-                consents.append(ConsentBrief(r[1], r[2], r[4], bool(r[7])))
+                consents.setdefault(r[1], ConsentBrief(r[1], r[2], r[4], bool(r[7])))
             else:
                 closes.setdefault(r[1], []).append((r[2], r[3]))
-        hes.sort(key=lambda h: h.id)
-        return timers, hes, consents
+        timers.sort(key=lambda t: (t.case_id, t.id))
+        return timers, [hes[k] for k in sorted(hes)], [consents[k] for k in sorted(consents)]
 
     def _point(self, p: Sequence[Any]) -> PointRow:
         ts = self.db.read_ts
