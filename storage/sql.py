@@ -65,6 +65,15 @@ class Driver:
         self._lead_pending = self._begin or self.processing is not None
         self._queued: Any = None  # PostgreSQL: the pipeline that ``batch`` statements wait in
         self._queueing = False
+        self._cursor: Any = None  # for the statements whose results nobody reads
+
+    @property
+    def _writes(self) -> Any:
+        """One cursor for every statement whose result is not read (writes, BEGIN, COMMIT): in
+        a pipeline, a cursor per statement cost psycopg a third more than the statement."""
+        if self._cursor is None:
+            self._cursor = self.raw.cursor()
+        return self._cursor
 
     def ts_or_none(self, dt: datetime | None) -> Any:
         return None if dt is None else self.ts(dt)
@@ -86,7 +95,7 @@ class Driver:
 
     def _send(self, lead: list[tuple[str, Sequence[Any]]]) -> None:
         for text, params in lead:
-            self.raw.cursor().execute(text, params, prepare=False)
+            self._writes.execute(text, params, prepare=False)
 
     def _ready(self) -> list[tuple[str, Sequence[Any]]]:
         """Before a statement: what ``batch`` queued is settled unless this one is queued too;
@@ -121,8 +130,7 @@ class Driver:
         rows = list(rows)
         if rows:
             self._send(self._ready())
-            cur = self.raw.cursor()
-            cur.executemany(self.sql(text), rows)
+            self._writes.executemany(self.sql(text), rows)
 
     def executemany_count(self, text: str, rows: Iterable[Sequence[Any]]) -> Callable[[], int]:
         """``executemany``; returns how to read the rows it changed in all — at once on SQLite,
@@ -175,7 +183,7 @@ class Driver:
         was queued (commit the ordinary way)."""
         if self._queued is None:
             return False
-        self.raw.cursor().execute("COMMIT", prepare=False)
+        self._writes.execute("COMMIT", prepare=False)
         self.settle()
         return True
 
