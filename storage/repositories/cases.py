@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any
 
 from hanport.storage.rows import (
@@ -131,6 +132,29 @@ NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
 SUPPLY_ENDS = ("move_out", "end_of_supply", "move_in")
 
 
+@cache
+def _pg_statements(by: str, logged: bool) -> tuple[str, str, str]:
+    """PostgreSQL: the load's statements, each starting from the seeds (one round trip)."""
+    cases, points = (seed.format(keys="= ANY(:k)") for seed in _SEEDS[by])
+    return (
+        (_CASES_PROCESSING if logged else _CASES).format(cases=cases),
+        (_FACTS + _CLOSES).format(cases=cases, points=points),
+        (_POINTS_PROCESSING if logged else _POINTS).format(points=points),
+    )
+
+
+@lru_cache(maxsize=256)  # a batch's chunks come in many sizes
+def _sqlite_statements(n_cases: int, n_points: int) -> tuple[str, str, str]:
+    """SQLite: the load's statements over ``n_cases`` case ids and ``n_points`` point ids."""
+    cases = ", ".join(f":c{i}" for i in range(n_cases))
+    points = ", ".join(f":p{i}" for i in range(n_points))
+    return (
+        _CASES.format(cases=cases),
+        _FACTS.format(cases=cases, points=points),
+        _POINTS.format(points=points),
+    )
+
+
 class Cases:
     def __init__(self, db: Driver) -> None:
         self.db = db
@@ -145,15 +169,12 @@ class Cases:
         this number (``Loaded.customer``), in the same round trip."""
         if not keys:
             return Loaded([], [], [], [], [])
-        marks, params = self.db.member_named("k", keys)
-        cases, points = (seed.format(keys=marks) for seed in _SEEDS[by])
         logged = self.db.processing is not None
-        facts = _FACTS if self.db.sqlite else _FACTS + _CLOSES
-        statements = [
-            ((_CASES_PROCESSING if logged else _CASES).format(cases=cases), params),
-            (facts.format(cases=cases, points=points), params),
-            ((_POINTS_PROCESSING if logged else _POINTS).format(points=points), params),
-        ]
+        if self.db.sqlite:
+            statements = self._sqlite_statements(by, keys)
+        else:
+            params = {"k": list(keys)}  # one array: the same statement text for any number
+            statements = [(t, params) for t in _pg_statements(by, logged)]
         first: CustomerRow | None = None
         if customer is not None and logged:  # read (and logged) first, through the functions
             from hanport.storage.repositories.registry import Customers
@@ -176,6 +197,37 @@ class Cases:
             u, ts = more[0][0], self.db.read_ts
             first = CustomerRow._make((*u[:9], bool(u[9]), u[10], ts(u[11]), ts(u[12])))
         return loaded if first is None else loaded._replace(customer=first)
+
+    def _sqlite_statements(self, by: str, keys: Sequence[Any]) -> list[tuple[str, Any]]:
+        """SQLite: the ids the load starts from read first (two small statements), then the
+        load's statements over them: the seeds as sub-selects made SQLite build a temporary
+        table for each of their uses (a load by reference cost twice as much)."""
+        db = self.db
+        marks = ", ".join("?" * len(keys))
+        if by == "gsrn":
+            points = [
+                r[0]
+                for r in db.all(f"SELECT id FROM metering_points WHERE gsrn IN ({marks})", keys)
+            ]
+            rows = db.all(
+                f"SELECT id FROM cases WHERE active AND point_id IN ({', '.join('?' * len(points))})",
+                points,
+            )
+            cases = sorted(r[0] for r in rows)
+        else:
+            rows = db.all(f"SELECT id, point_id FROM cases WHERE {by} IN ({marks})", keys)
+            points = sorted({r[1] for r in rows})
+            holders = db.all(
+                "SELECT id FROM cases WHERE holds_port AND point_id IN "
+                f"({', '.join('?' * len(points))})",
+                points,
+            )
+            cases = sorted({r[0] for r in rows} | {r[0] for r in holders})
+        params = {
+            **{f"c{i}": v for i, v in enumerate(cases)},
+            **{f"p{i}": v for i, v in enumerate(points)},
+        }
+        return [(t, params) for t in _sqlite_statements(len(cases), len(points))]
 
     @staticmethod
     def _facts(
