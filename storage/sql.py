@@ -37,7 +37,12 @@ def _sqlite_read_ts(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):  # pragma: no cover - the driver returns text
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return _sqlite_parse_ts(value)
+
+
+@lru_cache(maxsize=4096)  # the instants a load reads repeat (created, updated, the clock's now)
+def _sqlite_parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _pg_read_ts(value: Any) -> datetime | None:
