@@ -161,9 +161,14 @@ class Driver:
     def batch(self) -> Iterator[None]:
         """Statements sent together, one by one on SQLite. On PostgreSQL they wait in a pipeline
         until the commit (which goes with them: one round trip) or the next statement outside a
-        batch, whichever comes first; their errors arrive then."""
+        batch, whichever comes first; their errors arrive then. A connection whose transactions
+        its holder commits itself (not a unit of work's) sends them as the block ends."""
         if self.sqlite:
             yield
+            return
+        if not self._begin:
+            with self.raw.pipeline():
+                yield
             return
         if self._queued is None:
             pipe = self.raw.pipeline()
