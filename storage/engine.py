@@ -19,6 +19,9 @@ from sqlalchemy.pool import NullPool
 from hanport.storage.errors import WHERE, Unusable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# A connection's ``info`` key: what to run before SQLAlchemy executes a statement on it (a unit
+# of work that begins its transaction itself sends BEGIN first, see ``storage.uow``).
+BEFORE_STATEMENT = "hanport_before_statement"
 # A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
 PING_AFTER_IDLE_S = 1.0
 # The URL schemes this works with (``postgresql`` and ``postgres`` mean psycopg 3).
@@ -136,6 +139,13 @@ def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
     )
     _ping_when_idle(engine)
     _name_the_database(engine)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, *_args: Any) -> None:
+        hook = conn.info.get(BEFORE_STATEMENT)
+        if hook is not None:
+            hook()
+
     return engine
 
 

@@ -116,7 +116,11 @@ def translate(exc: BaseException) -> StorageError | None:
 def _integrity_error(text: str) -> StorageError | None:
     if "ux_cases_point_holding" in text or "cases.point_id" in text:
         return PointHeld("another case already holds this metering point (it was opened meanwhile)")
-    if "uq_case_events_case_seq" in text or "case_events.case_id" in text:
+    if (
+        "uq_case_events_case_seq" in text
+        or "case_events.case_id" in text
+        or 'column "case_id" of relation "case_events"' in text
+    ):
         return Conflict("the case was changed by someone else meanwhile; retry")
     if "idempotency_keys" in text:
         return Conflict("the same key was used concurrently; retry")

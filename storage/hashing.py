@@ -51,10 +51,15 @@ def _no_floats(obj: Any) -> None:
         raise TypeError(f"floats are not allowed in hashed data ({_float_path(obj)})")
 
 
+# ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` builds this encoder
+# on every call; one, made once, gives the same text.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical_json(obj: Any) -> str:
     """``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``; no floats."""
     _no_floats(obj)
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(obj)
 
 
 def chain_hash(prev_hash: str, event: dict[str, Any]) -> str:

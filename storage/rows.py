@@ -133,6 +133,7 @@ class Loaded(NamedTuple):
     timers: list[TimerBrief]
     hes: list[HesBrief]
     consents: list[ConsentBrief]
+    customer: CustomerRow | None = None  # asked for with ``Cases.load(customer=...)``
 
 
 class MeterSeen(NamedTuple):

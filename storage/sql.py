@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from hanport.storage.personal import PROCESSING, Processing
 
 
+@lru_cache(maxsize=1024)  # a command's instants repeat (its clock's now above all)
 def _sqlite_ts(dt: datetime) -> str:
     u = dt.astimezone(UTC)
     return (
@@ -36,7 +37,12 @@ def _sqlite_read_ts(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):  # pragma: no cover - the driver returns text
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return _sqlite_parse_ts(value)
+
+
+@lru_cache(maxsize=4096)  # the instants a load reads repeat (created, updated, the clock's now)
+def _sqlite_parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _pg_read_ts(value: Any) -> datetime | None:
@@ -64,7 +70,7 @@ class Driver:
     """The unit of work's connection as the DBAPI sees it, with the value conversions of its
     backend."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, begin: bool = False) -> None:
         self.sa = conn
         self.sqlite = conn.dialect.name == "sqlite"
         self.raw: Any = conn.connection.driver_connection
@@ -75,7 +81,22 @@ class Driver:
         # (``hanport.storage.personal``): the repositories read through them, and the command's
         # context goes to the server before the first statement.
         self.processing: Processing | None = None if self.sqlite else PROCESSING.get()
-        self._context_sent = False
+        # ``begin``: the unit of work begins the transaction itself on PostgreSQL (the driver
+        # in autocommit mode), so that BEGIN travels with the first statement instead of
+        # costing a round trip of its own.
+        self._begin = begin and not self.sqlite
+        self._lead_pending = self._begin or self.processing is not None
+        self._queued: Any = None  # PostgreSQL: the pipeline that ``batch`` statements wait in
+        self._queueing = False
+        self._cursor: Any = None  # for the statements whose results nobody reads
+
+    @property
+    def _writes(self) -> Any:
+        """One cursor for every statement whose result is not read (writes, BEGIN, COMMIT): in
+        a pipeline, a cursor per statement cost psycopg a third more than the statement."""
+        if self._cursor is None:
+            self._cursor = self.raw.cursor()
+        return self._cursor
 
     def ts_or_none(self, dt: datetime | None) -> Any:
         return None if dt is None else self.ts(dt)
@@ -98,55 +119,133 @@ class Driver:
     def sql(self, text: str) -> str:
         return text if self.sqlite else _pg(text)
 
+    def _lead(self) -> list[tuple[str, Sequence[Any]]]:
+        """What goes to the server before the first statement (once): BEGIN, when the unit
+        of work begins the transaction itself, and the command's processing context."""
+        if not self._lead_pending:
+            return []
+        self._lead_pending = False
+        out: list[tuple[str, Sequence[Any]]] = [("BEGIN", ())] if self._begin else []
+        if self.processing is not None:
+            sql, values = self.processing.settings()
+            out.append((self.sql(sql), values))
+        return out
+
+    def _send(self, lead: list[tuple[str, Sequence[Any]]]) -> None:
+        for text, params in lead:
+            self._writes.execute(text, params, prepare=False)
+
+    def _ready(self) -> list[tuple[str, Sequence[Any]]]:
+        """Before a statement: what ``batch`` queued is settled unless this one is queued too;
+        returns the lead still to send (with the statement, in one round trip)."""
+        if self._queued is not None and not self._queueing:
+            self.settle()
+        lead = self._lead()
+        if lead and self._queued is not None:
+            self._send(lead)
+            return []
+        return lead
+
+    def begun(self) -> None:
+        """Make sure the transaction has begun and nothing is left queued (before a statement
+        that does not go through this driver: SQLAlchemy's own)."""
+        if self._queued is not None:
+            self.settle()
+        self._send(self._lead())
+
     def execute(self, text: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
-        self._send_context()
+        lead = self._ready()
         cur = self.raw.cursor()
+        if lead:
+            with self.raw.pipeline():
+                self._send(lead)
+                cur.execute(self.sql(text), params)
+            return cur
         cur.execute(self.sql(text), params)
         return cur
-
-    def _send_context(self) -> None:
-        if self.processing is not None and not self._context_sent:
-            self._context_sent = True
-            sql, values = self.processing.settings()
-            self.raw.cursor().execute(self.sql(sql), values)
 
     def executemany(self, text: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
         if rows:
-            cur = self.raw.cursor()
-            cur.executemany(self.sql(text), rows)
+            self._send(self._ready())
+            self._writes.executemany(self.sql(text), rows)
 
     def executemany_count(self, text: str, rows: Iterable[Sequence[Any]]) -> Callable[[], int]:
         """``executemany``; returns how to read the rows it changed in all — at once on SQLite,
-        once the batch it runs in has been sent on PostgreSQL."""
+        once what the batch queued has been sent on PostgreSQL."""
         rows = list(rows)
         if not rows:
             return lambda: 0
+        self._send(self._ready())
         cur = self.raw.cursor()
         cur.executemany(self.sql(text), rows)
         if self.sqlite:
             count = int(cur.rowcount)
             return lambda: count
-        return lambda: int(cur.rowcount)
+
+        def counted() -> int:
+            if self._queued is not None:
+                self.settle()
+            return int(cur.rowcount)
+
+        return counted
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Statements sent together: one round trip on PostgreSQL (pipeline mode; the results
-        and errors arrive when the block ends), one by one on SQLite."""
+        """Statements sent together, one by one on SQLite. On PostgreSQL they wait in a pipeline
+        until the commit (which goes with them: one round trip) or the next statement outside a
+        batch, whichever comes first; their errors arrive then. A connection whose transactions
+        its holder commits itself (not a unit of work's) sends them as the block ends."""
         if self.sqlite:
             yield
             return
-        with self.raw.pipeline():
+        if not self._begin:
+            with self.raw.pipeline():
+                yield
+            return
+        if self._queued is None:
+            pipe = self.raw.pipeline()
+            pipe.__enter__()
+            self._queued = pipe
+            self._send(self._lead())  # queued with the batch
+        self._queueing = True
+        try:
             yield
+        finally:
+            self._queueing = False
+
+    def settle(self) -> None:
+        """Send what ``batch`` queued and wait for its results: its errors raise here."""
+        pipe, self._queued = self._queued, None
+        if pipe is not None:
+            pipe.__exit__(None, None, None)
+
+    def commit_queued(self) -> bool:
+        """PostgreSQL: COMMIT after what ``batch`` queued, sent with it (one round trip; an
+        error in any of it leaves the transaction uncommitted and raises here). False: nothing
+        was queued (commit the ordinary way)."""
+        if self._queued is None:
+            return False
+        self._writes.execute("COMMIT", prepare=False)
+        self.settle()
+        return True
+
+    def abandon(self) -> None:
+        """Leave the queue after a failure: what it holds is discarded with the transaction."""
+        pipe, self._queued = self._queued, None
+        if pipe is not None:
+            with suppress(Exception):  # the failure that got here is the one to report
+                pipe.__exit__(None, None, None)
 
     def pipelined(self, statements: Sequence[tuple[str, Any]]) -> list[list[Any]]:
         """Run the statements in order and return each one's rows; PostgreSQL gets them in one
         round trip (pipeline mode)."""
         if self.sqlite:
             return [self.all(t, p) for t, p in statements]
-        self._send_context()
+        lead = self._ready()
         cursors = []
         with self.raw.pipeline():
+            self._send(lead)
             for text, params in statements:
                 cur = self.raw.cursor()
                 cur.execute(self.sql(text), params)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from hanport.storage.engine import BEFORE_STATEMENT
 from hanport.storage.errors import translate
 from hanport.storage.sql import Driver
 
@@ -44,13 +45,14 @@ class Repositories:
     transactions on a held connection (the mail recorder) uses it directly."""
 
     conn: Connection
+    _begins = False  # the unit of work begins the transaction itself (PostgreSQL)
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     @cached_property
     def db(self) -> Driver:
-        return Driver(self.conn)
+        return Driver(self.conn, begin=self._begins)
 
     @cached_property
     def cases(self) -> Cases:
@@ -152,13 +154,28 @@ class UnitOfWork(Repositories):
 
     def __enter__(self) -> UnitOfWork:
         self.conn = self.engine.connect()
-        if self.immediate and self.engine.dialect.name == "sqlite":
-            self.conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+        if self.engine.dialect.name == "sqlite":
+            if self.immediate:
+                self.conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+        else:
+            # PostgreSQL: the driver in autocommit mode and BEGIN sent by the repositories'
+            # driver with the first statement (one round trip less); a statement SQLAlchemy
+            # runs itself on this connection is preceded by it too (``storage.engine``).
+            raw: Any = self.conn.connection.driver_connection
+            raw.autocommit = True
+            self._begins = True
+            self.conn.info[BEFORE_STATEMENT] = self._before_statement
         self.conn.begin()
         self._committed = False
         return self
 
+    def _before_statement(self) -> None:
+        self.db.begun()
+
     def commit(self) -> None:
+        """Commit; on PostgreSQL with the statements the writer queued, in one round trip."""
+        if self._begins:
+            self.db.commit_queued()
         self.conn.commit()
         self._committed = True
 
@@ -170,10 +187,28 @@ class UnitOfWork(Repositories):
     ) -> None:
         try:
             if not self._committed:
+                if "db" in self.__dict__:
+                    self.db.abandon()
                 self.conn.rollback()
         finally:
+            if self._begins:
+                self._end_own_begin()
             self.conn.close()
         if exc is not None:
             mapped = translate(exc)
             if mapped is not None:
                 raise mapped from exc
+
+    def _end_own_begin(self) -> None:
+        """The connection back as the pool hands it out: no transaction, not in autocommit
+        mode (a connection that cannot be is dropped)."""
+        self.conn.info.pop(BEFORE_STATEMENT, None)
+        from psycopg.pq import TransactionStatus
+
+        raw: Any = self.conn.connection.driver_connection
+        try:
+            if raw.info.transaction_status != TransactionStatus.IDLE:
+                raw.rollback()
+            raw.autocommit = False
+        except Exception:
+            self.conn.invalidate()

@@ -38,8 +38,17 @@ class NewId:
 Id = int | NewId
 
 
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
 def resolve(value: Any) -> Any:
-    """``value`` with every ``NewId`` replaced by the id it stands for."""
+    """``value`` with every ``NewId`` replaced by the id it stands for (a tight walk: this runs
+    on every event's data, case data and notice context)."""
+    t = type(value)
+    if t in _PLAIN:
+        return value
+    if t is dict:
+        return {k: v if type(v) in _PLAIN else resolve(v) for k, v in value.items()}
     if isinstance(value, NewId):
         return int(value)
     if isinstance(value, dict):

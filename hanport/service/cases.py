@@ -171,12 +171,12 @@ def open_case(app: App, actor: Actor, cmd: OpenCase) -> Result:
         if done is not None:
             return done
         decision = decision_for(app, actor, now, uow)
-        cust = _customer(uow, cmd.customer)
         warnings: list[str] = []
         if wf.name == "close_port":
+            cust = _customer(uow, cmd.customer)
             case = _open_close(app, uow, decision, wf, cmd, cust, warnings)
         else:
-            case = _open_port_case(app, uow, decision, wf, cmd, cust)
+            case = _open_port_case(app, uow, decision, wf, cmd)
         write(app, uow, decision)
         result = Result(
             str(case.ref),
@@ -206,9 +206,12 @@ def opening(
     gsrn: str,
     cust: CustomerRow,
     meter_number: str | None = None,
+    loaded: Loaded | None = None,
 ) -> Opening:
-    """What the opening rules read, for the customer ``cust`` on the point ``gsrn``."""
-    loaded = uow.cases.load("gsrn", [gsrn])
+    """What the opening rules read, for the customer ``cust`` on the point ``gsrn`` (``loaded``:
+    the point's load, if it was read already)."""
+    if loaded is None:
+        loaded = uow.cases.load("gsrn", [gsrn])
     if not loaded.points:
         raise NotFound(f"metering point {gsrn} not found")
     cases = load.into(decision, loaded)
@@ -244,11 +247,22 @@ def _gsrn(value: str | None, wf: Workflow) -> str:
         raise Refused(str(exc), field="metering-point") from None
 
 
-def _open_port_case(
-    app: App, uow: UnitOfWork, decision: Any, wf: Workflow, cmd: OpenCase, cust: CustomerRow
-) -> Case:
-    gsrn = _gsrn(cmd.metering_point, wf)
-    o = opening(app, uow, decision, wf, gsrn, cust)
+def _open_port_case(app: App, uow: UnitOfWork, decision: Any, wf: Workflow, cmd: OpenCase) -> Case:
+    customer_id = cmd.customer.strip()
+    try:
+        gsrn = validate_gsrn(cmd.metering_point) if cmd.metering_point is not None else None
+    except InvalidIdentifier:
+        gsrn = None
+    if gsrn is None:  # refused below, after the customer is looked up (as always)
+        cust = _customer(uow, cmd.customer)
+        gsrn = _gsrn(cmd.metering_point, wf)
+        loaded = None
+    else:  # the customer and the point's load in one read
+        loaded = uow.cases.load("gsrn", [gsrn], customer=customer_id)
+        if loaded.customer is None:
+            raise NotFound(f"customer {cmd.customer} not found")
+        cust = loaded.customer
+    o = opening(app, uow, decision, wf, gsrn, cust, loaded=loaded)
     for rule in wf.open_rules:
         rule(o)
     _hook(app, "after_load")  # the rules passed; nothing written yet (tests race here)

@@ -18,7 +18,7 @@ from hanport.calendar import isoformat_utc
 from hanport.errors import Conflict
 from hanport.notifications.outbox import intent_row
 from hanport.storage import consent_timeline
-from hanport.storage.hashing import GENESIS, canonical_event, canonical_json, chain_hash
+from hanport.storage.hashing import GENESIS, canonical_event_text, canonical_json, chain_hash_text
 from hanport.storage.repositories.ports import PortChange
 from hanport.storage.uow import Repositories
 from hanport.workflows.decider import Decision
@@ -109,6 +109,11 @@ def _cases(uow: Repositories, decision: Decision) -> list[Check]:
     changed = [c for c in ordered if not c.new]
     events = _seal(decision)
     checks: list[Check] = []
+    inserted = [c for c in ordered if c.new]
+    swap = _swap_with_event(uow, decision, changed, inserted, events)
+    if swap is not None:
+        uow.cases.swap_with_next_event(swap)
+        changed = []  # swapped with its first event, below
     if len(changed) <= 3:  # a caseworker's command: the conflict names the case
         for case in changed:
             checks.append((case.ref, 1, uow.cases.compare_and_swap([_cas_row(case, decision)])))
@@ -122,7 +127,6 @@ def _cases(uow: Repositories, decision: Decision) -> list[Check]:
                 raise Conflict(
                     f"{who} was changed by someone else meanwhile: nothing written; retry"
                 )
-    inserted = [c for c in ordered if c.new]
     if inserted:
         uow.cases.insert([_insert_row(c, decision) for c in inserted])
     uow.ids.settled()
@@ -132,14 +136,35 @@ def _cases(uow: Repositories, decision: Decision) -> list[Check]:
     return checks
 
 
+def _swap_with_event(
+    uow: Repositories,
+    decision: Decision,
+    changed: list[Case],
+    inserted: list[Case],
+    events: list[tuple[Any, ...]],
+) -> tuple[Any, ...] | None:
+    """PostgreSQL, one changed case and no new one (a caseworker's command): the
+    compare-and-swap row that goes with its first event (``Cases.insert_events``), in one
+    statement that fails when the swap does: nothing to read back before the commit, and the
+    events keep their order. None: swapped and checked the ordinary way."""
+    if uow.db.sqlite or len(changed) != 1 or inserted or not events:
+        return None
+    case = changed[0]
+    if events[0][0] != case.id:
+        return None
+    return _cas_row(case, decision)
+
+
 def _seal(decision: Decision) -> list[tuple[Any, ...]]:
     """The new events, in the order they happened, each chained by hash onto its case's last
     one (every case's head moves on)."""
     rows = []
     for case, ev in decision.events:
         head = case.prev_hash or GENESIS
-        data = resolve(ev.data)
-        canonical = canonical_event(
+        data = canonical_json(resolve(ev.data))
+        # the canonical event's text around the data's, as ``audit verify`` hashes it
+        # (``canonical_json(canonical_event(...))`` without encoding the data twice)
+        text = canonical_event_text(
             case_ref=case.ref,
             seq=ev.seq,
             occurred_at=isoformat_utc(ev.occurred_at),
@@ -150,9 +175,9 @@ def _seal(decision: Decision) -> list[tuple[Any, ...]]:
             to_state=ev.to_state,
             workflow=case.workflow,
             workflow_version=case.workflow_version,
-            data=data,
+            data_json=data,
         )
-        case.prev_hash = chain_hash(head, canonical)
+        case.prev_hash = chain_hash_text(head, text)
         rows.append(
             (
                 case.id,
@@ -164,7 +189,7 @@ def _seal(decision: Decision) -> list[tuple[Any, ...]]:
                 ev.from_state,
                 ev.to_state,
                 case.workflow_version,
-                canonical_json(data),
+                data,
                 head,
                 case.prev_hash,
             )
@@ -174,7 +199,7 @@ def _seal(decision: Decision) -> list[tuple[Any, ...]]:
 
 
 def _flags(case: Case) -> str:
-    return canonical_json(sorted(set(case.flags)))
+    return canonical_json(sorted(set(case.flags))) if case.flags else "[]"
 
 
 def _cas_row(case: Case, decision: Decision) -> tuple[Any, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any
 
 from hanport.storage.rows import (
@@ -91,22 +92,39 @@ _POINTS_PROCESSING = (
     f"SELECT {POINT_COLS} FROM processing_points(ARRAY({{points}}), NULL) ORDER BY id"
 )
 # The timers of the cases, their HES commands and the ones still out for their points, and the
-# consents the cases and points name, as one result (a kind letter, then its columns).
+# consents the cases and points name, as one result (a kind letter, then its columns). UNION ALL:
+# a HES command or consent named twice is taken once by ``Cases._facts`` (a UNION made SQLite
+# build a temporary table for every load).
 _FACTS = (
     "SELECT 't', case_id, id, name, CAST(NULL AS INTEGER), status, CAST(NULL AS TEXT), "
     "CAST(NULL AS BOOLEAN) FROM timers WHERE case_id IN ({cases}) "
     "UNION ALL SELECT 'h', h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
     "h.ack_due_at IS NOT NULL FROM hes_commands h JOIN cases c ON c.id = h.case_id "
     "WHERE h.case_id IN ({cases}) "
-    "UNION SELECT 'h', h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
+    "UNION ALL SELECT 'h', h.id, h.case_id, c.ref, h.point_id, h.action, h.status, "
     "h.ack_due_at IS NOT NULL FROM hes_commands h JOIN cases c ON c.id = h.case_id "
     "WHERE h.point_id IN ({points}) AND (h.status IN ('pending', 'sent') "
     "OR (h.status = 'failed' AND h.ack_due_at IS NOT NULL)) "
     "UNION ALL SELECT 'c', id, case_id, CAST(NULL AS TEXT), customer_pk, CAST(NULL AS TEXT), "
     "CAST(NULL AS TEXT), ended_at IS NULL FROM consents WHERE case_id IN ({cases}) "
-    "UNION SELECT 'c', id, case_id, CAST(NULL AS TEXT), customer_pk, CAST(NULL AS TEXT), "
+    "UNION ALL SELECT 'c', id, case_id, CAST(NULL AS TEXT), customer_pk, CAST(NULL AS TEXT), "
     "CAST(NULL AS TEXT), ended_at IS NULL FROM consents "
     "WHERE id IN (SELECT consent_id FROM metering_points WHERE id IN ({points}))"
+)
+_SWAP_WITH_EVENT = (
+    "WITH swapped AS (UPDATE cases SET state = ?, version = ?, holds_port = ?, active = ?, "
+    "flags = ?, data = ?, last_hash = ?, updated_at = ?, workflow_version = ? "
+    "WHERE id = ? AND version = ? RETURNING id) "
+    "INSERT INTO case_events (case_id, seq, occurred_at, actor, actor_kind, trigger, from_state, "
+    "to_state, workflow_version, data, prev_hash, hash) "
+    "VALUES ((SELECT id FROM swapped), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# PostgreSQL: with the facts, the automatic closes of the points (what ``supply_ended`` reads
+# while the decision is made), so that it costs no round trip of its own.
+_CLOSES = (
+    " UNION ALL SELECT 'x', point_id, customer_pk, data, CAST(NULL AS INTEGER), "
+    "CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN) FROM cases "
+    "WHERE point_id IN ({points}) AND workflow = 'close_port' AND state <> 'cancelled'"
 )
 NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
 # The reasons of an automatic close that end a customer's supply on a point: whoever holds the
@@ -114,43 +132,121 @@ NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
 SUPPLY_ENDS = ("move_out", "end_of_supply", "move_in")
 
 
+@cache
+def _pg_statements(by: str, logged: bool) -> tuple[str, str, str]:
+    """PostgreSQL: the load's statements, each starting from the seeds (one round trip)."""
+    cases, points = (seed.format(keys="= ANY(:k)") for seed in _SEEDS[by])
+    return (
+        (_CASES_PROCESSING if logged else _CASES).format(cases=cases),
+        (_FACTS + _CLOSES).format(cases=cases, points=points),
+        (_POINTS_PROCESSING if logged else _POINTS).format(points=points),
+    )
+
+
+@lru_cache(maxsize=256)  # a batch's chunks come in many sizes
+def _sqlite_statements(n_cases: int, n_points: int) -> tuple[str, str, str]:
+    """SQLite: the load's statements over ``n_cases`` case ids and ``n_points`` point ids."""
+    cases = ", ".join(f":c{i}" for i in range(n_cases))
+    points = ", ".join(f":p{i}" for i in range(n_points))
+    return (
+        _CASES.format(cases=cases),
+        _FACTS.format(cases=cases, points=points),
+        _POINTS.format(points=points),
+    )
+
+
 class Cases:
     def __init__(self, db: Driver) -> None:
         self.db = db
+        self._swap: Sequence[Any] | None = None
+        # PostgreSQL: the automatic closes of the points loaded, (customer_pk, data) by point,
+        # until a case is written.
+        self._closes: dict[int, list[tuple[int, str]]] = {}
 
-    def load(self, by: str, keys: Sequence[Any]) -> Loaded:
+    def load(self, by: str, keys: Sequence[Any], *, customer: str | None = None) -> Loaded:
         """The cases and points selected ``by`` ref, id or GSRN, with everything a decision may
-        read about them (see the module's docstring)."""
+        read about them (see the module's docstring); ``customer``: also the customer with
+        this number (``Loaded.customer``), in the same round trip."""
         if not keys:
             return Loaded([], [], [], [], [])
-        marks, params = self.db.member_named("k", keys)
-        cases, points = (seed.format(keys=marks) for seed in _SEEDS[by])
         logged = self.db.processing is not None
-        statements = [
-            ((_CASES_PROCESSING if logged else _CASES).format(cases=cases), params),
-            (_FACTS.format(cases=cases, points=points), params),
-            ((_POINTS_PROCESSING if logged else _POINTS).format(points=points), params),
-        ]
-        cases_rows, facts, point_rows = self.db.pipelined(statements)
+        if self.db.sqlite:
+            statements = self._sqlite_statements(by, keys)
+        else:
+            params = {"k": list(keys)}  # one array: the same statement text for any number
+            statements = [(t, params) for t in _pg_statements(by, logged)]
+        first: CustomerRow | None = None
+        if customer is not None and logged:  # read (and logged) first, through the functions
+            from hanport.storage.repositories.registry import Customers
+
+            first = Customers(self.db).by_id(customer)
+        elif customer is not None:
+            statements.append(
+                (f"SELECT {CUSTOMER_COLS} FROM customers WHERE customer_id = :c", {"c": customer})
+            )
+        cases_rows, fact_rows, point_rows, *more = self.db.pipelined(statements)
         point_list = [self._point(r) for r in point_rows]
         bundles = [self._bundle(r) for r in cases_rows]
         if logged:  # the cases' points with their addresses, from the points' statement
             by_id = {p.id: p for p in point_list}
             bundles = [b._replace(point=by_id.get(b.point.id, b.point)) for b in bundles]
-        return Loaded(bundles, point_list, *self._facts(facts))
+        if not self.db.sqlite:
+            self._closes.update((p.id, []) for p in point_list)
+        loaded = Loaded(bundles, point_list, *self._facts(fact_rows, self._closes))
+        if more and more[0]:
+            u, ts = more[0][0], self.db.read_ts
+            first = CustomerRow._make((*u[:9], bool(u[9]), u[10], ts(u[11]), ts(u[12])))
+        return loaded if first is None else loaded._replace(customer=first)
+
+    def _sqlite_statements(self, by: str, keys: Sequence[Any]) -> list[tuple[str, Any]]:
+        """SQLite: the ids the load starts from read first (two small statements), then the
+        load's statements over them: the seeds as sub-selects made SQLite build a temporary
+        table for each of their uses (a load by reference cost twice as much)."""
+        db = self.db
+        marks = ", ".join("?" * len(keys))
+        if by == "gsrn":
+            points = [
+                r[0]
+                for r in db.all(f"SELECT id FROM metering_points WHERE gsrn IN ({marks})", keys)
+            ]
+            rows = db.all(
+                f"SELECT id FROM cases WHERE active AND point_id IN ({', '.join('?' * len(points))})",
+                points,
+            )
+            cases = sorted(r[0] for r in rows)
+        else:
+            rows = db.all(f"SELECT id, point_id FROM cases WHERE {by} IN ({marks})", keys)
+            points = sorted({r[1] for r in rows})
+            holders = db.all(
+                "SELECT id FROM cases WHERE holds_port AND point_id IN "
+                f"({', '.join('?' * len(points))})",
+                points,
+            )
+            cases = sorted({r[0] for r in rows} | {r[0] for r in holders})
+        params = {
+            **{f"c{i}": v for i, v in enumerate(cases)},
+            **{f"p{i}": v for i, v in enumerate(points)},
+        }
+        return [(t, params) for t in _sqlite_statements(len(cases), len(points))]
 
     @staticmethod
-    def _facts(rows: list[Any]) -> tuple[list[TimerBrief], list[HesBrief], list[ConsentBrief]]:
-        timers, hes, consents = [], [], []
+    def _facts(
+        rows: list[Any], closes: dict[int, list[tuple[int, str]]]
+    ) -> tuple[list[TimerBrief], list[HesBrief], list[ConsentBrief]]:
+        timers: list[TimerBrief] = []
+        hes: dict[int, HesBrief] = {}
+        consents: dict[int, ConsentBrief] = {}
         for r in rows:
             if r[0] == "t":
                 timers.append(TimerBrief(r[1], r[2], r[3], r[5]))
             elif r[0] == "h":
-                hes.append(HesBrief(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])))
+                hes.setdefault(r[1], HesBrief(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])))
+            elif r[0] == "c":
+                consents.setdefault(r[1], ConsentBrief(r[1], r[2], r[4], bool(r[7])))
             else:
-                consents.append(ConsentBrief(r[1], r[2], r[4], bool(r[7])))
-        hes.sort(key=lambda h: h.id)
-        return timers, hes, consents
+                closes.setdefault(r[1], []).append((r[2], r[3]))
+        timers.sort(key=lambda t: (t.case_id, t.id))
+        return timers, [hes[k] for k in sorted(hes)], [consents[k] for k in sorted(consents)]
 
     def _point(self, p: Sequence[Any]) -> PointRow:
         ts = self.db.read_ts
@@ -174,6 +270,7 @@ class Cases:
 
     def insert(self, rows: Sequence[Sequence[Any]]) -> None:
         """New cases, with the ids allocated for them (columns as ``CASE_COLS``)."""
+        self._closes.clear()
         self.db.executemany(
             f"INSERT INTO cases ({CASE_COLS}) VALUES ({self.db.placeholders(NC)})",
             [self._bind(r) for r in rows],
@@ -190,6 +287,7 @@ class Cases:
 
         Each row: state, version, holds_port, active, flags, data, last_hash, updated_at,
         workflow_version, id, the version expected."""
+        self._closes.clear()
         if not rows:
             return lambda: 0
         db = self.db
@@ -201,10 +299,23 @@ class Cases:
             bound,
         )
 
+    def swap_with_next_event(self, row: Sequence[Any]) -> None:
+        """PostgreSQL: the ``compare_and_swap`` row of the case of the first event that
+        ``insert_events`` appends next, made one statement with that event's insert, the
+        event's case id taken from the updated row: when the case is no longer at the version
+        it was loaded at, that id is NULL and the statement fails (a conflict, by
+        ``storage.errors``), so nothing is read back before the commit."""
+        self._swap = row
+
     def insert_events(self, rows: Sequence[Sequence[Any]]) -> None:
         """Sealed events: case_id, seq, occurred_at, actor, actor_kind, trigger, from_state,
         to_state, workflow_version, data, prev_hash, hash."""
         db = self.db
+        self._closes.clear()
+        swap, self._swap = self._swap, None
+        if swap is not None and rows:
+            db.executemany(_SWAP_WITH_EVENT, [(*swap, *rows[0][1:])])
+            rows = rows[1:]
         db.executemany(
             "INSERT INTO case_events (case_id, seq, occurred_at, actor, actor_kind, trigger, "
             "from_state, to_state, workflow_version, data, prev_hash, hash) "
@@ -270,13 +381,19 @@ class Cases:
         """The latest effective time of an automatic close of the point for a move or a contract
         end (``SUPPLY_ENDS``) of a customer other than ``other_than``, not rolled back or
         cancelled: if ``other_than`` holds the point now, not before then. None when none."""
-        rows = self.db.all(
-            "SELECT data FROM cases WHERE point_id = ? AND workflow = 'close_port' "
-            "AND customer_pk <> ? AND state <> 'cancelled'",
-            (point_id, other_than),
-        )
+        if point_id in self._closes:  # loaded with the point (PostgreSQL), none written since
+            texts = [t for pk, t in self._closes[point_id] if pk != other_than]
+        else:
+            texts = [
+                r[0]
+                for r in self.db.all(
+                    "SELECT data FROM cases WHERE point_id = ? AND workflow = 'close_port' "
+                    "AND customer_pk <> ? AND state <> 'cancelled'",
+                    (point_id, other_than),
+                )
+            ]
         ends = []
-        for (text,) in rows:
+        for text in texts:
             data = json.loads(text)
             if data.get("close_reason") in SUPPLY_ENDS and data.get("effective_at"):
                 ends.append(datetime.fromisoformat(data["effective_at"]))

@@ -23,46 +23,49 @@ class PortChange(NamedTuple):
     meter_number: str | None  # a new meter number for the point
 
 
+_UPDATE_POINT = (
+    "UPDATE metering_points SET han_port = ?, port_since = ?, updated_at = ?, "
+    "consent_id = CASE WHEN ? THEN ? ELSE consent_id END, "
+    "meter_number = coalesce(?, meter_number) WHERE id = ?"
+)
+_INSERT_PORT_EVENT = (
+    "INSERT INTO port_events (point_id, at, state, consent_id, cause, case_id, "
+    "hes_command_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 class Ports:
     def __init__(self, db: Driver) -> None:
         self.db = db
 
     def change(self, changes: Sequence[PortChange]) -> None:
-        """Apply the changes in order: the point's row, and one timeline row each."""
+        """Apply the changes in order: the point's row, and one timeline row each (on
+        PostgreSQL one statement a change, the update in a data-modifying CTE)."""
         db = self.db
-        db.executemany(
-            "UPDATE metering_points SET han_port = ?, port_since = ?, updated_at = ?, "
-            "consent_id = CASE WHEN ? THEN ? ELSE consent_id END, "
-            "meter_number = coalesce(?, meter_number) WHERE id = ?",
-            [
-                (
-                    c.state,
-                    db.ts(c.at),
-                    db.ts(c.at),
-                    c.sets_consent,
-                    c.consent_id,
-                    c.meter_number,
-                    c.point_id,
-                )
-                for c in changes
-            ],
-        )
-        db.executemany(
-            "INSERT INTO port_events (point_id, at, state, consent_id, cause, case_id, "
-            "hes_command_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    c.point_id,
-                    db.ts(c.at),
-                    c.state,
-                    c.consent_id,
-                    c.cause,
-                    c.case_id,
-                    c.hes_command_id,
-                )
-                for c in changes
-            ],
-        )
+        points = [
+            (
+                c.state,
+                db.ts(c.at),
+                db.ts(c.at),
+                c.sets_consent,
+                c.consent_id,
+                c.meter_number,
+                c.point_id,
+            )
+            for c in changes
+        ]
+        events = [
+            (c.point_id, db.ts(c.at), c.state, c.consent_id, c.cause, c.case_id, c.hes_command_id)
+            for c in changes
+        ]
+        if not db.sqlite:
+            db.executemany(
+                f"WITH changed AS ({_UPDATE_POINT} RETURNING id) {_INSERT_PORT_EVENT}",
+                [(*p, *e) for p, e in zip(points, events, strict=True)],
+            )
+            return
+        db.executemany(_UPDATE_POINT, points)
+        db.executemany(_INSERT_PORT_EVENT, events)
 
     def install_meters(self, rows: Sequence[tuple[int, str, datetime, str]]) -> None:
         """(point id, meter number, at, source): the point's current meter ends at ``at`` and
