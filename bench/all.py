@@ -25,6 +25,7 @@ BENCHES = [
     ("audit verify", ["bench.verify", "--events", "1000000"]),
     ("workflow migrate cases/s", ["bench.migration", "--cases", "1000"]),
     ("consent list --at T --live", ["bench.consent", "--events", "1000000"]),
+    ("web intake under load", ["bench.web", "--pg", "2000", "--sqlite", "1000"]),
 ]
 QUICK = {
     "bench.commands": ["--cases", "150"],
@@ -35,6 +36,7 @@ QUICK = {
     "bench.verify": ["--events", "100000"],
     "bench.migration": ["--cases", "200"],
     "bench.consent": ["--events", "100000"],
+    "bench.web": ["--pg", "300", "--sqlite", "200"],
 }
 
 
