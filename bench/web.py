@@ -30,6 +30,8 @@ import argparse
 import asyncio
 import os
 import re
+import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -64,6 +66,9 @@ class Figures:
     post_s: float = 0.0
     get_latency: list[float] = field(default_factory=list)
     post_latency: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0  # s of CPU, the server's processes, over the POST phase
+    client_cpu: float = 0.0  # the same for this process (the 20 clients)
+    sessions: int = 0  # PostgreSQL connections the server opened during the POST phase
     drain_s: float = 0.0
     passes: int = 0
     check: str = ""
@@ -98,6 +103,33 @@ def nore_form(i: int, gsrn: str) -> dict[str, str]:
         "security": "inside_dwelling",
         "accept": "yes",
     }
+
+
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of ``root`` and its children (Linux /proc; 0 elsewhere)."""
+    if not Path("/proc").is_dir():
+        return 0.0
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+        if int(entry.name) == root or int(fields[1]) == root:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 # --- the server -------------------------------------------------------------------------------
@@ -180,8 +212,14 @@ async def _post(c: Client, fig: Figures, deadline: float) -> None:
             fig.refused[r.status_code] = fig.refused.get(r.status_code, 0) + 1
 
 
-async def load(base: str, pairs: list[tuple[str, str]], fig: Figures, timeout: float) -> None:
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+async def load(
+    base: str, pairs: list[tuple[str, str]], fig: Figures, timeout: float, server: int
+) -> None:
+    """The GET phase, then the POST phase, all clients at once in each; ``server``: the pid
+    whose process tree's CPU the POST phase is charged."""
+    # Every request on a connection of its own: each submission is a customer of its own, and
+    # kept-alive connections would stay on whichever worker accepted them first.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
     clients = [
         Client(
             httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits),
@@ -194,9 +232,11 @@ async def load(base: str, pairs: list[tuple[str, str]], fig: Figures, timeout: f
         t0 = time.perf_counter()
         await asyncio.gather(*(_fetch(c, fig, t0 + timeout) for c in clients))
         fig.get_s = time.perf_counter() - t0
+        cpu0, own0 = tree_cpu(server), own_cpu()
         t0 = time.perf_counter()
         await asyncio.gather(*(_post(c, fig, t0 + timeout) for c in clients))
         fig.post_s = time.perf_counter() - t0
+        fig.server_cpu, fig.client_cpu = tree_cpu(server) - cpu0, own_cpu() - own0
     finally:
         for c in clients:
             await c.http.aclose()
@@ -224,10 +264,22 @@ def drain(app: App, expected: int, fig: Figures) -> None:
     fig.drain_s = time.perf_counter() - t0
 
 
+def pg_sessions(app: App) -> int:
+    """Connections made to this database so far (PostgreSQL's statistics; 0 on SQLite)."""
+    if app.backend != "postgresql":
+        return 0
+    with app.engine.connect() as c:
+        return int(
+            c.execute(
+                text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            ).scalar_one()
+        )
+
+
 def check(app: App, accepted: int) -> str:
     """Exactly one case per accepted submission: none lost, none doubled."""
     with app.engine.connect() as c:
-        by_status = dict(
+        by_status: dict[str, int] = dict(
             c.execute(text("SELECT status, count(*) FROM intakes GROUP BY status")).all()
         )
         cases, distinct = c.execute(
@@ -249,17 +301,23 @@ def check(app: App, accepted: int) -> str:
     return f"ok: {accepted} intakes done, {distinct} distinct cases, {nore} nore_open v2 cases"
 
 
-def one_run(backend: str, n: int, workers: int, timeout: float) -> Figures:
+def one_run(backend: str, n: int, workers: int, timeout: float, keep: Path | None) -> Figures:
     fig = Figures()
     with database(backend) as url, tempfile.TemporaryDirectory() as folder:
         app = app_for(url, nore_open=2)
         try:
             pairs = nore_registry(app, Path(folder) / "registry", n)
+            sessions = pg_sessions(app)
             proc, base = start_server(url, workers, Path(folder) / "serve.log")
             try:
-                asyncio.run(load(base, pairs, fig, timeout))
+                asyncio.run(load(base, pairs, fig, timeout, proc.pid))
             finally:
                 stop_server(proc)
+                if keep is not None:  # the server's access log, for a look at its own timings
+                    keep.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(Path(folder) / "serve.log", keep / f"serve-{backend}.log")
+            time.sleep(0.6)  # the statistics collector's flush after the last session ended
+            fig.sessions = pg_sessions(app) - sessions
             drain(app, fig.accepted, fig)
             fig.check = check(app, fig.accepted)
         finally:
@@ -268,23 +326,32 @@ def one_run(backend: str, n: int, workers: int, timeout: float) -> Figures:
 
 
 def report(backend: str, workers: int, runs: list[Figures]) -> None:
-    best = sorted(runs, key=lambda f: f.rate)[len(runs) // 2]  # the median run, whole
+    def mid(xs: list[float]) -> float:
+        return median(xs) if xs else float("nan")
+
+    posted = runs[0].posted
     lat = [pct(f.post_latency, 50) * 1000 for f in runs]
     p99 = [pct(f.post_latency, 99) * 1000 for f in runs]
     gets = [pct(f.get_latency, 50) * 1000 for f in runs]
     gets99 = [pct(f.get_latency, 99) * 1000 for f in runs]
     refused = {k: v for f in runs for k, v in f.refused.items()}
     print(
-        f"{backend}, {workers} worker(s), {CLIENTS} clients, {best.posted} POSTs: "
-        f"{median([f.rate for f in runs]):.0f} accepted/s "
+        f"{backend}, {workers} worker(s), {CLIENTS} clients, {posted} POSTs: "
+        f"{mid([f.rate for f in runs]):.0f} accepted/s "
         f"(runs {', '.join(f'{f.rate:.0f}' for f in runs)}), "
-        f"POST p50 {median(lat):.1f} ms p99 {median(p99):.1f} ms; "
-        f"GET p50 {median(gets):.1f} ms p99 {median(gets99):.1f} ms; "
-        f"drain {median([f.drain_s for f in runs]):.1f} s "
-        f"({median([f.accepted / f.drain_s for f in runs if f.drain_s]):.0f} intakes/s)"
+        f"POST p50 {mid(lat):.1f} ms p99 {mid(p99):.1f} ms; "
+        f"GET p50 {mid(gets):.1f} ms p99 {mid(gets99):.1f} ms; "
+        f"drain {mid([f.drain_s for f in runs]):.1f} s "
+        f"({mid([f.accepted / f.drain_s for f in runs if f.drain_s]):.0f} intakes/s)"
         + (f"; refused {refused}" if refused else "")
     )
-    print(f"  exactly once: {best.check} (each of {len(runs)} runs)")
+    server = mid([f.server_cpu * 1000 / f.posted for f in runs if f.posted])
+    client = mid([f.client_cpu * 1000 / f.posted for f in runs if f.posted])
+    conns = f", {mid([f.sessions for f in runs]):.0f} database connections opened" * (
+        backend == "postgresql"
+    )
+    print(f"  CPU per POST: server {server:.2f} ms, clients {client:.2f} ms{conns}")
+    print(f"  exactly once: {runs[0].check} (each of {len(runs)} runs)")
 
 
 def main() -> None:
@@ -294,11 +361,12 @@ def main() -> None:
     ap.add_argument("--sqlite", type=int, default=1000, help="POSTs on SQLite")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=120.0, help="Seconds per load phase.")
+    ap.add_argument("--keep-log", type=Path, help="Copy the server's log into this folder.")
     a = ap.parse_args()
     print(f"machine: {machine()} (shared with other jobs); median of {a.runs} runs")
     for backend in a.backend.split(","):
         n, workers = (a.pg, 2) if backend == "postgresql" else (a.sqlite, 1)
-        runs = [one_run(backend, n, workers, a.timeout) for _ in range(a.runs)]
+        runs = [one_run(backend, n, workers, a.timeout, a.keep_log) for _ in range(a.runs)]
         report(backend, workers, runs)
 
 
