@@ -24,7 +24,8 @@ from hanport.web.settings import WebSettings
 HERE = Path(__file__).parent
 
 
-def _posts_only(request: Request[Any, Any, Any]) -> bool:
+async def _posts_only(request: Request[Any, Any, Any]) -> bool:
+    # A coroutine: Litestar runs a plain function given here in a thread, for every request.
     return request.method == "POST"
 
 
