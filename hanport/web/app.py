@@ -29,6 +29,12 @@ async def _posts_only(request: Request[Any, Any, Any]) -> bool:
     return request.method == "POST"
 
 
+def _templates_as_installed(engine: JinjaTemplateEngine) -> None:
+    # The templates change with a release, not while serving: no stat of each template file
+    # (and of the page it extends) at every render.
+    engine.engine.auto_reload = False
+
+
 def create(app: App, web: WebSettings) -> Litestar:
     """The Litestar application over a bootstrapped engine application."""
     csrf = CSRFConfig(
@@ -55,7 +61,11 @@ def create(app: App, web: WebSettings) -> Litestar:
         ],
         csrf_config=csrf,
         middleware=[limit.middleware],
-        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=HERE / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=_templates_as_installed,
+        ),
         request_max_body_size=web.max_body,
         exception_handlers={HTTPException: problems.http_error, 500: problems.server_error},
         openapi_config=None,
