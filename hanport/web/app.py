@@ -86,5 +86,6 @@ def from_environment() -> Edge:
     from hanport import config
     from hanport.bootstrap import bootstrap
     from hanport.web import settings
+    from hanport.web.engine import DB_THREADS
 
-    return asgi(bootstrap(config.load()), settings.load())
+    return asgi(bootstrap(config.load(), pool_size=DB_THREADS), settings.load())
