@@ -81,6 +81,18 @@ def asgi(app: App, web: WebSettings) -> Edge:
     return Edge(create(app, web))
 
 
+def warm(litestar: Litestar) -> None:
+    """What the first requests would otherwise wait for, done before the worker accepts any:
+    the service's command handlers imported (a form post runs one) and every template
+    compiled. Measured: 0.15 s and 0.2 s, which the first posts after a start each waited."""
+    import hanport.service.handlers  # noqa: F401
+
+    engine = litestar.template_engine
+    assert engine is not None  # create() configures the templates
+    for template in sorted((HERE / "templates").glob("*.html")):
+        engine.get_template(template.name)
+
+
 def from_environment() -> Edge:
     """The uvicorn factory each worker calls (``hanport serve`` set the environment)."""
     from hanport import config
@@ -88,4 +100,6 @@ def from_environment() -> Edge:
     from hanport.web import settings
     from hanport.web.engine import DB_THREADS
 
-    return asgi(bootstrap(config.load(), pool_size=DB_THREADS), settings.load())
+    litestar = create(bootstrap(config.load(), pool_size=DB_THREADS), settings.load())
+    warm(litestar)
+    return Edge(litestar)
