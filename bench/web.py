@@ -68,6 +68,7 @@ class Figures:
     post_latency: list[float] = field(default_factory=list)
     server_cpu: float = 0.0  # s of CPU, the server's processes, over the POST phase
     client_cpu: float = 0.0  # the same for this process (the 20 clients)
+    db_cpu: float = 0.0  # the same for PostgreSQL's processes serving the server's connections
     sessions: int = 0  # PostgreSQL connections the server opened during the POST phase
     drain_s: float = 0.0
     passes: int = 0
@@ -110,11 +111,15 @@ def _stat(pid: int) -> list[str]:
         return f.read().rsplit(")", 1)[1].split()
 
 
+def _cpu(pid: int, fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tree_cpu(root: int) -> float:
     """CPU seconds (user + system) of ``root`` and its children (Linux /proc; 0 elsewhere)."""
     if not Path("/proc").is_dir():
         return 0.0
-    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -123,7 +128,27 @@ def tree_cpu(root: int) -> float:
         except OSError:
             continue  # gone meanwhile
         if int(entry.name) == root or int(fields[1]) == root:
-            total += (int(fields[11]) + int(fields[12])) / tick
+            total += _cpu(int(entry.name), fields)
+    return total
+
+
+def backends_cpu(app: App) -> float:
+    """CPU seconds of the PostgreSQL processes serving other sessions on the bench's database
+    (the server is on this machine; 0 on SQLite or without /proc)."""
+    if app.backend != "postgresql" or not Path("/proc").is_dir():
+        return 0.0
+    sql = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"
+    )
+    with app.engine.connect() as c:
+        pids = [int(p) for p in c.execute(text(sql)).scalars()]
+    total = 0.0
+    for pid in pids:
+        try:
+            total += _cpu(pid, _stat(pid))
+        except OSError:
+            continue
     return total
 
 
@@ -213,10 +238,11 @@ async def _post(c: Client, fig: Figures, deadline: float) -> None:
 
 
 async def load(
-    base: str, pairs: list[tuple[str, str]], fig: Figures, timeout: float, server: int
+    base: str, pairs: list[tuple[str, str]], fig: Figures, timeout: float, server: int, app: App
 ) -> None:
     """The GET phase, then the POST phase, all clients at once in each; ``server``: the pid
-    whose process tree's CPU the POST phase is charged."""
+    whose process tree's CPU the POST phase is charged (and the database's, through ``app``;
+    a backend started during the phase is charged whole)."""
     # Every request on a connection of its own: each submission is a customer of its own, and
     # kept-alive connections would stay on whichever worker accepted them first.
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
@@ -232,11 +258,12 @@ async def load(
         t0 = time.perf_counter()
         await asyncio.gather(*(_fetch(c, fig, t0 + timeout) for c in clients))
         fig.get_s = time.perf_counter() - t0
-        cpu0, own0 = tree_cpu(server), own_cpu()
+        cpu0, own0, db0 = tree_cpu(server), own_cpu(), backends_cpu(app)
         t0 = time.perf_counter()
         await asyncio.gather(*(_post(c, fig, t0 + timeout) for c in clients))
         fig.post_s = time.perf_counter() - t0
         fig.server_cpu, fig.client_cpu = tree_cpu(server) - cpu0, own_cpu() - own0
+        fig.db_cpu = backends_cpu(app) - db0
     finally:
         for c in clients:
             await c.http.aclose()
@@ -310,7 +337,7 @@ def one_run(backend: str, n: int, workers: int, timeout: float, keep: Path | Non
             sessions = pg_sessions(app)
             proc, base = start_server(url, workers, Path(folder) / "serve.log")
             try:
-                asyncio.run(load(base, pairs, fig, timeout, proc.pid))
+                asyncio.run(load(base, pairs, fig, timeout, proc.pid, app))
             finally:
                 stop_server(proc)
                 if keep is not None:  # the server's access log, for a look at its own timings
@@ -347,10 +374,22 @@ def report(backend: str, workers: int, runs: list[Figures]) -> None:
     )
     server = mid([f.server_cpu * 1000 / f.posted for f in runs if f.posted])
     client = mid([f.client_cpu * 1000 / f.posted for f in runs if f.posted])
-    conns = f", {mid([f.sessions for f in runs]):.0f} database connections opened" * (
-        backend == "postgresql"
+    db = mid([f.db_cpu * 1000 / f.posted for f in runs if f.posted])
+    pg = backend == "postgresql"
+    conns = f", {mid([f.sessions for f in runs]):.0f} database connections opened" * pg
+    dbs = f", PostgreSQL {db:.2f} ms" * pg
+    # What the machine's cores would allow if the bench had them to itself (the figure above
+    # is what it got while sharing them): all the CPU a POST costs over the cores, and the
+    # server's share over as many cores as it has workers.
+    cores = os.cpu_count() or 1
+    alone = min(
+        cores * 1000 / (server + client + (db if pg else 0.0)),
+        min(workers, cores) * 1000 / server,
     )
-    print(f"  CPU per POST: server {server:.2f} ms, clients {client:.2f} ms{conns}")
+    print(
+        f"  CPU per POST: server {server:.2f} ms{dbs}, clients {client:.2f} ms{conns}; "
+        f"CPU-bound ceiling on {cores} idle cores ~{alone:.0f} POSTs/s"
+    )
     print(f"  exactly once: {runs[0].check} (each of {len(runs)} runs)")
 
 
