@@ -26,6 +26,7 @@ BENCHES = [
     ("workflow migrate cases/s", ["bench.migration", "--cases", "1000"]),
     ("consent list --at T --live", ["bench.consent", "--events", "1000000"]),
     ("monthly SLA report", ["bench.report", "--events", "1000000"]),
+    ("web intake under load", ["bench.web", "--pg", "2000", "--sqlite", "1000"]),
 ]
 QUICK = {
     "bench.commands": ["--cases", "150"],
@@ -37,6 +38,7 @@ QUICK = {
     "bench.migration": ["--cases", "200"],
     "bench.consent": ["--events", "100000"],
     "bench.report": ["--events", "100000"],
+    "bench.web": ["--pg", "300", "--sqlite", "200"],
 }
 
 

@@ -104,12 +104,15 @@ def bootstrap(
     simulated: bool | None = None,
     create: bool = False,
     migrate: bool = True,
+    pool_size: int | None = None,
 ) -> App:
     """Build the application on an existing database, or, with ``create`` (``hanport db init``)
     or ``simulated=True`` (the demo, the tests), on one made now. A database's clock is chosen
     when it is made (``simulated=True``: a simulated clock) and stored in it; ``now`` sets a
-    simulated clock and is refused on a real one."""
-    engine = create_engine(settings.database_url)  # checks the URL; connects later
+    simulated clock and is refused on a real one. ``pool_size``: connections the engine keeps
+    open for a process that works in several threads (a web worker; default SQLAlchemy's 5)."""
+    pool: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size}
+    engine = create_engine(settings.database_url, **pool)  # checks the URL; connects later
     try:
         embedded_file(settings.database_url, create=create or bool(simulated))
     except HanportError:

@@ -24,7 +24,8 @@ from hanport.web.settings import WebSettings
 HERE = Path(__file__).parent
 
 
-def _posts_only(request: Request[Any, Any, Any]) -> bool:
+async def _posts_only(request: Request[Any, Any, Any]) -> bool:
+    # A coroutine: Litestar runs a plain function given here in a thread, for every request.
     return request.method == "POST"
 
 
@@ -36,6 +37,12 @@ def _stores(web: WebSettings) -> dict[str, Any]:
     from litestar.stores.redis import RedisStore
 
     return {"rate_limit": RedisStore.with_client(url=web.rate_store, namespace="hanport-rate")}
+
+
+def _templates_as_installed(engine: JinjaTemplateEngine) -> None:
+    # The templates change with a release, not while serving: no stat of each template file
+    # (and of the page it extends) at every render.
+    engine.engine.auto_reload = False
 
 
 def create(app: App, web: WebSettings) -> Litestar:
@@ -66,7 +73,11 @@ def create(app: App, web: WebSettings) -> Litestar:
         ],
         csrf_config=csrf,
         middleware=[limit.middleware],
-        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=HERE / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=_templates_as_installed,
+        ),
         request_max_body_size=web.max_body,
         stores=_stores(web),
         exception_handlers={HTTPException: problems.http_error, 500: problems.server_error},
@@ -83,10 +94,25 @@ def asgi(app: App, web: WebSettings) -> Edge:
     return Edge(create(app, web))
 
 
+def warm(litestar: Litestar) -> None:
+    """What the first requests would otherwise wait for, done before the worker accepts any:
+    the service's command handlers imported (a form post runs one) and every template
+    compiled. Measured: 0.15 s and 0.2 s, which the first posts after a start each waited."""
+    import hanport.service.handlers  # noqa: F401
+
+    engine = litestar.template_engine
+    assert engine is not None  # create() configures the templates
+    for template in sorted((HERE / "templates").glob("*.html")):
+        engine.get_template(template.name)
+
+
 def from_environment() -> Edge:
     """The uvicorn factory each worker calls (``hanport serve`` set the environment)."""
     from hanport import config
     from hanport.bootstrap import bootstrap
     from hanport.web import settings
+    from hanport.web.engine import DB_THREADS
 
-    return asgi(bootstrap(config.load()), settings.load())
+    litestar = create(bootstrap(config.load(), pool_size=DB_THREADS), settings.load())
+    warm(litestar)
+    return Edge(litestar)

@@ -5,9 +5,14 @@ and the gauges a duty officer watches. Nothing else of the engine is reached fro
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
+
+import anyio.to_thread
 
 from hanport.bootstrap import App
 from hanport.declarations import Declaration
@@ -20,6 +25,13 @@ from hanport.workflows.definition import Actor, Role
 WEB = Actor("web", Role.CUSTOMER, "customer")
 # The server's own intake pass runs as the scheduler does.
 PROCESSOR = Actor.system("scheduler", "web-intake")
+# Database work of one worker process at a time (each in a thread of its own); the worker's
+# connection pool keeps as many connections open, so a burst of requests waits for a slot
+# instead of opening and closing connections past the pool (a new PostgreSQL connection is a
+# new server process). What waits does so in the event loop, holding nothing.
+DB_THREADS = 8
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,16 @@ class Engine:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self._slots = anyio.CapacityLimiter(DB_THREADS)
+        # SQLite has one writer: this process's writes take turns here rather than in SQLite's
+        # busy handler, whose growing sleeps let a waiting write lose to later ones for long.
+        self._one_writer: AbstractContextManager[Any] = (
+            threading.Lock() if app.backend == "sqlite" else nullcontext()
+        )
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker thread, within the worker's database slots."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._slots)
 
     def declaration(self, form: str, language: str) -> Declaration:
         """The declaration ``form`` shows now; ``LookupError`` for a form without one."""
@@ -53,19 +75,17 @@ class Engine:
         from hanport.service import run
         from hanport.service.commands import SubmitIntake
 
-        receipt = run(
-            self.app,
-            WEB,
-            SubmitIntake(
-                form=form,
-                fields=fields,
-                form_token=form_token,
-                language=language,
-                declaration_version=None if declaration is None else declaration.version,
-                declaration_sha256=None if declaration is None else declaration.sha256,
-                client=client,
-            ),
+        cmd = SubmitIntake(
+            form=form,
+            fields=fields,
+            form_token=form_token,
+            language=language,
+            declaration_version=None if declaration is None else declaration.version,
+            declaration_sha256=None if declaration is None else declaration.sha256,
+            client=client,
         )
+        with self._one_writer:
+            receipt = run(self.app, WEB, cmd)
         return Submitted(int(receipt.intake_id), bool(receipt.duplicate))
 
     def process_intakes(self, limit: int = 100) -> Any:
@@ -92,7 +112,9 @@ class Engine:
         from hanport.service import run
         from hanport.service.commands import CustomerLink
 
-        return run(self.app, WEB, CustomerLink(token=token, purpose=purpose, language=language))
+        cmd = CustomerLink(token=token, purpose=purpose, language=language)
+        with self._one_writer:
+            return run(self.app, WEB, cmd)
 
     def gauges(self) -> Any:
         from hanport.storage.gauges import read

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio.to_thread
 from litestar import Request, Response, get
 
 
@@ -16,7 +15,8 @@ def healthz() -> dict[str, str]:
 
 @get("/readyz")
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-    problem = await anyio.to_thread.run_sync(request.app.state.engine.ready)
+    engine = request.app.state.engine
+    problem = await engine.call(engine.ready)
     if problem is None:
         return Response({"status": "ready"})
     return Response({"status": "not ready", "reason": problem}, status_code=503)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import anyio.to_thread
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 
@@ -55,7 +54,7 @@ async def status(request: Request[Any, Any, Any], lang: str, token: str) -> Any:
     lang = _lang(lang)
     engine = request.app.state.engine
     try:
-        view = await anyio.to_thread.run_sync(engine.status, token, lang)
+        view = await engine.call(engine.status, token, lang)
     except LINK_REFUSALS as exc:
         return _refused(request, exc, lang)
     return page(
@@ -96,7 +95,7 @@ async def act(request: Request[Any, Any, Any], lang: str, purpose: str, token: s
         return engine.act(token, purpose, lang)
 
     try:
-        outcome = await anyio.to_thread.run_sync(run)
+        outcome = await engine.call(run)
     except LINK_REFUSALS as exc:
         return _refused(request, exc, lang)
     except Conflict:

@@ -7,7 +7,6 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio.to_thread
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
@@ -124,7 +123,7 @@ async def _keep(
         )
 
     try:
-        done = await anyio.to_thread.run_sync(run)
+        done = await engine.call(run)
     except Conflict:
         metrics.INTAKES.labels(form.name, "busy").inc()
         return problem(request, "busy", 503, lang)
