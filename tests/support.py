@@ -225,3 +225,18 @@ def customer_of(app: App, ref: str) -> str:
     from hanport.queries.cases import case_view
 
     return str(case_view(app, ref)["customer"])
+
+
+def nore_form(**over: str) -> dict[str, str]:
+    """A valid Nore order-and-consent web form for NORE_POINT (customer 1001), as typed."""
+    base = {
+        "signer_name": "Kari Nordmann",
+        "signer_role": "customer",
+        "address": "Sentrumsvegen 5",
+        "postal_code": "3630",
+        "meter": NORE_METER,
+        "email": "kari@example.no",
+        "security": "inside_dwelling",
+        "accept": "yes",
+    }
+    return {**base, **over}

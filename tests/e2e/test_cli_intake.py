@@ -8,22 +8,13 @@ from hanport.service import run
 from hanport.service.commands import SubmitIntake
 from hanport.web.engine import WEB
 from tests.e2e.cli import Hanport
-from tests.support import NORE_METER, make_app
+from tests.support import make_app, nore_form
 
 
 def _submit(hp: Hanport) -> None:
     app = make_app(hp.url)
     decl = current("nore_order", "nb")
-    nore = {
-        "signer_name": "Kari Nordmann",
-        "signer_role": "customer",
-        "address": "Sentrumsvegen 5",
-        "postal_code": "3630",
-        "meter": NORE_METER,
-        "email": "kari@example.no",
-        "security": "locked_room",
-        "accept": "yes",
-    }
+    nore = nore_form(security="locked_room")
     run(app, WEB, SubmitIntake("nore_order", nore, "a" * 24, "nb", decl.version, decl.sha256))
     run(app, WEB, SubmitIntake("close_request", {"meter": "99999999"}, "b" * 24, "nn"))
     app.close()

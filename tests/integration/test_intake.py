@@ -29,21 +29,8 @@ from tests.support import (
     NORE_POINT,
     RINGERIKE_METER,
     actor,
+    nore_form,
 )
-
-
-def nore_form(**over: str) -> dict[str, str]:
-    base = {
-        "signer_name": "Kari Nordmann",
-        "signer_role": "customer",
-        "address": "Sentrumsvegen 5",
-        "postal_code": "3630",
-        "meter": NORE_METER,
-        "email": "kari@example.no",
-        "security": "inside_dwelling",
-        "accept": "yes",
-    }
-    return {**base, **over}
 
 
 def submit(app: App, form: str, fields: dict[str, str], token: str, lang: str = "nb") -> Any:

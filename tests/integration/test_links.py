@@ -23,9 +23,9 @@ from hanport.service import run
 from hanport.service.commands import CustomerLink
 from hanport.storage.views import reading
 from hanport.web.engine import WEB
-from tests.integration.test_intake import nore_form, process, status, submit
+from tests.integration.test_intake import process, status, submit
 from tests.mail.helpers import outbox
-from tests.support import NORE_METER, advance, make_app, seed
+from tests.support import NORE_METER, advance, make_app, nore_form, seed
 
 SECRET = "a-test-link-secret-" + "k" * 24
 URL = re.compile(r"http://127\.0\.0\.1:8080/(nb|en)/(status|object|withdraw|confirm)/([\w.-]+)")

@@ -22,21 +22,12 @@ from hanport.queries.cases import case_view
 from hanport.queries.intakes import listed
 from hanport.web.app import asgi
 from hanport.web.settings import WebSettings
-from tests.support import NORE_METER, make_app, seed
+from tests.support import NORE_METER, make_app, nore_form, seed
 
 WEB = WebSettings(csrf_secret="links-secret-" + "q" * 20, process_every=0)
 SECRET = "web-link-secret-" + "s" * 24
 LINK = re.compile(r"http://127\.0\.0\.1:8080/(nb|en)/(status|object|withdraw|confirm)/([\w.-]+)")
-NORE = {
-    "signer_name": "Kari Nordmann",
-    "signer_role": "customer",
-    "address": "Sentrumsvegen 5",
-    "postal_code": "3630",
-    "meter": NORE_METER,
-    "email": "kari@example.no",
-    "security": "inside_dwelling",
-    "accept": "yes",
-}
+NORE = nore_form()
 
 
 @pytest.fixture
