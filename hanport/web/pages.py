@@ -48,9 +48,13 @@ def _declaration(request: Request[Any, Any, Any], form: Form, lang: str) -> Any:
         return None
 
 
-def _show(request: Request[Any, Any, Any], form: Form, lang: str, **ctx: Any) -> Any:
+async def _show(request: Request[Any, Any, Any], form: Form, lang: str, **ctx: Any) -> Any:
     decl = _declaration(request, form, lang)
     status = 422 if ctx.get("errors") else 200
+    engine = request.app.state.engine
+    # The swap queue's wait is a database read: in a worker thread, within the slots, never on
+    # the event loop (a slow read must not hold up the other requests).
+    wait = await engine.call(engine.swap_wait) if form.slug == "swap" else None
     return page(
         request,
         f"{form.slug}.html",
@@ -61,13 +65,13 @@ def _show(request: Request[Any, Any, Any], form: Form, lang: str, **ctx: Any) ->
         form_token=secrets.token_urlsafe(24),
         values=ctx.get("values", {}),
         errors=ctx.get("errors", {}),
-        wait=request.app.state.engine.swap_wait() if form.slug == "swap" else None,
+        wait=wait,
     )
 
 
-@get("/{lang:str}/{slug:str}", sync_to_thread=False)  # one short read (the swap queue)
-def show_form(request: Request[Any, Any, Any], lang: str, slug: str) -> Any:
-    return _show(request, _form(slug), _lang(lang))
+@get("/{lang:str}/{slug:str}")
+async def show_form(request: Request[Any, Any, Any], lang: str, slug: str) -> Any:
+    return await _show(request, _form(slug), _lang(lang))
 
 
 def _fields(body: bytes) -> dict[str, str] | None:
@@ -102,7 +106,7 @@ async def submit(request: Request[Any, Any, Any], lang: str, slug: str) -> Any:
         metrics.INTAKES.labels(form.name, "invalid").inc()
         for name in errors:
             metrics.VALIDATION.labels(form.name, name).inc()
-        return _show(request, form, lang, values=values, errors=errors)
+        return await _show(request, form, lang, values=values, errors=errors)
     return await _keep(request, form, lang, values, token, decl)
 
 
