@@ -55,8 +55,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hanport.errors import Refused
-from hanport.retention import Keep, parse_keep, periods
+from hanport.config_values import ConfigError as ConfigError
+from hanport.config_values import (
+    as_bool,
+    nightly,
+    parse_pins,
+    parse_retention,
+    parse_roles,
+    parse_script,
+    parse_timers,
+)
+from hanport.config_values import parse_duration as parse_duration
+from hanport.retention import Keep
 from hanport.workflows.definition import Duration, Role
 
 DEFAULT_DATABASE_URL = "sqlite:///hanport.db"
@@ -145,116 +155,6 @@ class Settings:
         if key and key in self.timer_overrides:
             return self.timer_overrides[key]
         return default
-
-
-class ConfigError(Refused, ValueError):
-    """A setting that cannot be used: refused (exit 4), saying what would be accepted."""
-
-
-def parse_duration(text: str) -> Duration:
-    """``24h``, ``7d``, ``3wd`` (working days)."""
-    t = text.strip().lower()
-    for suffix, kw in (("wd", "working_days"), ("d", "days"), ("h", "hours")):
-        if t.endswith(suffix) and t[: -len(suffix)].isdigit():
-            return Duration(**{kw: int(t[: -len(suffix)])})
-    raise ConfigError(f"duration {text!r}: use a number and h, d or wd (e.g. 24h, 7d, 3wd)")
-
-
-def _parse_roles(value: Any) -> dict[str, Role]:
-    pairs: dict[str, str]
-    if isinstance(value, str):
-        pairs = {}
-        for item in filter(None, (p.strip() for p in value.split(","))):
-            if "=" not in item:
-                raise ConfigError(f"roles: {item!r} is not user=role")
-            user, role = item.split("=", 1)
-            pairs[user.strip()] = role.strip()
-    else:
-        pairs = dict(value)
-    out = {}
-    for user, role in pairs.items():
-        try:
-            out[user] = Role(role)
-        except ValueError:
-            out[user] = Role.CUSTOMER  # refused below, with the same message
-        if out[user] is Role.CUSTOMER:
-            valid = ", ".join(r.value for r in Role if r is not Role.CUSTOMER)
-            raise ConfigError(f"roles: {user} has unknown role {role!r} (roles: {valid})")
-    return out
-
-
-def _parse_timers(value: Any) -> dict[str, Duration]:
-    if isinstance(value, str):
-        items = dict(p.split("=", 1) for p in value.split(",") if "=" in p)
-    else:
-        items = dict(value)
-    return {k.strip(): parse_duration(str(v)) for k, v in items.items()}
-
-
-def _parse_pins(value: Any) -> dict[str, int]:
-    """``nore_open=1,meter_swap=1`` or a TOML table: each a declared workflow version."""
-    from hanport import workflows
-
-    if isinstance(value, str):
-        items = [p.partition("=") for p in value.split(",") if p.strip()]
-        pairs = {name: version for name, _, version in items}
-    else:
-        pairs = dict(value)
-    out = {}
-    for name, version in pairs.items():
-        wf = workflows.canonical_name(str(name))
-        known = workflows.versions_of(wf)
-        if not known:
-            names = ", ".join(sorted({n for n, _ in workflows.WORKFLOWS}))
-            raise ConfigError(f"workflow_versions: no workflow {name!r} (workflows: {names})")
-        try:
-            v = int(str(version).strip())
-        except ValueError:
-            v = -1
-        if v not in known:
-            have = ", ".join(str(k) for k in known)
-            raise ConfigError(
-                f"workflow_versions: {wf} has no version {str(version).strip()!r} (versions: {have})"
-            )
-        out[wf] = v
-    return out
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
-def _parse_script(value: Any) -> dict[str, tuple[str, ...]]:
-    """``GSRN=fail,ok;GSRN=fail`` or a TOML table of lists."""
-    items = (
-        dict(p.split("=", 1) for p in value.split(";") if "=" in p)
-        if isinstance(value, str)
-        else dict(value)
-    )
-    out = {}
-    for gsrn, outcomes in items.items():
-        seq = outcomes.split(",") if isinstance(outcomes, str) else list(outcomes)
-        seq = [o.strip() for o in seq]
-        if any(o not in ("ok", "fail") for o in seq):
-            raise ConfigError(f"hes_sim_script: outcomes for {gsrn} must be ok or fail")
-        out[gsrn.strip()] = tuple(seq)
-    return out
-
-
-def _nightly(value: str) -> str:
-    """HH:MM local time, outside 02:00–03:00 (which does not exist, or happens twice, on DST
-    days)."""
-    try:
-        hh, mm = (int(x) for x in value.split(":"))
-    except ValueError:
-        raise ConfigError(f"nightly_at: {value!r} is not HH:MM") from None
-    if not (0 <= hh < 24 and 0 <= mm < 60):
-        raise ConfigError(f"nightly_at: {value!r} is not a time of day")
-    if hh == 2:
-        raise ConfigError(f"nightly_at: {value} falls in 02:00–03:00, which DST skips or repeats")
-    return f"{hh:02d}:{mm:02d}"
 
 
 def _areas(value: Mapping[str, Any]) -> dict[str, Area]:
@@ -355,7 +255,7 @@ def _scalars(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         if key in kw:
             kw[key] = _number(key, kw[key], int if key in _INTEGERS else float)
     if "nightly_at" in kw:
-        kw["nightly_at"] = _nightly(str(kw["nightly_at"]))
+        kw["nightly_at"] = nightly(str(kw["nightly_at"]))
     if "link_secret" in kw:
         keys = [k.strip() for k in str(kw["link_secret"]).split(",")]
         if not keys or any(len(k) < 32 for k in keys):
@@ -392,7 +292,7 @@ def _tables(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     kw: dict[str, Any] = {}
     roles = env.get("HANPORT_ROLES") or raw.get("roles")
     if roles:
-        kw["roles"] = _parse_roles(roles)
+        kw["roles"] = parse_roles(roles)
     impersonators = env.get("HANPORT_IMPERSONATORS") or raw.get("impersonators")
     if impersonators:
         if isinstance(impersonators, str):
@@ -400,10 +300,10 @@ def _tables(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         kw["impersonators"] = tuple(n.strip() for n in impersonators if n.strip())
     timers = env.get("HANPORT_TIMERS") or raw.get("timers")
     if timers:
-        kw["timer_overrides"] = _parse_timers(timers)
+        kw["timer_overrides"] = parse_timers(timers)
     pins = env.get("HANPORT_WORKFLOW_VERSIONS") or raw.get("workflow_versions")
     if pins:
-        kw["workflow_versions"] = _parse_pins(pins)
+        kw["workflow_versions"] = parse_pins(pins)
     days = env.get("HANPORT_WORKING_DAYS") or raw.get("working_days")
     if days:
         if days not in ("mon-fri", "mon-sat"):
@@ -411,10 +311,10 @@ def _tables(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         kw["saturday_is_working_day"] = days == "mon-sat"
     script = env.get("HANPORT_HES_SIM_SCRIPT") or raw.get("hes_sim_script")
     if script:
-        kw["hes_sim_script"] = _parse_script(script)
+        kw["hes_sim_script"] = parse_script(script)
     retention = env.get("HANPORT_RETENTION") or raw.get("retention")
     if retention:
-        kw["retention"] = _parse_retention(retention)
+        kw["retention"] = parse_retention(retention)
     areas = {**_default_areas(), **_areas(raw.get("areas", {}))}
     adapter = env.get("HANPORT_HES_ADAPTER") or raw.get("hes_adapter")
     if adapter:
@@ -431,23 +331,9 @@ def _smtp(smtp_raw: dict[str, Any], env: Mapping[str, str]) -> SmtpSettings | No
         return None
     for k in ("starttls", "implicit_tls", "verify"):
         if k in smtp_raw:
-            smtp_raw[k] = _bool(smtp_raw[k])
+            smtp_raw[k] = as_bool(smtp_raw[k])
     if "port" in smtp_raw:
         smtp_raw["port"] = int(smtp_raw["port"])
     if "timeout" in smtp_raw:
         smtp_raw["timeout"] = float(smtp_raw["timeout"])
     return SmtpSettings(**smtp_raw)
-
-
-def _parse_retention(value: Any) -> dict[str, Keep]:
-    """``consent=5y,mail_body=6m`` or a TOML table: each a kind of ``hanport.retention``."""
-    if isinstance(value, str):
-        items = dict(p.split("=", 1) for p in value.split(",") if "=" in p)
-    else:
-        items = dict(value)
-    try:
-        out = {k.strip(): parse_keep(str(v)) for k, v in items.items()}
-        periods(out)
-    except Refused as exc:
-        raise ConfigError(str(exc)) from None
-    return out

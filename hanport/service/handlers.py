@@ -17,6 +17,7 @@ from hanport.service import (
     migration,
     points,
     registry,
+    retention,
     timers,
 )
 from hanport.service import commands as c
@@ -44,5 +45,5 @@ HANDLERS: dict[type, Callable[..., Any]] = {
     c.EraseCustomer: erasure.erase_customer,
     c.EraseSigner: erasure.erase_signer,
     c.ReapplyErasures: erasure.reapply,
-    c.ApplyRetention: erasure.apply_retention,
+    c.ApplyRetention: retention.apply_retention,
 }

@@ -325,7 +325,7 @@ def test_restore_then_reapply_erases_again(seeded: App, tmp_path: Path) -> None:
 
 def test_nightly_retention_clears_mail_bodies_and_forms_that_became_nothing(seeded: App) -> None:
     from hanport.entrypoints.scheduler import nightly
-    from hanport.service.erasure import due
+    from hanport.service.retention import due
 
     app, cw = seeded, actor(seeded)
     _open_and_confirm(app)

@@ -110,7 +110,7 @@ def _erased(counts: dict[str, Any]) -> str:
 @pass_state
 def due(state: CliState, at: str | None) -> None:
     from hanport.entrypoints.cli.audit import instant
-    from hanport.service.erasure import due as due_now
+    from hanport.service.retention import due as due_now
 
     v = due_now(state.app(), state.actor(), instant(at))
     lines = [

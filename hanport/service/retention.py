@@ -1,0 +1,70 @@
+"""Retention run by the scheduler, and what it says is due: the periods are the declarative
+table of :mod:`hanport.retention`; the holds that keep a subject are
+:func:`hanport.service.erasure.holds`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hanport.bootstrap import App
+from hanport.calendar import isoformat_utc
+from hanport.errors import Refused
+from hanport.retention import periods
+from hanport.service.commands import ApplyRetention
+from hanport.service.erasure import ERASERS, holds
+from hanport.service.unit import transaction
+from hanport.workflows.definition import Actor, Role
+
+
+def apply_retention(app: App, actor: Actor, cmd: ApplyRetention) -> dict[str, int]:
+    """Clear what the automatic periods say must go now: mail bodies, settled web forms that
+    became nothing. One transaction, idempotent (what is cleared is not cleared again)."""
+    if actor.role not in (Role.SYSTEM, *ERASERS):
+        raise Refused(f"retention is run by the scheduler or privacy; {actor.name} may not")
+    now = app.clock.now()
+    table = periods(app.settings.retention)
+    out: dict[str, int] = {}
+    with transaction(app, immediate=True) as uow:
+        for kind, period in table.items():
+            if period.automatic:
+                out[kind] = uow.erasures.retain(kind, period.keep.before(now), now)
+        if not cmd.dry_run:
+            uow.commit()
+    return out
+
+
+def due(app: App, reader: Actor, at: datetime | None = None) -> dict[str, Any]:
+    """What the retention table says should go at ``at`` (now): the subjects whose records
+    all passed their periods (for ``customer erase``), and what the nightly slot clears on its
+    own (mail bodies, web forms settled without a case). Reads no personal value."""
+    from hanport.storage.views import reading
+
+    if reader.role not in (Role.SYSTEM, Role.AUDITOR, *ERASERS):
+        raise Refused(
+            f"privacy due is for privacy, supervisors and auditors; {reader.name} may not"
+        )
+    when = at or app.clock.now()
+    table = periods(app.settings.retention)
+    with reading(app.engine) as views:
+        r = views.erasures
+        subjects = [number for pk, number in r.candidates() if not holds(r.facts(pk), table, when)]
+        mail = r.mail_due(table["mail_body"].keep.before(when))
+        intakes = r.intakes_due(table["intake_unmatched"].keep.before(when))
+    return {
+        "at": isoformat_utc(when),
+        "subjects": subjects,
+        "mail_bodies": mail,
+        "intakes": intakes,
+        "periods": [
+            {
+                "kind": p.kind,
+                "what": p.what,
+                "keep": str(p.keep),
+                "after": p.after,
+                "basis": p.basis,
+                "automatic": p.automatic,
+            }
+            for p in table.values()
+        ],
+    }
