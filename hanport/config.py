@@ -58,6 +58,7 @@ from typing import Any
 from hanport.config_values import ConfigError as ConfigError
 from hanport.config_values import (
     as_bool,
+    checked_keys,
     nightly,
     parse_pins,
     parse_retention,
@@ -256,26 +257,7 @@ def _scalars(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             kw[key] = _number(key, kw[key], int if key in _INTEGERS else float)
     if "nightly_at" in kw:
         kw["nightly_at"] = nightly(str(kw["nightly_at"]))
-    if "link_secret" in kw:
-        keys = [k.strip() for k in str(kw["link_secret"]).split(",")]
-        if not keys or any(len(k) < 32 for k in keys):
-            raise ConfigError(
-                "link_secret (HANPORT_LINK_SECRET): each key (comma-separated, the signing one "
-                "first) must be at least 32 characters (e.g. the output of "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
-            )
-    if "pepper" in kw and len(str(kw["pepper"]).strip()) < 32:
-        raise ConfigError(
-            "pepper (HANPORT_PEPPER) must be at least 32 characters, kept outside the database "
-            "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
-        )
-    if "web_base_url" in kw:
-        base = str(kw["web_base_url"]).rstrip("/")
-        if not base.startswith(("https://", "http://")):
-            raise ConfigError(
-                f"web_base_url (HANPORT_WEB_BASE_URL): {base!r} is not an http(s):// address"
-            )
-        kw["web_base_url"] = base
+    checked_keys(kw)
     return kw
 
 

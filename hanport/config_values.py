@@ -133,3 +133,30 @@ def parse_retention(value: Any) -> dict[str, Keep]:
     except Refused as exc:
         raise ConfigError(str(exc)) from None
     return out
+
+
+_KEY_HINT = "(e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+
+
+def checked_keys(kw: dict[str, Any]) -> None:
+    """Refuse a link key or pepper too short to be a secret, and a web address that is not
+    one; the base address loses its trailing slash."""
+    if "link_secret" in kw:
+        keys = [k.strip() for k in str(kw["link_secret"]).split(",")]
+        if not keys or any(len(k) < 32 for k in keys):
+            raise ConfigError(
+                "link_secret (HANPORT_LINK_SECRET): each key (comma-separated, the signing one "
+                f"first) must be at least 32 characters {_KEY_HINT}"
+            )
+    if "pepper" in kw and len(str(kw["pepper"]).strip()) < 32:
+        raise ConfigError(
+            "pepper (HANPORT_PEPPER) must be at least 32 characters, kept outside the database "
+            + _KEY_HINT
+        )
+    if "web_base_url" in kw:
+        base = str(kw["web_base_url"]).rstrip("/")
+        if not base.startswith(("https://", "http://")):
+            raise ConfigError(
+                f"web_base_url (HANPORT_WEB_BASE_URL): {base!r} is not an http(s):// address"
+            )
+        kw["web_base_url"] = base

@@ -9,9 +9,9 @@ from typing import Any
 
 from hanport.bootstrap import App
 from hanport.errors import NotFound
-from hanport.notifications.outbox import intent_row
-from hanport.notifications.render import render
+from hanport.service.writer import mail_row
 from hanport.storage.uow import UnitOfWork
+from hanport.workflows.writes import NewMail
 
 
 def merged_notice(
@@ -25,7 +25,6 @@ def merged_notice(
         raise NotFound(f"case {ref} not found")
     cust, point = bundle.customer, bundle.point
     s = app.settings
-    language = cust.language if cust.language in ("nb", "en") else "nb"
     context = {
         "case_ref": ref,
         "customer_name": cust.name or cust.customer_id,
@@ -34,23 +33,12 @@ def merged_notice(
         "contact_address": s.sender_address,
         "workflow": bundle.case.workflow,
     }
+    language = cust.language if cust.language in ("nb", "en") else "nb"
+    mail = NewMail(
+        case_id, ref, bundle.case.version, "request_merged", language, cust.email, context, now
+    )
+    row = mail_row(app, mail)
+    # One per merged intake: the case's sequence number alone would repeat.
     domain = s.sender_address.rpartition("@")[2] or "hanport.invalid"
-    row = intent_row(
-        case_id=case_id,
-        case_ref=ref,
-        seq=bundle.case.version,
-        template="request_merged",
-        language=language,
-        recipient=cust.email,
-        context=context,
-        now=now,
-        domain=domain,
-    )
-    rendered = render("request_merged", language, {**context, "links": bool(s.link_secret)})
-    row.update(
-        message_id=f"<{ref}.intake-{intake_id}.request_merged@{domain}>",
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-    )
+    row["message_id"] = f"<{ref}.intake-{intake_id}.request_merged@{domain}>"
     return [row]

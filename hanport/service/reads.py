@@ -136,32 +136,12 @@ def access_log(app: App, reader: Actor, f: AccessFilter) -> tuple[list[AccessEnt
 REGISTER_ROLES = (Role.PRIVACY, Role.SUPERVISOR, Role.AUDITOR)
 
 
-def consent_register(
-    app: App,
-    reader: Actor,
-    *,
-    at: datetime | None = None,
-    point: str | None = None,
-    customer: str | None = None,
-    live: bool | None = None,
-    personal: bool = False,
-    purpose: str | None = None,
-) -> list[dict[str, Any]]:
+def consent_register(app: App, reader: Actor, **filters: Any) -> list[dict[str, Any]]:
     """The consent register as the history stood at ``at`` (now by default), for the
     data-protection officer, supervisors and auditors; who signed (and the address written)
-    only with ``personal``, each consent's read logged."""
-    return list(
-        consent_register_rows(
-            app,
-            reader,
-            at=at,
-            point=point,
-            customer=customer,
-            live=live,
-            personal=personal,
-            purpose=purpose,
-        )
-    )
+    only with ``personal``, each consent's read logged. The filters are
+    :func:`consent_register_rows`'s."""
+    return list(consent_register_rows(app, reader, **filters))
 
 
 def consent_register_rows(

@@ -310,28 +310,29 @@ def _port(p: PortChanged) -> PortChange:
 
 def _mail_rows(app: App, mails: list[NewMail]) -> list[dict[str, Any]]:
     """The notices rendered into outbox rows: the outbox holds exactly what will be sent."""
-    if not mails:
-        return []
+    return [mail_row(app, m) for m in mails]
+
+
+def mail_row(app: App, m: NewMail) -> dict[str, Any]:
+    """One notice rendered into its outbox row (links as placeholders when a link key is
+    configured; the tokens are made at delivery)."""
     from hanport.notifications.render import render
 
-    domain = app.settings.sender_address.rpartition("@")[2] or "hanport.invalid"
-    links = bool(app.settings.link_secret)  # the notices carry the customer's links
-    rows = []
-    for m in mails:
-        context = resolve(m.context)
-        shown = {**context, "links": links, "web_base_url": app.settings.web_base_url}
-        rendered = render(m.template, m.language, shown)
-        row = intent_row(
-            case_id=m.case_id,
-            case_ref=m.case_ref,
-            seq=m.seq,
-            template=m.template,
-            language=m.language,
-            recipient=m.recipient,
-            context=context,
-            now=m.at,
-            domain=domain,
-        )
-        row.update(subject=rendered.subject, body_text=rendered.text, body_html=rendered.html)
-        rows.append(row)
-    return rows
+    s = app.settings
+    domain = s.sender_address.rpartition("@")[2] or "hanport.invalid"
+    context = resolve(m.context)
+    shown = {**context, "links": bool(s.link_secret), "web_base_url": s.web_base_url}
+    rendered = render(m.template, m.language, shown)
+    row = intent_row(
+        case_id=m.case_id,
+        case_ref=m.case_ref,
+        seq=m.seq,
+        template=m.template,
+        language=m.language,
+        recipient=m.recipient,
+        context=context,
+        now=m.at,
+        domain=domain,
+    )
+    row.update(subject=rendered.subject, body_text=rendered.text, body_html=rendered.html)
+    return row

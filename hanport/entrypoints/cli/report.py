@@ -70,17 +70,6 @@ CLOSE_COLUMNS = [
     "hours_effective_to_closed_median",
 ]
 UNCONSENTED_COLUMNS = ["area", "case", "opened_by", "since", "until", "hours", "still_open"]
-OPS_COLUMNS = [
-    "area",
-    "vendor",
-    "hes_failures",
-    "hes_resent",
-    "hes_needs_attention",
-    "hes_manual_retries",
-    "dead_mail",
-    "sla_timer_breaches",
-    "manual_interventions",
-]
 
 
 @click.group("report", help="Reports from the case histories: the three-working-day SLA.")
@@ -187,6 +176,8 @@ def sla_csv(rows: list[dict[str, Any]]) -> str:
 
 def text(report: Report) -> str:
     """Every table of the report, one section after the other, then the definitions."""
+    from hanport.queries.reports.operations import OPS
+
     head = (
         f"SLA report {report.period_from}..{report.period_to}"
         f" · area {report.area or 'all'} · as of {report.as_of.isoformat()}"
@@ -199,7 +190,7 @@ def text(report: Report) -> str:
         ("Swap queue", table(report.queue, QUEUE_COLUMNS)),
         ("Closes", table(report.closes, CLOSE_COLUMNS)),
         ("Ports open without a live consent", table(report.unconsented, UNCONSENTED_COLUMNS)),
-        ("Operations", table(report.operations, OPS_COLUMNS)),
+        ("Operations", table(report.operations, ["area", "vendor", *OPS])),
     ]
     parts = [head] + [f"\n{title}\n{body}" for title, body in sections]
     from hanport.queries.reports.definitions import DEFINITIONS
