@@ -22,6 +22,8 @@ __all__ = [
     "format_local",
     "format_local_offset",
     "isoformat_utc",
+    "last_day",
+    "months_after",
     "parse_instant",
     "to_utc",
 ]
@@ -154,6 +156,28 @@ def format_local_offset(dt: datetime) -> str:
     local = dt.astimezone(OSLO)
     offset = local.strftime("%z")
     return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+
+
+def months_after(dt: datetime, months: int) -> datetime:
+    """The end of the same calendar day ``months`` months after ``dt``, in Oslo (the last day
+    of a shorter month when it has no such day), as the first instant of the next local day:
+    a deadline of "one month of receipt" (GDPR art. 12(3), counted as EU Regulation 1182/71
+    counts months). 31 January + 1 month ends with 28 (or 29) February."""
+    _require_aware(dt)
+    local = dt.astimezone(OSLO).date()
+    total = local.year * 12 + local.month - 1 + months
+    year, m0 = divmod(total, 12)  # the month counted from 0
+    first_of_next = date(year + (m0 + 1) // 12, (m0 + 1) % 12 + 1, 1)
+    day = min(local.day, (first_of_next - timedelta(days=1)).day)
+    end = date(year, m0 + 1, day) + timedelta(days=1)
+    return _resolve_local(datetime(end.year, end.month, end.day)).astimezone(UTC)
+
+
+def last_day(deadline: datetime) -> str:
+    """The Oslo date (ISO) of the last day before ``deadline``, an instant that starts a day:
+    what a notice says the answer comes by."""
+    _require_aware(deadline)
+    return (deadline - timedelta(microseconds=1)).astimezone(OSLO).date().isoformat()
 
 
 class WorkingCalendar:

@@ -14,7 +14,7 @@ class CaseRow(NamedTuple):
     workflow_version: int
     state: str
     version: int
-    point_id: int
+    point_id: int | None  # None: a data subject's request
     customer_pk: int
     holds_port: bool
     active: bool
@@ -134,6 +134,9 @@ class Loaded(NamedTuple):
     hes: list[HesBrief]
     consents: list[ConsentBrief]
     customer: CustomerRow | None = None  # asked for with ``Cases.load(customer=...)``
+    # Customers whose processing is restricted (GDPR art. 18), with the request restricting it:
+    # the cases' customers, and the one asked for.
+    restricted: dict[int, str] = {}  # noqa: RUF012 (a NamedTuple's default, never changed)
 
 
 class MeterSeen(NamedTuple):

@@ -127,8 +127,10 @@ class Case(SQLModel, table=True):
     workflow_version: int
     state: str = Field(sa_column=Column(String(32), nullable=False))
     version: int
-    point_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("metering_points.id"), nullable=False, index=True)
+    # NULL for a data subject's request (``privacy_request``): about a person, not a point.
+    point_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("metering_points.id"), nullable=True, index=True),
     )
     customer_pk: int = Field(
         sa_column=Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)

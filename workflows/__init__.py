@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-from hanport.workflows import close_port, meter_swap, nore_open
+from hanport.workflows import close_port, meter_swap, nore_open, privacy_request
 from hanport.workflows.definition import Workflow
 from hanport.workflows.runner import Runner
 
@@ -19,6 +19,7 @@ _ALL: tuple[Workflow, ...] = (
     meter_swap.WORKFLOW,
     close_port.WORKFLOW,
     close_port.WORKFLOW_V2,
+    privacy_request.WORKFLOW,
 )
 WORKFLOWS: dict[tuple[str, int], Workflow] = {(w.name, w.version): w for w in _ALL}
 LATEST: dict[str, Workflow] = {}

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from hanport import workflows
-from hanport.workflows import migration
+from hanport.workflows import migration, restriction
 from hanport.workflows.definition import Actor, Duration, Role, Timer, Transition, Workflow
 from hanport.workflows.errors import Refusal
 from hanport.workflows.facts import Facts
@@ -105,6 +105,8 @@ class Decision:
         # every point loaded, by id.
         self.loaded: list[Case] = []
         self.points: dict[int, Point] = {}
+        # Customers whose processing is restricted (GDPR art. 18): the request restricting it.
+        self.restricted: dict[int, str] = {}
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -197,7 +199,8 @@ class Decision:
         """A new case in its workflow's initial state: its first event (``open``), the initial
         state's timers and the opening notices. The event records the point's area as it is
         now, so a later change to the registry or the area mapping never moves the case."""
-        area = self.policy.area(point.municipality)
+        restriction.check_opening(wf.name, customer, self.restricted)
+        area = self.policy.area(point.municipality) if point.id else None
         if area is not None:
             event_data = {**event_data, "area": area}
         new_id = self.sources.next_case_id()
@@ -247,6 +250,7 @@ class Decision:
         trigger = workflows.canonical_name(trigger)
         payload = payload or {}
         self._check_trigger(case, wf, trigger, auto)
+        restriction.check_trigger(case, trigger, self.restricted)
         clean, personal = self.policy.clean_fields(
             wf,
             trigger,

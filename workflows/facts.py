@@ -74,4 +74,8 @@ _FACTS: dict[str, Callable[[Facts], Any]] = {
     "effective_at": lambda f: f.case.data.get("effective_at"),
     "now": lambda f: f.decision.now.astimezone(UTC).isoformat(),
     "close_reason": lambda f: f.case.data.get("close_reason"),
+    "request_kind": lambda f: f.case.data.get("request_kind"),
+    "due_at_before": lambda f: f.case.data.get("due_at_before"),
+    "flags": lambda f: sorted(f.case.flags),
+    "subject_erased": lambda f: f.case.customer.erased,
 }

@@ -140,6 +140,48 @@ def is_auto_close(close_reason: str | None) -> bool:
     return close_reason not in (None, "withdrawn")
 
 
+@guard("request_kind")
+def request_access(request_kind: str | None) -> bool:
+    """The data subject asked for access to their data (art. 15)."""
+    return request_kind == "access"
+
+
+@guard("request_kind")
+def request_rectification(request_kind: str | None) -> bool:
+    """The data subject asked for their data to be corrected (art. 16)."""
+    return request_kind == "rectification"
+
+
+@guard("request_kind")
+def request_erasure(request_kind: str | None) -> bool:
+    """The data subject asked for their data to be erased (art. 17)."""
+    return request_kind == "erasure"
+
+
+@guard("request_kind")
+def request_restriction(request_kind: str | None) -> bool:
+    """The data subject asked for processing of their data to be restricted (art. 18)."""
+    return request_kind == "restriction"
+
+
+@guard("due_at_before")
+def deadline_extended(due_at_before: str | None) -> bool:
+    """The request's deadline was extended already (once is all art. 12(3) allows)."""
+    return due_at_before is not None
+
+
+@guard("flags")
+def deadline_passed(flags: list[str] | None) -> bool:
+    """The deadline has passed (the case is flagged ``sla_breached``): too late to extend."""
+    return "sla_breached" in (flags or [])
+
+
+@guard("subject_erased")
+def subject_erased(subject_erased: bool | None) -> bool:
+    """The case's customer has been erased (``customer erase``)."""
+    return bool(subject_erased)
+
+
 @guard("channel")
 def from_form(channel: str | None) -> bool:
     """The request came through the customer web form (who sent it is not yet known)."""

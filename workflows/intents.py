@@ -146,6 +146,28 @@ class RecordDue:
         step.case.data[self.key] = due.astimezone(UTC).isoformat()
 
 
+@dataclass(frozen=True)
+class ExtendDeadline:
+    """Move a data subject's request's deadline (``due_at`` in the case data) ``months``
+    further (art. 12(3): "by two further months"): one month and ``months`` after receipt
+    (``received_at``), the earlier deadline kept as ``due_at_before``. The state is re-entered,
+    so its deadline timer starts again at the new instant."""
+
+    months: int
+
+    def apply(self, step: Step) -> None:
+        from datetime import datetime
+
+        from hanport.calendar import last_day, months_after
+
+        data = step.case.data
+        due = months_after(datetime.fromisoformat(data["received_at"]), 1 + self.months)
+        data["due_at_before"] = data["due_at"]
+        data["due_at"] = due.astimezone(UTC).isoformat()
+        data["answer_by"] = last_day(due)
+        step.record("deadline", data["due_at"])
+
+
 # --- the meter ------------------------------------------------------------------------------
 
 

@@ -68,6 +68,7 @@ class Customer:
     energipilot: bool
     street: str | None
     postal_code: str | None
+    erased: bool = False  # their personal data was erased (GDPR art. 17)
 
 
 @dataclass

@@ -14,4 +14,5 @@ RELEASED: dict[str, str] = {
     "meter_swap@1": "b59557d2747415603315f103408da0ddb79834a2917bee68b4c244c68c168107",
     "nore_open@1": "5062204afbe6a7f8508aaec880b572f5b81515fd06ab832be5dd5ef0f817281b",
     "nore_open@2": "0083c9f8e1df4ef7d5a6d80ac3a44abebb14910fc70533dd2ccfd2034c77b41b",
+    "privacy_request@1": "138e95b9db4d29768e090ef2a4195b754ee653a5fb59724aaa6d389d4802376f",
 }

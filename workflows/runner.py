@@ -88,6 +88,18 @@ class Runner:
 
         return check
 
+    def _why_not(self, state: str, trigger: str, log: Mapping[str, Any]) -> str:
+        """Which guards failed (and which ``unless`` conditions held) for ``trigger``."""
+        unless = {
+            u for t in self.workflow.transitions_for(trigger) if state in t.source for u in t.unless
+        }
+        failed = [n for n, r in log.items() if not r["result"] and n not in unless]
+        held = [n for n, r in log.items() if r["result"] and n in unless]
+        parts = ", ".join(failed) if failed else ""
+        if held:
+            parts += ("; " if parts else "") + "unless " + ", ".join(held)
+        return f"{trigger}: guard failed ({parts or '?'})"
+
     def decide(self, state: str, trigger: str, facts: Mapping[str, Any]) -> Choice:
         """Pick the transition ``trigger`` takes from ``state`` given the guard inputs."""
         if trigger not in self.machine.events:
@@ -103,8 +115,7 @@ class Runner:
                     f"trigger {trigger!r} is not allowed in state {state!r} (allowed: {allowed})"
                 ) from None
             if not ok or m.chosen is None:
-                failed = ", ".join(n for n, r in m.log.items() if not r["result"]) or "?"
-                raise NotAllowed(f"{trigger}: guard failed ({failed})", dict(m.log))
+                raise NotAllowed(self._why_not(state, trigger, m.log), dict(m.log))
             return Choice(trigger, state, m.state, m.chosen, dict(m.log))
 
     def may(self, state: str, trigger: str, facts: Mapping[str, Any]) -> bool:

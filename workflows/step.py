@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from hanport.workflows.decider import Decision, Policy
 
 # Case data a notice may show (never personal values), and fields of the command it may show.
-MAIL_DATA = ("close_reason", "effective_at", "objection_until")
+MAIL_DATA = ("close_reason", "effective_at", "objection_until", "request_kind", "answer_by")
 MAIL_FIELDS = ("visit_date",)
 
 

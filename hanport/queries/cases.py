@@ -56,7 +56,7 @@ def note_entry(n: NoteRow) -> dict[str, Any]:
 
 def _case_fields(views: Views, case: CaseRow) -> dict[str, Any]:
     """The case's own fields, its point's and customer's, and what may be done next."""
-    point = views.cases.point(case.point_id)
+    point = views.cases.point(case.point_id) if case.point_id is not None else None
     customer = views.cases.customer(case.customer_pk)
     wf = workflows.get(case.workflow, case.workflow_version)
     return {

@@ -8,6 +8,7 @@ WORKFLOWS: dict[str, str] = {
     "nore_open": "Åpning av HAN-porten (Nore)",
     "meter_swap": "Bytte av måler før åpning av HAN-porten",
     "close_port": "Stenging av HAN-porten",
+    "privacy_request": "Henvendelse om personopplysningene dine",
 }
 
 # (workflow, state) → what it means; a state a workflow does not name here takes the word of
@@ -34,6 +35,15 @@ STATES: dict[tuple[str, str], str] = {
     ("*", "visit_scheduled"): "Montørbesøket er avtalt",
     ("*", "scheduled"): "Porten stenges automatisk på det tidspunktet flyttingen eller "
     "oppsigelsen gjelder fra",
+    ("privacy_request", "identity_check"): "Henvendelsen er mottatt; vi kontrollerer hvem "
+    "som spurte",
+    ("privacy_request", "in_progress"): "Vi behandler henvendelsen din",
+    ("privacy_request", "restricted"): "Behandlingen av opplysningene dine er begrenset: vi "
+    "lagrer dem, men bruker dem ikke",
+    ("privacy_request", "answered"): "Henvendelsen er besvart",
+    ("privacy_request", "refused"): "Henvendelsen ble avslått, med begrunnelse",
+    ("privacy_request", "lifted"): "Begrensningen er opphevet",
+    ("privacy_request", "cancelled"): "Du trakk henvendelsen tilbake",
 }
 
 # Who acted, by the kind of actor the history records.

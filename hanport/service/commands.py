@@ -182,6 +182,19 @@ class CustomerLink:
 
 
 @dataclass(frozen=True)
+class OpenSubjectRequest:
+    """Register a data subject's request (GDPR art. 15–18) about customer ``customer``:
+    ``kind`` access, rectification, erasure or restriction, as it came (``channel``), received
+    at ``received_at`` (default now): a ``privacy_request`` case, due one month after receipt."""
+
+    customer: str
+    kind: str
+    channel: str
+    received_at: datetime | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
 class EraseCustomer:
     """Erase what hanport holds about a customer (GDPR art. 17), as far as the law's holds
     allow; with ``dry_run`` only say what would be erased or refused."""

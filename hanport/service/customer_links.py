@@ -60,7 +60,7 @@ def _case(app: App, ref: str) -> _Case:
         row = views.cases.by_ref(ref)
         if row is None:
             raise Refused(f"case {ref} is gone", field="token")
-        point = views.cases.point(row.point_id)
+        point = views.cases.point(row.point_id) if row.point_id is not None else None
         customer = views.cases.customer(row.customer_pk)
     return _Case(
         row.ref,

@@ -18,6 +18,7 @@ from hanport.service import (
     points,
     registry,
     retention,
+    subject_requests,
     timers,
 )
 from hanport.service import commands as c
@@ -42,6 +43,7 @@ HANDLERS: dict[type, Callable[..., Any]] = {
     c.ResolveIntake: intake.resolve,
     c.CustomerLink: customer_links.act,
     c.RekeyLedgers: ledgers.rekey,
+    c.OpenSubjectRequest: subject_requests.open_request,
     c.EraseCustomer: erasure.erase_customer,
     c.EraseSigner: erasure.erase_signer,
     c.ReapplyErasures: erasure.reapply,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from hanport.storage.repositories.cases import NO_POINT
 from hanport.storage.rows import CaseBundle, CustomerRow, Loaded, PointRow
 from hanport.storage.uow import Repositories
 from hanport.workflows.decider import Decision
@@ -26,6 +27,11 @@ def point(row: PointRow) -> Point:
     )
 
 
+def no_point() -> Point:
+    """The point of a case about a person, not a metering point (a data subject's request)."""
+    return point(NO_POINT)
+
+
 def customer(row: CustomerRow) -> Customer:
     return Customer(
         pk=row.id,
@@ -36,6 +42,7 @@ def customer(row: CustomerRow) -> Customer:
         energipilot=bool(row.energipilot),
         street=row.street,
         postal_code=row.postal_code,
+        erased=row.erased_at is not None,
     )
 
 
@@ -93,6 +100,7 @@ def into(decision: Decision, loaded: Loaded, *, firing: set[int] | None = None) 
             p.hes.sort(key=lambda c: c.id if isinstance(c.id, int) else 1 << 62)
     for c in loaded.consents:
         decision.consents.setdefault(c.id, Consent(c.id, c.customer_pk, c.live))
+    decision.restricted.update(loaded.restricted)
     return cases
 
 

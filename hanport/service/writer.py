@@ -226,7 +226,7 @@ def _insert_row(case: Case, decision: Decision) -> tuple[Any, ...]:
         case.workflow_version,
         case.state,
         case.version,
-        case.point.id,
+        case.point.id or None,  # a subject's case has no metering point (``NO_POINT``)
         case.customer.pk,
         case.holds_port,
         case.active,

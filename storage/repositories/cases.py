@@ -69,7 +69,7 @@ _SEEDS = {
 _CASES = (
     f"SELECT {_prefixed('c', CASE_COLS)}, {_prefixed('p', POINT_COLS)}, "
     f"{_prefixed('u', CUSTOMER_COLS)} FROM cases c "
-    "JOIN metering_points p ON p.id = c.point_id JOIN customers u ON u.id = c.customer_pk "
+    "LEFT JOIN metering_points p ON p.id = c.point_id JOIN customers u ON u.id = c.customer_pk "
     "WHERE c.id IN ({cases}) ORDER BY c.id"
 )
 _POINTS = f"SELECT {POINT_COLS} FROM metering_points WHERE id IN ({{points}}) ORDER BY id"
@@ -84,7 +84,7 @@ _NO_ADDRESS = ", ".join(
 )
 _CASES_PROCESSING = (
     f"SELECT {_prefixed('c', CASE_COLS)}, {_NO_ADDRESS}, {_prefixed('u', CUSTOMER_COLS)} "
-    "FROM cases c JOIN metering_points p ON p.id = c.point_id "
+    "FROM cases c LEFT JOIN metering_points p ON p.id = c.point_id "
     "JOIN processing_customers(ARRAY(SELECT customer_pk FROM cases WHERE id IN ({cases})), NULL) u "
     "ON u.id = c.customer_pk WHERE c.id IN ({cases}) ORDER BY c.id"
 )
@@ -95,6 +95,16 @@ _POINTS_PROCESSING = (
 # consents the cases and points name, as one result (a kind letter, then its columns). UNION ALL:
 # a HES command or consent named twice is taken once by ``Cases._facts`` (a UNION made SQLite
 # build a temporary table for every load).
+# The restrictions of processing in force (GDPR art. 18: a data subject's request in state
+# ``restricted``) of the cases' customers, and of a customer about to open one.
+_RESTRICTIONS = (
+    "SELECT 'r', customer_pk, id, ref, CAST(NULL AS INTEGER), CAST(NULL AS TEXT), "
+    "CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN) FROM cases "
+    "WHERE workflow = 'privacy_request' AND state = 'restricted'"
+)
+_CUSTOMER_RESTRICTIONS = (
+    f"{_RESTRICTIONS} AND customer_pk IN (SELECT id FROM customers WHERE customer_id = :c)"
+)
 _FACTS = (
     "SELECT 't', case_id, id, name, CAST(NULL AS INTEGER), status, CAST(NULL AS TEXT), "
     "CAST(NULL AS BOOLEAN) FROM timers WHERE case_id IN ({cases}) "
@@ -109,7 +119,9 @@ _FACTS = (
     "CAST(NULL AS TEXT), ended_at IS NULL FROM consents WHERE case_id IN ({cases}) "
     "UNION ALL SELECT 'c', id, case_id, CAST(NULL AS TEXT), customer_pk, CAST(NULL AS TEXT), "
     "CAST(NULL AS TEXT), ended_at IS NULL FROM consents "
-    "WHERE id IN (SELECT consent_id FROM metering_points WHERE id IN ({points}))"
+    "WHERE id IN (SELECT consent_id FROM metering_points WHERE id IN ({points})) "
+    f"UNION ALL {_RESTRICTIONS} "
+    "AND customer_pk IN (SELECT customer_pk FROM cases WHERE id IN ({cases}))"
 )
 _SWAP_WITH_EVENT = (
     "WITH swapped AS (UPDATE cases SET state = ?, version = ?, holds_port = ?, active = ?, "
@@ -127,6 +139,9 @@ _CLOSES = (
     "WHERE point_id IN ({points}) AND workflow = 'close_port' AND state <> 'cancelled'"
 )
 NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
+# The point of a case about a person, not a metering point (a data subject's request): its
+# ``point_id`` is NULL; the decision sees a point that is no one's and has no port.
+NO_POINT = PointRow(0, "", None, None, "", None, None, None, "none", None, None, datetime.min)
 # The reasons of an automatic close that end a customer's supply on a point: whoever holds the
 # point afterwards holds it from the close's effective time (Elhub periods end there).
 SUPPLY_ENDS = ("move_out", "end_of_supply", "move_in")
@@ -184,6 +199,8 @@ class Cases:
             statements.append(
                 (f"SELECT {CUSTOMER_COLS} FROM customers WHERE customer_id = :c", {"c": customer})
             )
+        if customer is not None:
+            statements.append((_CUSTOMER_RESTRICTIONS, {"c": customer}))
         cases_rows, fact_rows, point_rows, *more = self.db.pipelined(statements)
         point_list = [self._point(r) for r in point_rows]
         bundles = [self._bundle(r) for r in cases_rows]
@@ -192,8 +209,10 @@ class Cases:
             bundles = [b._replace(point=by_id.get(b.point.id, b.point)) for b in bundles]
         if not self.db.sqlite:
             self._closes.update((p.id, []) for p in point_list)
-        loaded = Loaded(bundles, point_list, *self._facts(fact_rows, self._closes))
-        if more and more[0]:
+        restricted: dict[int, str] = {}
+        facts = self._facts([*fact_rows, *(more[-1] if more else ())], self._closes, restricted)
+        loaded = Loaded(bundles, point_list, *facts, restricted=restricted)
+        if len(more) == 2 and more[0]:
             u, ts = more[0][0], self.db.read_ts
             first = CustomerRow._make((*u[:9], bool(u[9]), u[10], ts(u[11]), ts(u[12])))
         return loaded if first is None else loaded._replace(customer=first)
@@ -216,7 +235,7 @@ class Cases:
             cases = sorted(r[0] for r in rows)
         else:
             rows = db.all(f"SELECT id, point_id FROM cases WHERE {by} IN ({marks})", keys)
-            points = sorted({r[1] for r in rows})
+            points = sorted({r[1] for r in rows if r[1] is not None})
             holders = db.all(
                 "SELECT id FROM cases WHERE holds_port AND point_id IN "
                 f"({', '.join('?' * len(points))})",
@@ -231,7 +250,7 @@ class Cases:
 
     @staticmethod
     def _facts(
-        rows: list[Any], closes: dict[int, list[tuple[int, str]]]
+        rows: list[Any], closes: dict[int, list[tuple[int, str]]], restricted: dict[int, str]
     ) -> tuple[list[TimerBrief], list[HesBrief], list[ConsentBrief]]:
         timers: list[TimerBrief] = []
         hes: dict[int, HesBrief] = {}
@@ -243,6 +262,8 @@ class Cases:
                 hes.setdefault(r[1], HesBrief(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])))
             elif r[0] == "c":
                 consents.setdefault(r[1], ConsentBrief(r[1], r[2], r[4], bool(r[7])))
+            elif r[0] == "r":
+                restricted.setdefault(r[1], r[3])
             else:
                 closes.setdefault(r[1], []).append((r[2], r[3]))
         timers.sort(key=lambda t: (t.case_id, t.id))
@@ -256,7 +277,7 @@ class Cases:
         ts, b = self.db.read_ts, bool
         c, p, u = r[:NC], r[NC : NC + NP], r[NC + NP :]
         case = CaseRow._make((*c[:8], b(c[8]), b(c[9]), *c[10:13], ts(c[13]), ts(c[14])))
-        point = self._point(p)
+        point = self._point(p) if p[0] is not None else NO_POINT
         customer = CustomerRow._make((*u[:9], b(u[9]), u[10], ts(u[11]), ts(u[12])))
         return CaseBundle(case, point, customer)
 

@@ -48,7 +48,7 @@ class CaseListed:
     state: str
     flags: str  # canonical JSON text
     updated_at: datetime
-    gsrn: str
+    gsrn: str | None  # None: a data subject's request (about a person, not a point)
     customer_id: str
 
 
@@ -104,7 +104,7 @@ class CaseReads:
                 P.c.gsrn,
                 U.c.customer_id,
             )
-            .join(P, P.c.id == C.c.point_id)
+            .outerjoin(P, P.c.id == C.c.point_id)  # a subject's request has no point
             .join(U, U.c.id == C.c.customer_pk)
         )
         conds = _conditions(f)

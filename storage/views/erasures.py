@@ -60,7 +60,12 @@ class ErasureReads:
 
     def facts(self, customer_pk: int) -> SubjectFacts:
         db, key = self.db, (customer_pk,)
-        cases = db.all("SELECT ref, active, updated_at FROM cases WHERE customer_pk = ?", key)
+        # A data subject's own request holds nothing back: it may be the erasure itself.
+        cases = db.all(
+            "SELECT ref, active, updated_at FROM cases "
+            "WHERE customer_pk = ? AND workflow <> 'privacy_request'",
+            key,
+        )
         return SubjectFacts(
             active_cases=[r[0] for r in cases if r[1]],
             points=[

@@ -22,7 +22,7 @@ class SubjectCase:
     active: bool
     created_at: datetime
     updated_at: datetime
-    gsrn: str
+    gsrn: str | None  # None: a data subject's request (about a person, not a point)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ class SubjectReads:
         """The customer's cases, oldest first, each with its point's GSRN."""
         own = _columns.listed(SubjectCase, "c").replace("c.gsrn", "p.gsrn")
         sql = (
-            f"SELECT {own} FROM cases c JOIN metering_points p ON p.id = c.point_id "
+            f"SELECT {own} FROM cases c LEFT JOIN metering_points p ON p.id = c.point_id "
             "WHERE c.customer_pk = ? ORDER BY c.id"
         )
         return _columns.fetch(self.conn, SubjectCase, sql, (customer_pk,))

@@ -70,6 +70,15 @@ def _body(text: str) -> str:
     return _flat(text.split("\n--\n", 1)[0])
 
 
+def _privacy_notices() -> Any:
+    wf = WORKFLOWS[("privacy_request", 1)]
+    yield from wf.open_notices
+    for state in wf.states:
+        yield from state.notices
+    for transition in wf.transitions:
+        yield from (n for n in transition.notices if n.template != "case_cancelled")
+
+
 def _declared_notices() -> set[str]:
     names: set[str] = set()
     for wf in WORKFLOWS.values():
@@ -83,6 +92,10 @@ def _declared_notices() -> set[str]:
 
 DECLARED = sorted(_declared_notices())
 ALL_NOTICES = sorted(set(notices()) | set(DECLARED))
+# A data subject's request's notices: about their personal data, not a meter or its port.
+PRIVACY_NOTICES = sorted({n.template for n in _privacy_notices()})
+PORT_NOTICES = [n for n in ALL_NOTICES if n not in PRIVACY_NOTICES]
+PRIVACY_FOOTER = {"nb": "Datatilsynet", "en": "Datatilsynet"}
 
 
 def test_every_declared_notice_has_a_template_in_every_language() -> None:
@@ -104,7 +117,7 @@ def test_template_follows_the_pattern(notice: str, lang: str) -> None:
     assert {b.name for b in tree.find_all(nodes.Block)} == {"subject", "body"}
 
 
-def _check_rendered(out: Rendered, lang: str, name: str) -> None:
+def _check_rendered(out: Rendered, lang: str, name: str, *, port: bool = True) -> None:
     subject, text, html = out.subject, out.text, out.html
 
     assert subject.strip()
@@ -132,6 +145,10 @@ def _check_rendered(out: Rendered, lang: str, name: str) -> None:
         if letter in name:
             assert letter in html
 
+    if not port:  # a data subject's request: no meter, the privacy footer
+        assert PRIVACY_FOOTER[lang] in _flat(text) and PRIVACY_FOOTER[lang] in html
+        assert not any(p in _flat(text) for p in FOOTER_PHRASES[lang])
+        return
     assert LAST4_PHRASE[lang] in _flat(text)
     assert LAST4_PHRASE[lang] in html
     for phrase in FOOTER_PHRASES[lang]:
@@ -142,17 +159,52 @@ def _check_rendered(out: Rendered, lang: str, name: str) -> None:
 @pytest.mark.parametrize("name", [PLAIN_NAME, NASTY_NAME], ids=["plain", "nasty"])
 @pytest.mark.parametrize("workflow", WORKFLOW_NAMES)
 @pytest.mark.parametrize("lang", LANGUAGES)
-@pytest.mark.parametrize("notice", ALL_NOTICES)
+@pytest.mark.parametrize("notice", PORT_NOTICES)
 def test_notice_renders_cleanly(notice: str, lang: str, workflow: str, name: str) -> None:
     out = render(notice, lang, {**FULL, "workflow": workflow, "customer_name": name})
     _check_rendered(out, lang, name)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-@pytest.mark.parametrize("notice", ALL_NOTICES)
+@pytest.mark.parametrize("notice", PORT_NOTICES)
 def test_notice_renders_without_optional_keys(notice: str, lang: str) -> None:
     """Optional keys are guarded: StrictUndefined never fires on the base context."""
     _check_rendered(render(notice, lang, BASE), lang, PLAIN_NAME)
+
+
+@pytest.mark.parametrize("name", [PLAIN_NAME, NASTY_NAME], ids=["plain", "nasty"])
+@pytest.mark.parametrize("kind", ["access", "rectification", "erasure", "restriction", None])
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("notice", PRIVACY_NOTICES)
+def test_privacy_notice_renders_cleanly(
+    notice: str, lang: str, kind: str | None, name: str
+) -> None:
+    context: dict[str, Any] = {**BASE, "workflow": "privacy_request", "customer_name": name}
+    if kind is not None:  # None: the optional keys missing
+        context.update(request_kind=kind, answer_by="2026-04-02")
+    out = render(notice, lang, context)
+    _check_rendered(out, lang, name, port=False)
+    if kind is not None and notice in ("privacy_request_received", "privacy_request_extended"):
+        assert ("2. april 2026" if lang == "nb" else "2 April 2026") in _flat(out.text)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_withdrawn_privacy_request_says_so(lang: str) -> None:
+    out = render("case_cancelled", lang, {**BASE, "workflow": "privacy_request"})
+    _check_rendered(out, lang, PLAIN_NAME, port=False)
+    assert ("personopplysning" if lang == "nb" else "personal data") in _body(out.text)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_privacy_notices_name_each_kind(lang: str) -> None:
+    for notice in PRIVACY_NOTICES:
+        if notice.startswith("privacy_restrict") or notice == "case_cancelled":
+            continue
+        bodies = {
+            kind: _body(render(notice, lang, {**BASE, "request_kind": kind}).text)
+            for kind in ("access", "rectification", "erasure", "restriction")
+        }
+        assert len(set(bodies.values())) == 4, notice
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

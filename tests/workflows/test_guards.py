@@ -38,6 +38,13 @@ READS = {
         "registered_email",
     ),
     "identity_was_plain": ("identity",),
+    "request_access": ("request_kind",),
+    "request_rectification": ("request_kind",),
+    "request_erasure": ("request_kind",),
+    "request_restriction": ("request_kind",),
+    "deadline_extended": ("due_at_before",),
+    "deadline_passed": ("flags",),
+    "subject_erased": ("subject_erased",),
 }
 
 _PLAIN = {
@@ -189,6 +196,26 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("effective_reached", {"effective_at": "2026-03-29T00:00:00+00:00", "now": None}, False),
 ]
 
+# A data subject's request: which right, whether its deadline was extended or has passed, and
+# whether the subject is erased.
+for _kind in ("access", "rectification", "erasure", "restriction"):
+    CASES += [
+        (f"request_{_kind}", {"request_kind": _kind}, True),
+        (f"request_{_kind}", {"request_kind": None}, False),
+        (f"request_{_kind}", {"request_kind": "objection"}, False),
+    ]
+CASES += [
+    ("request_access", {"request_kind": "erasure"}, False),
+    ("deadline_extended", {"due_at_before": "2026-04-03T00:00:00+02:00"}, True),
+    ("deadline_extended", {"due_at_before": None}, False),
+    ("deadline_passed", {"flags": ["no_email", "sla_breached"]}, True),
+    ("deadline_passed", {"flags": ["no_email"]}, False),
+    ("deadline_passed", {"flags": None}, False),
+    ("subject_erased", {"subject_erased": True}, True),
+    ("subject_erased", {"subject_erased": False}, False),
+    ("subject_erased", {"subject_erased": None}, False),
+]
+
 CASE_PARAMS = [
     pytest.param(name, inputs, expected, id=f"{name}-{i}")
     for i, (name, inputs, expected) in enumerate(CASES)
@@ -216,6 +243,10 @@ JUNK = {
     "signer": "h:junk-signer",
     "registered_name": "h:junk-name",
     "identity": "junk",
+    "request_kind": "junk",
+    "due_at_before": "2000-01-01T00:00:00+00:00",
+    "flags": ["junk"],
+    "subject_erased": True,
 }
 
 

@@ -770,16 +770,18 @@ def test_table_covers_every_state_and_trigger(workflow: str) -> None:
 
 def test_versions_are_the_ones_the_tables_pin() -> None:
     """These tables pin the first version of each workflow; nore_open v2 and close_port v2
-    have their own (tests/workflows/test_nore_open_v2.py, test_close_port_v2.py)."""
+    have their own (tests/workflows/test_nore_open_v2.py, test_close_port_v2.py), and so has
+    privacy_request (tests/workflows/test_privacy_request.py)."""
     assert set(workflows.WORKFLOWS) == {
         ("nore_open", 1),
         ("nore_open", 2),
         ("meter_swap", 1),
         ("close_port", 1),
         ("close_port", 2),
+        ("privacy_request", 1),
     }
     latest = {name: w.version for name, w in workflows.LATEST.items()}
-    assert latest == {**VERSIONS, "nore_open": 2, "close_port": 2}
+    assert latest == {**VERSIONS, "nore_open": 2, "close_port": 2, "privacy_request": 1}
 
 
 @pytest.mark.parametrize(

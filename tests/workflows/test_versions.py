@@ -25,8 +25,8 @@ def test_a_changed_released_definition_is_named() -> None:
     first = V1.states[0]
     changed = dataclasses.replace(V1, states=(dataclasses.replace(first, help="x"), *V1.states[1:]))
     problems = released_problems((changed, V2), RELEASED)
-    # close_port@1 and @2 and meter_swap@1 are missing; nore_open@1 changed
-    assert len(problems) == 4
+    # close_port@1 and @2, meter_swap@1 and privacy_request@1 are missing; nore_open@1 changed
+    assert len(problems) == 5
     assert problems[3].startswith("nore_open@1 was released with fingerprint")
     assert "declare version 2 beside it instead" in problems[3]
 
