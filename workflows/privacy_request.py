@@ -109,7 +109,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         "in_progress",
         "The caseworker verified who asked (recorded as the actor, with how)",
         fields=(
-            Field("method", FieldKind.CHOICE, "How the identity was verified", choices=IDENTITY_CHECKS),
+            Field(
+                "method", FieldKind.CHOICE, "How the identity was verified", choices=IDENTITY_CHECKS
+            ),
         ),
     ),
     _extend("identity_check"),
@@ -168,7 +170,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         fields=(REASON,),
         notices=(Notice("privacy_request_refused"),),
     ),
-    cancel_transition(STATES, intents=(), help="The subject withdrew the request (reason required)"),
+    cancel_transition(
+        STATES, intents=(), help="The subject withdrew the request (reason required)"
+    ),
     *common_transitions(STATES),
 )
 

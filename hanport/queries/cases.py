@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from hanport import workflows
@@ -16,7 +17,7 @@ from hanport.storage.views.events import EventRow
 from hanport.storage.views.mail import MailBrief
 from hanport.storage.views.notes import NoteRow
 from hanport.storage.views.personal import Access
-from hanport.workflows.definition import Workflow
+from hanport.workflows.definition import Actor, Workflow
 
 
 def case_view(app: App, ref: str, access: Access | None = None) -> dict[str, Any]:
@@ -213,3 +214,34 @@ def _listed(r: CaseListed) -> dict[str, Any]:
         "customer": r.customer_id,
         "updated_at": isoformat_utc(r.updated_at),
     }
+
+
+def subject_requests(app: App, reader: Actor, *, open_only: bool = True) -> list[dict[str, Any]]:
+    """The data subjects' requests with their deadlines, soonest due first (the
+    data-protection officer's list; ``overdue`` once the deadline has passed)."""
+    from hanport.service.erasure import require_reader
+
+    require_reader(reader, "the data subjects' requests")
+    with reading(app.engine) as views:
+        rows = views.cases.subject_requests(open_only=open_only)
+    now = app.clock.now()
+    out = []
+    for r in rows:
+        data, flags = json.loads(r.data), json.loads(r.flags)
+        due = datetime.fromisoformat(data["due_at"])
+        out.append(
+            {
+                "case": r.ref,
+                "customer": r.customer_id,
+                "kind": data.get("request_kind"),
+                "state": r.state,
+                "received": data.get("received_at", "")[:10],
+                "answer_by": data.get("answer_by"),
+                "extended": "due_at_before" in data,
+                "overdue": r.active
+                and r.state != "restricted"
+                and (now >= due or "sla_breached" in flags),
+                "active": r.active,
+            }
+        )
+    return sorted(out, key=lambda x: (not x["active"], x["answer_by"] or "", x["case"]))

@@ -55,6 +55,20 @@ class CaseListed:
 ATTENTION_STATES = ("needs_attention", "address_review")
 
 
+@dataclass(frozen=True, slots=True)
+class SubjectRequestListed:
+    """A data subject's request (``privacy_request``) as the data-protection officer lists it."""
+
+    ref: str
+    state: str
+    active: bool
+    flags: str  # canonical JSON text
+    data: str  # canonical JSON text: the kind, channel, receipt and deadline
+    created_at: datetime
+    updated_at: datetime
+    customer_id: str
+
+
 class CaseReads:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -86,6 +100,15 @@ class CaseReads:
             "GROUP BY workflow, workflow_version, active ORDER BY workflow, workflow_version"
         )
         return _columns.fetch(self.conn, VersionCount, sql)
+
+    def subject_requests(self, *, open_only: bool) -> list[SubjectRequestListed]:
+        """The data subjects' requests, oldest first (only those still open)."""
+        own = _columns.listed(SubjectRequestListed, "c").replace("c.customer_id", "u.customer_id")
+        sql = (
+            f"SELECT {own} FROM cases c JOIN customers u ON u.id = c.customer_pk "
+            "WHERE c.workflow = 'privacy_request'" + (" AND c.active" if open_only else "")
+        )
+        return _columns.fetch(self.conn, SubjectRequestListed, sql + " ORDER BY c.id")
 
     def listing(self, f: CaseFilter) -> list[CaseListed]:
         """The cases ``f`` selects, oldest first, at most ``f.limit``."""

@@ -37,7 +37,7 @@ def _erased(consent: dict[str, Any]) -> str:
     return f" (subject erased on {at[:10]})" if at else ""
 
 
-def instant(value: str | None) -> Any:
+def instant(value: str | None, option: str = "--at/--as-of") -> Any:
     if value is None:
         return None
     from hanport.calendar import parse_instant
@@ -46,7 +46,7 @@ def instant(value: str | None) -> Any:
     try:
         return parse_instant(value)
     except ValueError as exc:
-        raise Refused(f"--at/--as-of: {exc}", field="at") from None
+        raise Refused(f"{option}: {exc}", field=option.lstrip("-").split("/")[0]) from None
 
 
 def _reader(state: CliState) -> Actor:

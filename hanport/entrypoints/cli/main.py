@@ -56,8 +56,8 @@ COMMANDS: dict[str, Lazy] = {
     "mail": _cli("mail", "The mail outbox: list, show, send now, retry a dead mail."),
     "privacy": _cli(
         "privacy",
-        "Privacy: the erasure ledger, applying it again after a restore, and what retention "
-        "says should go now.",
+        "Privacy: data subjects' requests (GDPR art. 15–18), the erasure ledger, applying it "
+        "again after a restore, and what retention says should go now.",
     ),
     "report": _cli("report", "Reports from the case histories: the three-working-day SLA."),
     "scheduler": _cli(

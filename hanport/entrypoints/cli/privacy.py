@@ -13,8 +13,8 @@ from hanport.entrypoints.cli.context import CliState, check_out, pass_state, tab
 
 @click.group(
     "privacy",
-    help="Privacy: the erasure ledger, applying it again after a restore, and what retention "
-    "says should go now.",
+    help="Privacy: data subjects' requests (GDPR art. 15–18), the erasure ledger, applying it "
+    "again after a restore, and what retention says should go now.",
 )
 def group() -> None:
     pass
@@ -122,3 +122,58 @@ def due(state: CliState, at: str | None) -> None:
         table(v["periods"], ["kind", "keep", "after", "automatic"]),
     ]
     state.emit(v, "\n".join(lines))
+
+
+@group.command(
+    "request",
+    help="Register a data subject's request about customer CUSTOMER as it came: a "
+    "privacy_request case, due one month after receipt (GDPR art. 12(3)). A caseworker then "
+    "checks who asked (`case advance REF verify_identity --set method=…`); a supervisor "
+    "answers (deliver_access, answer), restricts, extends once or refuses.",
+)
+@click.argument("customer")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["access", "rectification", "erasure", "restriction"]),
+    help="The right asked for: access (art. 15), rectification (16), erasure (17), "
+    "restriction (18).",
+)
+@click.option(
+    "--channel",
+    required=True,
+    type=click.Choice(["letter", "email", "phone", "in_person", "form"]),
+    help="How the request came.",
+)
+@click.option("--received-at", metavar="ISO", help="When it came (default now; Oslo time).")
+@click.option("--key", help="Idempotency key: the same key opens the case once.")
+@pass_state
+def request(
+    state: CliState, customer: str, kind: str, channel: str, received_at: str | None,
+    key: str | None,
+) -> None:  # fmt: skip
+    from hanport.entrypoints.cli.audit import instant
+    from hanport.service import run
+    from hanport.service.commands import OpenSubjectRequest
+
+    cmd = OpenSubjectRequest(customer, kind, channel, instant(received_at, "--received-at"), key)
+    r = run(state.app(), state.actor(), cmd)
+    again = " (already registered)" if r.already_applied else ""
+    state.emit(r.as_dict(), f"{r.case}: {r.workflow} {kind}, {r.state}{again}")
+
+
+@group.command(
+    "requests",
+    help="The data subjects' requests with their deadlines, soonest due first: which right, "
+    "received when, the answer due by (extended once at most), overdue. For privacy, "
+    "supervisors and auditors.",
+)
+@click.option("--all", "everything", is_flag=True, help="Answered and closed ones too.")
+@pass_state
+def requests(state: CliState, everything: bool) -> None:
+    from hanport.queries.cases import subject_requests
+
+    rows = subject_requests(state.app(), state.actor(), open_only=not everything)
+    shown = [{**r, "overdue": "OVERDUE" if r["overdue"] else "", "extended": "yes" if r["extended"] else ""} for r in rows]  # fmt: skip
+    columns = ["case", "customer", "kind", "state", "received", "answer_by", "extended", "overdue"]
+    state.emit(rows, table(shown, columns))
