@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hanport.demo.closes import close_by_email, close_by_phone, close_overtakes, nightly, refusals
 from hanport.demo.door import web_door
+from hanport.demo.privacy import ola_asks_and_is_forgotten
 from hanport.demo.openings import (
     kari_opens,
     late_and_never,
@@ -30,3 +31,4 @@ def scenarios(s: Story) -> None:
     refusals(s, ola)
     release_v2(s)
     web_door(s)
+    ola_asks_and_is_forgotten(s)

@@ -24,6 +24,7 @@ from hanport.service.roles import resolve
 from hanport.workflows.definition import Actor
 
 CASEWORKER, SUPERVISOR, AUDITOR = "anne.saksbehandler", "bjorn.leder", "revisor"
+PRIVACY = "personvernombud"  # the data-protection officer
 
 CUSTOMERS = """customer_id;name;email;phone;street;postal_code;city;language;energipilot
 20001;Kari Nordmann;kari.nordmann@example.no;912 34 567;Sentrumsvegen 5;3630;Rødberg;nb;no

@@ -19,7 +19,15 @@ from hanport import service
 from hanport.bootstrap import App, bootstrap, save_clock
 from hanport.config import load
 from hanport.demo.chapters import scenarios
-from hanport.demo.stage import AUDITOR, CASEWORKER, CUSTOMERS, POINTS, SUPERVISOR, Story
+from hanport.demo.stage import (
+    AUDITOR,
+    CASEWORKER,
+    CUSTOMERS,
+    POINTS,
+    PRIVACY,
+    SUPERVISOR,
+    Story,
+)
 from hanport.queries.cases import case_view
 from hanport.service.commands import (
     DeliverMail,
@@ -127,7 +135,10 @@ def _app(folder: Path, now: str) -> App:
     settings = load(
         {
             "HANPORT_DATABASE_URL": f"sqlite:///{folder / 'hanport-demo.db'}",
-            "HANPORT_ROLES": f"{CASEWORKER}=caseworker,{SUPERVISOR}=supervisor,{AUDITOR}=auditor",
+            "HANPORT_ROLES": f"{CASEWORKER}=caseworker,{SUPERVISOR}=supervisor,"
+            f"{AUDITOR}=auditor,{PRIVACY}=privacy",
+            # Short retention periods, so that the demo's months can show an erasure once due.
+            "HANPORT_RETENTION": "consent=30d,case=30d",
             "HANPORT_HES_ADAPTER": "simulated",
             "HANPORT_WORKFLOW_VERSIONS": "nore_open=1",
             # The demo's own key for the customer's links (never use it anywhere else): serve
