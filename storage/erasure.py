@@ -173,6 +173,55 @@ RETAIN: dict[str, str] = {
 }
 
 
+# --- the access log past its period (kind ``access_log``) --------------------------------------
+#
+# The log is append-only: its delete trigger (migration 0011) lets through only the rows the
+# retention mark (``retention_marks``) has passed — read numbers up to ``last_read_no``, read
+# before ``cleared_before``. Retention moves the mark (never back), then deletes what it covers,
+# oldest read first: the numbers left are one unbroken run from the mark on, which is what
+# ``audit access`` checks. A read made before ``:before`` but numbered after a later one stays
+# until the night the later one goes too.
+
+_UPTO = (
+    "coalesce((SELECT min(read_no) FROM access_log WHERE at >= :before) - 1, "
+    "(SELECT max(read_no) FROM access_log), 0)"
+)
+_MARK = (
+    "INSERT INTO retention_marks (kind, cleared_before, last_read_no) "
+    f"VALUES ('access_log', :before, {_UPTO}) ON CONFLICT (kind) DO UPDATE SET "
+    "cleared_before = {most}(retention_marks.cleared_before, excluded.cleared_before), "
+    "last_read_no = {most}(retention_marks.last_read_no, excluded.last_read_no)"
+)
+ACCESS_LOG_RETAIN = (
+    Wipe("retention_marks", _MARK.format(most="max"), _MARK.format(most="GREATEST")),
+    _same(
+        "access_log",
+        "DELETE FROM access_log WHERE at < :before AND read_no <= "
+        "(SELECT last_read_no FROM retention_marks WHERE kind = 'access_log')",
+    ),
+)
+ACCESS_LOG_DUE = "SELECT count(*) FROM access_log WHERE at < :before"
+# The read numbers the log has cleared up to (0: none): SQLite numbers its reads after them.
+ACCESS_LOG_CLEARED = (
+    "coalesce((SELECT last_read_no FROM retention_marks WHERE kind = 'access_log'), 0)"
+)
+
+
+def access_log_functions() -> tuple[str, str]:
+    """PostgreSQL: ``retain_access_log(before)`` (the rows deleted) and ``access_log_due(before)``
+    (how many would go), SECURITY DEFINER — nobody else may delete from, or count, the log."""
+    mark, delete = (w.postgresql.replace(":before", "p_before") for w in ACCESS_LOG_RETAIN)
+    head = "(p_before timestamptz) RETURNS bigint LANGUAGE {} SECURITY DEFINER "
+    head += "SET search_path FROM CURRENT AS $fn$"
+    return (
+        f"CREATE OR REPLACE FUNCTION retain_access_log{head.format('plpgsql')}\n"
+        f"DECLARE k bigint;\nBEGIN\n  {mark};\n  {delete};\n"
+        "  GET DIAGNOSTICS k = ROW_COUNT;\n  RETURN k;\nEND $fn$",
+        f"CREATE OR REPLACE FUNCTION access_log_due{head.format('sql STABLE')}\n"
+        f"{ACCESS_LOG_DUE.replace(':before', 'p_before')}\n$fn$",
+    )
+
+
 def function_sql(scope: str) -> str:
     """The PostgreSQL function for ``scope``: its statements, and the rows each changed."""
     steps = "\n".join(

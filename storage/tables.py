@@ -29,6 +29,7 @@ from hanport.storage.tables_privacy import AccessLog as AccessLog
 from hanport.storage.tables_privacy import ConsentEvent as ConsentEvent
 from hanport.storage.tables_privacy import Erasure as Erasure
 from hanport.storage.tables_privacy import Intake as Intake
+from hanport.storage.tables_privacy import RetentionMark as RetentionMark
 from hanport.storage.tables_privacy import SubjectKey as SubjectKey
 from hanport.storage.types import ts_column
 

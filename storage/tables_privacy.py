@@ -45,7 +45,8 @@ class ConsentEvent(SQLModel, table=True):
 
 
 class AccessLog(SQLModel, table=True):
-    """Every read of personal data for a person (GDPR accountability), append-only: when (the
+    """Every read of personal data for a person (GDPR accountability), append-only — but for
+    retention, which deletes the rows past the ``access_log`` period (``RetentionMark``): when (the
     database's clock, and ``at`` on the application's), who (the login, the acting user and
     role, the person a service account acted for), which command and purpose, whose data (the
     customer number, never a name) and what was read."""
@@ -115,7 +116,8 @@ class Erasure(SQLModel, table=True):
     is not the customer), when, who, why and what was erased (rows per table) — never a
     personal value. Kept outside the database too (``HANPORT_ERASURE_LEDGER``) so that
     ``privacy reapply`` can erase again after a restore; ``reapplied_at`` marks an entry
-    brought back that way. Never deleted."""
+    brought back that way (an entry added then, never an update). Never updated or deleted: a
+    trigger refuses both (and TRUNCATE on PostgreSQL), whoever asks."""
 
     __tablename__ = "erasures"
     id: int | None = Field(default=None, primary_key=True)
@@ -129,3 +131,14 @@ class Erasure(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     erased: str = Field(sa_column=Column(Text, nullable=False))  # JSON: table → rows
     reapplied_at: datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class RetentionMark(SQLModel, table=True):
+    """How far retention has cleared an append-only record (``access_log``): every row read
+    before ``cleared_before`` and numbered up to ``last_read_no`` is gone. Its delete trigger
+    lets through only those rows; SQLite numbers its reads after them."""
+
+    __tablename__ = "retention_marks"
+    kind: str = Field(sa_column=Column(String(32), primary_key=True))
+    cleared_before: datetime = Field(sa_column=ts_column())
+    last_read_no: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from hanport.storage.erasure import ERASE, RETAIN
+from hanport.storage.erasure import ACCESS_LOG_RETAIN, ERASE, RETAIN
 from hanport.storage.sql import Driver
 from hanport.storage.views.erasures import ConsentFacts, ErasureReads, SubjectFacts
 
@@ -66,7 +66,20 @@ class Erasures:
     def retain(self, kind: str, before: datetime, at: datetime) -> int:
         """Clear every row of ``kind`` whose period ended before ``before``: how many."""
         db = self.db
+        if kind == "access_log":
+            return self._retain_access_log(before)
         return int(db.execute(RETAIN[kind], {"before": db.ts(before), "at": db.ts(at)}).rowcount)
+
+    def _retain_access_log(self, before: datetime) -> int:
+        """Delete the access log's rows read before ``before`` (the mark first: the log's
+        trigger lets through only what it covers); on PostgreSQL through the owner's
+        ``retain_access_log``, as no other login may delete from the log."""
+        db = self.db
+        if not db.sqlite:
+            return int(db.one("SELECT retain_access_log(?)", (before,))[0])
+        mark, delete = (w.sqlite for w in ACCESS_LOG_RETAIN)
+        db.execute(mark, {"before": db.ts(before)})
+        return int(db.execute(delete, {"before": db.ts(before)}).rowcount)
 
     def record(self, entry: Mapping[str, Any]) -> bool:
         """Add a ledger entry unless its ``erasure_id`` is there: whether it was added."""

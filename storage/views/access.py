@@ -60,16 +60,21 @@ class AccessReads:
 
     def missing(self, limit: int = 1000) -> list[int]:
         """The read numbers issued that have no row (at most ``limit``): on PostgreSQL, reads
-        whose reader rolled their transaction back (or a server crash within a read)."""
+        whose reader rolled their transaction back (or a server crash within a read). The
+        numbers retention cleared (up to its mark) are not missing."""
+        from hanport.storage.erasure import ACCESS_LOG_CLEARED
         from hanport.storage.personal import READ_SEQUENCE
 
         db = _columns.Driver(self.conn)
+        cleared = int(db.one(f"SELECT {ACCESS_LOG_CLEARED}")[0])  # gone by retention
         if db.sqlite:
             issued = db.one("SELECT coalesce(max(read_no), 0) FROM access_log")[0]
         else:
             last, called = db.one(f"SELECT last_value, is_called FROM {READ_SEQUENCE}")
             issued = last if called else 0
-        if db.one("SELECT count(*) FROM access_log")[0] == issued:
+        issued = max(issued, cleared)
+        after = "SELECT {} FROM access_log WHERE read_no > ?"
+        if db.one(after.format("count(*)"), (cleared,))[0] == issued - cleared:
             return []
-        have = {r[0] for r in db.all("SELECT read_no FROM access_log")}
-        return [n for n in range(1, issued + 1) if n not in have][:limit]
+        have = {r[0] for r in db.all(after.format("read_no"), (cleared,))}
+        return [n for n in range(cleared + 1, issued + 1) if n not in have][:limit]

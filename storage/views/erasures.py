@@ -145,6 +145,16 @@ class ErasureReads:
             )
         ]
 
+    def access_log_due(self, before: datetime) -> int:
+        """How many reads of the access log were made before ``before`` (on PostgreSQL through
+        the owner's ``access_log_due``: only the officer reads the log itself)."""
+        from hanport.storage.erasure import ACCESS_LOG_DUE
+
+        db = self.db
+        if db.sqlite:
+            return int(db.execute(ACCESS_LOG_DUE, {"before": db.ts(before)}).fetchone()[0])
+        return int(db.one("SELECT access_log_due(?)", (before,))[0])
+
     def message_ids_of(self, customer_pk: int) -> list[str]:
         """The Message-IDs of every notice about the customer's cases (not personal)."""
         rows = self.conn.exec_driver_sql(

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from hanport.storage.erasure import ACCESS_LOG_CLEARED
 from hanport.storage.personal import LOG_INSERT, READS
 from hanport.storage.sql import Driver
 from hanport.storage.views.notes import NoteRow
@@ -145,7 +146,8 @@ class PersonalReads:
         r = READS[name]
         ts = self.db.ts_or_none
         self.db.execute(
-            f"{LOG_INSERT}SELECT (SELECT coalesce(max(read_no), 0) + 1 FROM access_log), "
+            f"{LOG_INSERT}SELECT max((SELECT coalesce(max(read_no), 0) FROM access_log), "
+            f"{ACCESS_LOG_CLEARED}) + 1, "
             f"?, ?, ?, ?, ?, ?, ?, ?, s.customer_id, ? FROM ({r.subject.replace(':key', '?')}) s",
             (ts(at), ts(datetime.now(UTC)), getpass.getuser(), *who, r.what)
             + (key,) * r.subject.count(":key"),
