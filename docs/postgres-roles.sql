@@ -108,7 +108,8 @@ END $$;
 -- privacy officer — read every other column; the personal ones only through the personal_*
 -- (display) and processing_* (a command's own reads) functions, SECURITY DEFINER and owned by
 -- the owner, each returned row logged in access_log. Only the service logins read them directly. The access
--- log is append-only (its trigger refuses UPDATE, DELETE and TRUNCATE, whoever asks); only the
+-- log is append-only (its trigger refuses UPDATE, DELETE and TRUNCATE, whoever asks, but for the
+-- reads retention deletes past their period, below); only the
 -- data-protection officer reads it, and nobody but its owner (through those functions) writes it.
 -- Each read takes a number from the sequence access_log_reads, which a rollback does not return:
 -- a reader who rolls back a read's transaction leaves a gap that `hanport audit access` reports.
@@ -153,7 +154,8 @@ END $$;
 -- Erasure (hanport.storage.erasure): the data-protection officer and the supervisors erase
 -- through the erase_* functions (SECURITY DEFINER, owned by the owner), which replace a
 -- subject's personal values with tombstones without letting the caller read them; they add the
--- ledger's row themselves (`erasures`: no personal data, never updated or deleted). Nobody else
+-- ledger's row themselves (`erasures`: no personal data; its trigger refuses UPDATE, DELETE and
+-- TRUNCATE, whoever asks, from migration 0011). Nobody else
 -- may call them; the scheduler's retention clears mail bodies and settled web forms with its
 -- own rights.
 DO $$ BEGIN
@@ -167,3 +169,22 @@ DO $$ BEGIN
     GRANT USAGE ON SEQUENCE hanport.erasures_id_seq TO hanport_privacy;
   END IF;
 END $$;
+
+-- Retention of the access log (migration 0011): the log's delete trigger lets through only the
+-- reads the retention mark (retention_marks) has passed, and only retain_access_log (SECURITY
+-- DEFINER, owned by the owner) moves the mark and deletes — for the service logins, whose
+-- nightly slot runs retention. access_log_due counts what is due (`privacy due`), reading no
+-- row. Nobody but the owner writes the mark.
+DO $$ BEGIN
+  IF to_regclass('hanport.retention_marks') IS NOT NULL THEN
+    REVOKE EXECUTE ON FUNCTION hanport.retain_access_log FROM PUBLIC, hanport_staff, hanport_auditor;
+    GRANT EXECUTE ON FUNCTION hanport.retain_access_log TO hanport_app;
+    GRANT EXECUTE ON FUNCTION hanport.access_log_due TO hanport_app, hanport_staff, hanport_auditor;
+    REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON hanport.retention_marks FROM hanport_app, hanport_staff;
+  END IF;
+END $$;
+
+-- `hanport privacy vacuum` (VACUUM FULL of the tables that hold personal values, after erasures
+-- and the nightly slot) runs as hanport_owner: only a table's owner may rewrite it. Making
+-- hanport_owner the database's owner lets it rewrite pg_statistic too (needed once, for a
+-- database analysed before migration 0011):  ALTER DATABASE hanport OWNER TO hanport_owner;

@@ -1,8 +1,9 @@
 """How long each kind of personal record is kept, and why: one declarative table.
 
 The clock of each period starts at an event named in ``after`` (a consent's end, a case's end,
-a mail's creation, an intake's settling). Events, the port timeline, the access log and the
-erasure ledger are never deleted: only the personal values of the rows they point to. A period
+a mail's creation, an intake's settling, a read). Events, the port timeline and the erasure
+ledger are never deleted: only the personal values of the rows they point to; the access log's
+rows go whole once past their own period (``access_log``), oldest read first. A period
 is the grid company's choice within the law; the defaults here are what hanport ships with
 (none beyond 10 years), overridden with ``HANPORT_RETENTION`` (``consent=5y,mail_body=6m``) or a
 ``[retention]`` table in ``hanport.toml``. docs/privacy.md states the same table for people.
@@ -101,6 +102,21 @@ RETENTION: tuple[Period, ...] = (
         "a caseworker settled the intake",
         "GDPR art. 5(1)(c) and (e), data minimisation: nothing was done with the form; 30 days "
         "lets the caseworker answer a follow-up question",
+        True,
+    ),
+    Period(
+        "access_log",
+        "the access log: who read whose personal data, when, by which command and why "
+        "(customer numbers and logins, never a value read)",
+        Keep(3, "y"),
+        "the read",
+        "GDPR art. 5(2) accountability and art. 32 (security of processing: a read that should "
+        "not have happened can be found and followed up), art. 15 (the person's own record of "
+        "reads); a complaint or a claim for damages (art. 82) may come within the limitation "
+        "period, 3 years from when the read became known (foreldelsesloven § 9). Security "
+        "logging practice keeps such logs for months to a few years (the "
+        "personopplysningsforskriften of 2000, repealed in 2018, asked for at least three "
+        "months). The grid company's choice",
         True,
     ),
 )

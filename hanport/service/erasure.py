@@ -32,6 +32,7 @@ from hanport.errors import NotFound, Refused
 from hanport.retention import Period, periods
 from hanport.service.commands import EraseCustomer, EraseSigner, ReapplyErasures
 from hanport.service.unit import transaction
+from hanport.service.vacuum import after_clearing
 from hanport.storage.views.erasures import ConsentFacts, LedgerEntry, SubjectFacts
 from hanport.workflows.definition import Actor, Role
 
@@ -162,7 +163,7 @@ def erase_customer(app: App, actor: Actor, cmd: EraseCustomer) -> ErasureResult:
         uow.erasures.record(entry)
         sent = uow.erasures.message_ids_of(pk)
         uow.commit()
-    result.warnings += sync_ledger_file(app)
+    result.warnings += sync_ledger_file(app) + after_clearing(app)
     result.erased["maildir"] = maildir_copies(app, set(sent))
     return result
 
@@ -252,7 +253,7 @@ def erase_signer(app: App, actor: Actor, cmd: EraseSigner) -> ErasureResult:
         result.outcome = "erased"
         uow.erasures.record(_entry(result, "signer", actor, why, now))
         uow.commit()
-    result.warnings += sync_ledger_file(app)
+    result.warnings += sync_ledger_file(app) + after_clearing(app)
     return result
 
 
@@ -338,6 +339,7 @@ class Reapplied:
     already: int = 0
     missing: list[str] = field(default_factory=list)  # subjects this database does not hold
     dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -374,6 +376,8 @@ def reapply(app: App, actor: Actor, cmd: ReapplyErasures) -> Reapplied:
             known.add(e["erasure_id"])
         if not cmd.dry_run:
             uow.commit()
+    if report.applied and not cmd.dry_run:
+        report.warnings += after_clearing(app)
     return report
 
 

@@ -14,12 +14,14 @@ from hanport.retention import periods
 from hanport.service.commands import ApplyRetention
 from hanport.service.erasure import ERASERS, holds
 from hanport.service.unit import transaction
+from hanport.storage.vacuum import checkpoint
 from hanport.workflows.definition import Actor, Role
 
 
 def apply_retention(app: App, actor: Actor, cmd: ApplyRetention) -> dict[str, int]:
     """Clear what the automatic periods say must go now: mail bodies, settled web forms that
-    became nothing. One transaction, idempotent (what is cleared is not cleared again)."""
+    became nothing, the access log's old reads. One transaction, idempotent (what is cleared
+    is not cleared again); on SQLite the WAL is emptied after it (``privacy vacuum``)."""
     if actor.role not in (Role.SYSTEM, *ERASERS):
         raise Refused(f"retention is run by the scheduler or privacy; {actor.name} may not")
     now = app.clock.now()
@@ -29,15 +31,19 @@ def apply_retention(app: App, actor: Actor, cmd: ApplyRetention) -> dict[str, in
         for kind, period in table.items():
             if period.automatic:
                 out[kind] = uow.erasures.retain(kind, period.keep.before(now), now)
-        if not cmd.dry_run:
-            uow.commit()
+        if cmd.dry_run:
+            return out
+        uow.commit()
+    if any(out.values()):
+        checkpoint(app.engine)  # SQLite: a reader holding the WAL leaves it to the next one
     return out
 
 
 def due(app: App, reader: Actor, at: datetime | None = None) -> dict[str, Any]:
     """What the retention table says should go at ``at`` (now): the subjects whose records
     all passed their periods (for ``customer erase``), and what the nightly slot clears on its
-    own (mail bodies, web forms settled without a case). Reads no personal value."""
+    own (mail bodies, web forms settled without a case, how many reads of the access log).
+    Reads no personal value."""
     from hanport.storage.views import reading
 
     if reader.role not in (Role.SYSTEM, Role.AUDITOR, *ERASERS):
@@ -51,11 +57,13 @@ def due(app: App, reader: Actor, at: datetime | None = None) -> dict[str, Any]:
         subjects = [number for pk, number in r.candidates() if not holds(r.facts(pk), table, when)]
         mail = r.mail_due(table["mail_body"].keep.before(when))
         intakes = r.intakes_due(table["intake_unmatched"].keep.before(when))
+        reads = r.access_log_due(table["access_log"].keep.before(when))
     return {
         "at": isoformat_utc(when),
         "subjects": subjects,
         "mail_bodies": mail,
         "intakes": intakes,
+        "access_log": reads,
         "periods": [
             {
                 "kind": p.kind,

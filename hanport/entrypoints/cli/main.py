@@ -57,7 +57,8 @@ COMMANDS: dict[str, Lazy] = {
     "privacy": _cli(
         "privacy",
         "Privacy: data subjects' requests (GDPR art. 15–18), the erasure ledger, applying it "
-        "again after a restore, and what retention says should go now.",
+        "again after a restore, what retention says should go now, and the cleared values out "
+        "of the database's files (vacuum).",
     ),
     "report": _cli("report", "Reports from the case histories: the three-working-day SLA."),
     "scheduler": _cli(

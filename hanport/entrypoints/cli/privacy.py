@@ -14,7 +14,8 @@ from hanport.entrypoints.cli.context import CliState, check_out, pass_state, tab
 @click.group(
     "privacy",
     help="Privacy: data subjects' requests (GDPR art. 15–18), the erasure ledger, applying it "
-    "again after a restore, and what retention says should go now.",
+    "again after a restore, what retention says should go now, and the cleared values out of "
+    "the database's files (vacuum).",
 )
 def group() -> None:
     pass
@@ -103,8 +104,9 @@ def _erased(counts: dict[str, Any]) -> str:
     "due",
     help="What the retention periods say should go at --at (default now): the subjects whose "
     "records all passed retention (erase them with `customer erase`), and what the nightly "
-    "slot clears on its own (mail bodies, web forms settled without a case); with the "
-    "periods and their legal basis. For privacy, supervisors and auditors.",
+    "slot clears on its own (mail bodies, web forms settled without a case, old reads in the "
+    "access log); with the periods and their legal basis. For privacy, supervisors and "
+    "auditors.",
 )
 @click.option("--at", metavar="ISO", help="The moment to ask for (no offset: Oslo time).")
 @pass_state
@@ -118,6 +120,7 @@ def due(state: CliState, at: str | None) -> None:
         f"  subjects to erase (customer erase): {', '.join(v['subjects']) or 'none'}",
         f"  mail bodies to clear (nightly): {len(v['mail_bodies'])}",
         f"  web forms to erase (nightly): {len(v['intakes'])}",
+        f"  reads in the access log to delete (nightly): {v['access_log']}",
         "",
         table(v["periods"], ["kind", "keep", "after", "automatic"]),
     ]
@@ -177,3 +180,25 @@ def requests(state: CliState, everything: bool) -> None:
     shown = [{**r, "overdue": "OVERDUE" if r["overdue"] else "", "extended": "yes" if r["extended"] else ""} for r in rows]  # fmt: skip
     columns = ["case", "customer", "kind", "state", "received", "answer_by", "extended", "overdue"]
     state.emit(rows, table(shown, columns))
+
+
+@group.command(
+    "vacuum",
+    help="Take what erasure and retention cleared out of the database's own files too. SQLite: "
+    "the write-ahead log emptied into the database file (erase and the nightly retention do it "
+    "themselves; this is for when a reader held the log). PostgreSQL: VACUUM FULL of the "
+    "tables that hold personal values (new files with the live rows only) — run it as the "
+    "tables' owner, the login of `db upgrade`, after erasures and after the nightly slot; each "
+    "table is locked while it is copied. Changes no row.",
+)
+@pass_state
+def vacuum(state: CliState) -> None:
+    from hanport.service.vacuum import vacuum as run_vacuum
+
+    done = run_vacuum(state.app())
+    if done.backend == "sqlite":
+        text = "the write-ahead log is empty: every page is in the database file"
+    else:
+        text = "\n".join(f"rewrote {t} ({s:.2f} s)" for t, s in done.seconds.items())
+        text += "".join(f"\nskipped {t}: only its owner may" for t in done.skipped)
+    state.emit({"backend": done.backend, "seconds": done.seconds, "skipped": done.skipped}, text)
