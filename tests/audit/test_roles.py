@@ -584,3 +584,45 @@ def test_pg_erasure_as_the_privacy_officer_without_select_on_personal_columns(
         pg_roles.auditor, "SELECT * FROM erase_subject(1, now())"
     )
     assert "permission denied" in _refused(pg_roles.app, "SELECT * FROM erase_subject(1, now())")
+
+
+def test_pg_the_ledger_the_access_log_retention_and_the_vacuum(
+    pg_roles: PgRoles, tmp_path: Path
+) -> None:
+    """The ledger and the access log refuse even their owner (a superuser here); the scheduler's
+    login deletes the log's old reads only through ``retain_access_log``, which nobody else may
+    call, and nobody moves the mark by hand; ``privacy due`` counts them for an auditor; only
+    the tables' owner vacuums (``pg_statistic`` is the database owner's)."""
+    from hanport.entrypoints.scheduler import nightly
+    from hanport.service.vacuum import vacuum
+    from hanport.storage.vacuum import VACUUMED
+
+    auditor = Cli(pg_roles.auditor, tmp_path / "cli")
+    shown = auditor("customer", "show", "1001", "--personal", "--purpose", "audit 9", user="aud")
+    assert shown.code == 0, str(shown)  # a read in the log, at least
+    for sql in ("TRUNCATE hanport.erasures", "DELETE FROM hanport.access_log"):
+        assert "append-only" in _refused(pg_roles.url, sql), sql
+    for url in (pg_roles.app, pg_roles.auditor):
+        assert "permission denied" in _refused(url, "DELETE FROM access_log")
+        assert "permission denied" in _refused(url, "UPDATE retention_marks SET last_read_no = 9")
+    assert "permission denied" in _refused(pg_roles.auditor, "SELECT retain_access_log(now())")
+    reads = _scalar(pg_roles.url, "SELECT count(*) FROM hanport.access_log")
+    assert reads
+    later = "2030-03-02T09:00:00+01:00"  # past the log's 3 years
+    listed = auditor("privacy", "due", "--at", later, user="aud")
+    assert listed.code == 0 and listed.json["access_log"] == reads, str(listed)
+    scheduler = make_app(pg_roles.app, now=later)
+    try:
+        assert nightly(scheduler)["retention"]["access_log"] == reads
+        assert nightly(scheduler)["retention"]["access_log"] == 0
+        with pytest.raises(Refused, match="as the tables' owner"):
+            vacuum(scheduler)
+    finally:
+        scheduler.close()
+    assert _scalar(pg_roles.url, "SELECT count(*) FROM hanport.access_log") == 0
+    owner = make_app(pg_roles.owner, now=later)
+    try:
+        done = vacuum(owner)
+    finally:
+        owner.close()
+    assert set(done.seconds) == set(VACUUMED) and done.skipped == ["pg_statistic"], done

@@ -1,4 +1,4 @@
-"""``hanport customer erase``, ``privacy reapply|ledger|due`` at the command line (SQLite):
+"""``hanport customer erase``, ``privacy reapply|ledger|due|vacuum`` at the command line (SQLite):
 the exit codes — 3 not found, 4 refused (an active case; the wrong role; no reason; the rest
 held once the contact details are gone) with nothing changed, 6 partly erased, 0 erased — the
 dry run changing nothing, ``audit port`` naming the erasure, the ledger file, and reapply after
@@ -102,9 +102,18 @@ def test_privacy_due_lists_what_retention_would_take(hp: Hanport, tmp_path: Path
     _story(hp, tmp_path / "ledger.jsonl")
     hp.call("tick").ok()
     now = hp.call("privacy", "due", user="dpo").ok().json
-    assert now["subjects"] == [] and now["mail_bodies"] == []
-    assert {p["kind"] for p in now["periods"]} >= {"consent", "mail_body", "intake_unmatched"}
+    assert now["subjects"] == [] and now["mail_bodies"] == [] and now["access_log"] == 0
+    assert {p["kind"] for p in now["periods"]} >= {
+        "consent",
+        "mail_body",
+        "intake_unmatched",
+        "access_log",
+    }
     later = hp.call("privacy", "due", "--at", "2027-04-01T12:00", user="aud").ok().json
     assert later["mail_bodies"]
     hp.refused(4, "privacy", "due", user="cw", says="privacy, supervisors and auditors")
     hp.refused(4, "privacy", "due", "--at", "2026-03-29T02:30", user="dpo")
+    # SQLite: the vacuum empties the write-ahead log into the database file.
+    assert (hp.folder / "h.db-wal").stat().st_size > 0
+    done = hp.call("privacy", "vacuum", as_json=False).ok()
+    assert "write-ahead log is empty" in done.out and (hp.folder / "h.db-wal").stat().st_size == 0
