@@ -155,7 +155,7 @@ END $$;
 -- through the erase_* functions (SECURITY DEFINER, owned by the owner), which replace a
 -- subject's personal values with tombstones without letting the caller read them; they add the
 -- ledger's row themselves (`erasures`: no personal data; its trigger refuses UPDATE, DELETE and
--- TRUNCATE, whoever asks, from migration 0011). Nobody else
+-- TRUNCATE, whoever asks, from migration 0012). Nobody else
 -- may call them; the scheduler's retention clears mail bodies and settled web forms with its
 -- own rights.
 DO $$ BEGIN
@@ -170,7 +170,7 @@ DO $$ BEGIN
   END IF;
 END $$;
 
--- Retention of the access log (migration 0011): the log's delete trigger lets through only the
+-- Retention of the access log (migration 0012): the log's delete trigger lets through only the
 -- reads the retention mark (retention_marks) has passed, and only retain_access_log (SECURITY
 -- DEFINER, owned by the owner) moves the mark and deletes — for the service logins, whose
 -- nightly slot runs retention. access_log_due counts what is due (`privacy due`), reading no
@@ -187,4 +187,4 @@ END $$;
 -- `hanport privacy vacuum` (VACUUM FULL of the tables that hold personal values, after erasures
 -- and the nightly slot) runs as hanport_owner: only a table's owner may rewrite it. Making
 -- hanport_owner the database's owner lets it rewrite pg_statistic too (needed once, for a
--- database analysed before migration 0011):  ALTER DATABASE hanport OWNER TO hanport_owner;
+-- database analysed before migration 0012):  ALTER DATABASE hanport OWNER TO hanport_owner;

@@ -175,7 +175,7 @@ RETAIN: dict[str, str] = {
 
 # --- the access log past its period (kind ``access_log``) --------------------------------------
 #
-# The log is append-only: its delete trigger (migration 0011) lets through only the rows the
+# The log is append-only: its delete trigger (migration 0012) lets through only the rows the
 # retention mark (``retention_marks``) has passed — read numbers up to ``last_read_no``, read
 # before ``cleared_before``. Retention moves the mark (never back), then deletes what it covers,
 # oldest read first: the numbers left are one unbroken run from the mark on, which is what

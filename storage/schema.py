@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from hanport.storage.errors import Unusable
 
-SCHEMA_HEAD = "0011"
+SCHEMA_HEAD = "0012"
 
 
 def current_revision(engine: Engine) -> str | None:

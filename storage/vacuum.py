@@ -12,7 +12,7 @@
   index entry's. :func:`vacuum` rewrites the tables that hold personal values and the
   customers' keys (``VACUUM FULL``: new files holding the live rows only, their TOAST tables and
   indexes rebuilt, the old files removed) and, where the login may, ``pg_statistic`` (planner
-  statistics: migration 0011 keeps the personal columns out of it; a database analysed before
+  statistics: migration 0012 keeps the personal columns out of it; a database analysed before
   held some of their values there). Only a table's owner (or the database's) may: the login
   that runs ``db upgrade``. ``VACUUM FULL`` holds each table's exclusive lock while it copies.
 """

@@ -183,7 +183,7 @@ def test_no_byte_of_the_erased_is_left(seeded: App, tmp_path: Path) -> None:
 
 def test_no_statistics_are_taken_of_personal_columns(seeded: App) -> None:
     """PostgreSQL's ANALYZE would copy sampled values into ``pg_statistic``, which erasure does
-    not reach: migration 0011 sets no statistics target on every personal column (and on the
+    not reach: migration 0012 sets no statistics target on every personal column (and on the
     customers' keys). A new personal column needs the same in its migration."""
     if seeded.backend != "postgresql":
         return

@@ -4,8 +4,8 @@ PostgreSQL ``retain_access_log`` and ``access_log_due`` (SECURITY DEFINER); no p
 statistics on the personal columns (PostgreSQL: ANALYZE would copy their values into
 ``pg_statistic``, out of erasure's reach)
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 from hanport.storage.erasure import access_log_functions
 from hanport.storage.personal import PERSONAL_COLUMNS
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -86,7 +86,7 @@ def _pg_ledger() -> None:
 
 
 def _pg_access_log(*, upgrade: bool) -> None:
-    """The trigger function of 0005, which refused every change; from 0011 on, a DELETE of a
+    """The trigger function of 0005, which refused every change; from 0012 on, a DELETE of a
     row the retention mark has passed is let through (the triggers stay as 0005 made them)."""
     passed = (
         f"IF TG_OP = 'DELETE' THEN IF {PASSED} THEN RETURN OLD; END IF; END IF; " if upgrade else ""
