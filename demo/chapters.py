@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hanport.demo.closes import close_by_email, close_by_phone, close_overtakes, nightly, refusals
 from hanport.demo.door import web_door
-from hanport.demo.privacy import ola_asks_and_is_forgotten
 from hanport.demo.openings import (
     kari_opens,
     late_and_never,
@@ -13,6 +12,7 @@ from hanport.demo.openings import (
     per_and_timers,
     swaps_ordered,
 )
+from hanport.demo.privacy import ola_asks_and_is_forgotten
 from hanport.demo.release import release_v2
 from hanport.demo.stage import Story
 

@@ -499,7 +499,10 @@ def test_case_list_refuses_a_filter_that_names_nothing(hp: Hanport) -> None:
     assert "--state: no state 'open'" in r.err and "awaiting_consent" in r.err
     r = hp.call("case", "list", "--workflow", "close")
     assert r.code == 4, str(r)
-    assert "--workflow: no workflow 'close' (workflows: close_port, meter_swap, nore_open, privacy_request)" in r.err
+    assert (
+        "--workflow: no workflow 'close' (workflows: close_port, meter_swap, nore_open, privacy_request)"
+        in r.err
+    )
     r = hp.call("case", "list", "--workflow", "close-port", "--state", "queued")
     assert r.code == 4 and "no state 'queued'" in r.err, str(r)  # a swap's state, not a close's
 
