@@ -91,10 +91,6 @@ _CASES_PROCESSING = (
 _POINTS_PROCESSING = (
     f"SELECT {POINT_COLS} FROM processing_points(ARRAY({{points}}), NULL) ORDER BY id"
 )
-# The timers of the cases, their HES commands and the ones still out for their points, and the
-# consents the cases and points name, as one result (a kind letter, then its columns). UNION ALL:
-# a HES command or consent named twice is taken once by ``Cases._facts`` (a UNION made SQLite
-# build a temporary table for every load).
 # The restrictions of processing in force (GDPR art. 18: a data subject's request in state
 # ``restricted``) of the cases' customers, and of a customer about to open one.
 _RESTRICTIONS = (
@@ -105,6 +101,11 @@ _RESTRICTIONS = (
 _CUSTOMER_RESTRICTIONS = (
     f"{_RESTRICTIONS} AND customer_pk IN (SELECT id FROM customers WHERE customer_id = :c)"
 )
+# The timers of the cases, their HES commands and the ones still out for their points, and the
+# consents the cases and points name, and the restrictions of the cases' customers, as one
+# result (a kind letter, then its columns). UNION ALL:
+# a HES command or consent named twice is taken once by ``Cases._facts`` (a UNION made SQLite
+# build a temporary table for every load).
 _FACTS = (
     "SELECT 't', case_id, id, name, CAST(NULL AS INTEGER), status, CAST(NULL AS TEXT), "
     "CAST(NULL AS BOOLEAN) FROM timers WHERE case_id IN ({cases}) "
