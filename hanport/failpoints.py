@@ -19,6 +19,8 @@ the system clock — a grid company's — ignores the variable. The points:
 ``mail.claimed``           a batch of mail is claimed (``sending``), nothing sent yet
 ``mail.before_record``     the server accepted (or refused) a message; its outcome not recorded
 ``mail.message_recorded``  that outcome is committed
+``retention.before_commit``  the nightly retention cleared what is due, not yet committed
+``retention.committed``    that is committed; SQLite's write-ahead log not yet emptied
 =========================  =====================================================================
 """
 
@@ -44,6 +46,8 @@ POINTS = frozenset(
         "mail.claimed",
         "mail.before_record",
         "mail.message_recorded",
+        "retention.before_commit",
+        "retention.committed",
     }
 )
 

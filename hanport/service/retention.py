@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from hanport import failpoints
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import Refused
@@ -33,9 +34,12 @@ def apply_retention(app: App, actor: Actor, cmd: ApplyRetention) -> dict[str, in
                 out[kind] = uow.erasures.retain(kind, period.keep.before(now), now)
         if cmd.dry_run:
             return out
+        failpoints.reached(app, "retention.before_commit")
         uow.commit()
-    if any(out.values()):
-        checkpoint(app.engine)  # SQLite: a reader holding the WAL leaves it to the next one
+    failpoints.reached(app, "retention.committed")
+    # SQLite: every run empties the WAL, also of what a run killed right here left in it (a
+    # reader holding the log leaves it to the next run).
+    checkpoint(app.engine)
     return out
 
 

@@ -202,3 +202,24 @@ def vacuum(state: CliState) -> None:
         text = "\n".join(f"rewrote {t} ({s:.2f} s)" for t, s in done.seconds.items())
         text += "".join(f"\nskipped {t}: only its owner may" for t in done.skipped)
     state.emit({"backend": done.backend, "seconds": done.seconds, "skipped": done.skipped}, text)
+
+
+@group.command(
+    "retain",
+    help="Apply the automatic retention periods now, as the scheduler's nightly slot does: "
+    "clear the mail bodies, the web forms that became nothing and the access log's reads "
+    "past their periods (see `privacy due`). One transaction, idempotent: a second run clears "
+    "nothing more. For privacy and supervisors (and the scheduler).",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be cleared; change nothing.")
+@pass_state
+def retain(state: CliState, dry_run: bool) -> None:
+    from hanport.service import run
+    from hanport.service.commands import ApplyRetention
+
+    counts = run(state.app(), state.actor(), ApplyRetention(dry_run))
+    verb = "would clear" if dry_run else "cleared"
+    state.emit(
+        {"dry_run": dry_run, **counts},
+        f"{verb}: " + ", ".join(f"{k} {n}" for k, n in counts.items()),
+    )
