@@ -83,11 +83,13 @@ def _export(s: Story, dpo: object) -> Path:
 
 
 def _newcomer(s: Story) -> None:
-    """The next registry files: Stian Moe holds Ola's old point now."""
+    """The registry's next files (written over the first ones in the demo's folder): Ola is no
+    longer a customer, Stian Moe holds his old point."""
     app, cw = s.app, s.actor(CASEWORKER)
     folder = Path(str(app.settings.maildir)).parent
-    customers, points = folder / "customers-later.csv", folder / "metering-points-later.csv"
-    customers.write_text(CUSTOMERS + NEWCOMER_ROW, encoding="utf-8")
+    customers, points = folder / "customers.csv", folder / "metering-points.csv"
+    rows = [line for line in CUSTOMERS.splitlines(keepends=True) if not line.startswith(OLA)]
+    customers.write_text("".join(rows) + NEWCOMER_ROW, encoding="utf-8")
     points.write_text(POINTS.replace(f"{OLA_POINT};{OLA};", f"{OLA_POINT};{NEWCOMER};"), "utf-8")
     service.run(app, cw, ImportCustomers(customers))
     service.run(app, cw, ImportMeteringPoints(points))

@@ -34,7 +34,12 @@ def test_live_and_ended_cases_per_version(db_url: str, tmp_path: Path) -> None:
     try:
         _open(new, "1005", NORE_POINT_2)
         rows = versions(new)
-        assert {r["workflow"] for r in rows} == {"nore_open", "meter_swap", "close_port"}
+        assert {r["workflow"] for r in rows} == {
+            "nore_open",
+            "meter_swap",
+            "close_port",
+            "privacy_request",
+        }
         assert _row(rows, 2)["new_cases"] and _row(rows, 2)["live_cases"] == 1
         assert (_row(rows, 1)["live_cases"], _row(rows, 1)["ended_cases"]) == (1, 1)
         assert all(r["released"] for r in rows)

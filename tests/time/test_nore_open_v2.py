@@ -227,7 +227,10 @@ def test_v1_and_v2_cases_run_side_by_side(db_url: str, tmp_path: Any) -> None:
     [
         ("nore_open=3", "nore_open has no version '3' (versions: 1, 2)"),
         ("nore_open=two", "nore_open has no version 'two' (versions: 1, 2)"),
-        ("nore_shut=1", "no workflow 'nore_shut' (workflows: close_port, meter_swap, nore_open)"),
+        (
+            "nore_shut=1",
+            "no workflow 'nore_shut' (workflows: close_port, meter_swap, nore_open, privacy_request)",
+        ),
     ],
 )
 def test_a_bad_pin_is_refused_naming_what_exists(value: str, message: str) -> None:
