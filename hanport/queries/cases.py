@@ -75,7 +75,15 @@ def _case_fields(views: Views, case: CaseRow) -> dict[str, Any]:
         "customer": customer.customer_id if customer else None,
         "created_at": isoformat_utc(case.created_at),
         "allowed": allowed(wf, case.state),
+        **({"request": _subject_request(case)} if case.point_id is None else {}),
     }
+
+
+def _subject_request(case: CaseRow) -> dict[str, Any]:
+    """A data subject's request: which right, how and when it came, when the answer is due."""
+    data = json.loads(case.data)
+    keys = ("request_kind", "channel", "received_at", "answer_by", "due_at_before")
+    return {k: data.get(k) for k in keys}
 
 
 def allowed(wf: Workflow, state: str) -> list[dict[str, Any]]:

@@ -27,6 +27,9 @@ def test_registered_worked_and_listed(hp: Hanport) -> None:
     assert _request(hp, "access", "--key", "brev-1") == ref
     shown = hp.show(ref)
     assert shown["workflow"] == "privacy_request" and shown["metering_point"] is None
+    assert shown["request"]["request_kind"] == "access" and shown["request"]["channel"] == "letter"
+    text = hp.call("case", "show", ref, as_json=False).ok().out
+    assert "request   access by letter, received 2026-03-02, answer due by 2026-04-02" in text
     hp.refused(4, "privacy", "requests", user="cw", says="privacy, supervisors and auditors")
     listed = hp.call("privacy", "requests", user="aud").ok().json
     assert [(r["case"], r["kind"], r["answer_by"]) for r in listed] == [

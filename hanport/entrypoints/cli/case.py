@@ -202,12 +202,25 @@ ADDRESS_MATCH = {
 }
 
 
+def _point_or_request(v: dict[str, Any]) -> str:
+    r = v.get("request")
+    if r is None:
+        return (
+            f"  point     {v['metering_point']}  meter {v['meter_number'] or '-'}  port {v['port']}"
+        )
+    extended = " (extended)" if r["due_at_before"] else ""
+    return (
+        f"  request   {r['request_kind']} by {r['channel']}, received {r['received_at'][:10]}, "
+        f"answer due by {r['answer_by']}{extended}"
+    )
+
+
 def render_case(v: dict[str, Any]) -> str:
     lines = [
         click.style(f"{v['case']}  {v['workflow']} v{v['workflow_version']}", bold=True),
         f"  state     {v['state']} — {v['state_help']}",
         f"  flags     {', '.join(v['flags']) or '(none)'}",
-        f"  point     {v['metering_point']}  meter {v['meter_number'] or '-'}  port {v['port']}",
+        _point_or_request(v),
         f"  customer  {v['customer']}",
     ]
     if v["consent"]:
