@@ -626,3 +626,41 @@ def test_pg_the_ledger_the_access_log_retention_and_the_vacuum(
     finally:
         owner.close()
     assert set(done.seconds) == set(VACUUMED) and done.skipped == ["pg_statistic"], done
+
+
+def test_pg_a_privacy_request_worked_by_caseworker_supervisor_and_dpo_logins(
+    pg_roles: PgRoles, tmp_path: Path
+) -> None:
+    """A data subject's request on real logins without SELECT on personal columns: a
+    caseworker's registers it and checks who asked, a supervisor's restricts processing (the
+    caseworker's next step on the subject's other case is then refused), the data-protection
+    officer's lists the requests but may change no case."""
+    logins = {g: f"x_{uuid.uuid4().hex[:8]}" for g in ("caseworker", "supervisor", "privacy")}
+    for group, login in logins.items():
+        _commit(pg_roles.url, f"CREATE ROLE {login} LOGIN IN ROLE hanport_{group}")
+    cli = {g: Cli(_as(pg_roles.url, n), tmp_path / g, roles=f"who={g}") for g, n in logins.items()}
+    try:
+        opened = cli["caseworker"]("privacy", "request", "1004", "--kind", "restriction",
+                                   "--channel", "letter", user="who")  # fmt: skip
+        assert opened.code == 0, str(opened)
+        ref = opened.json["case"]
+        steps = [
+            ("caseworker", ref, "verify_identity", "--set", "method=in_person"),
+            ("supervisor", ref, "restrict", "--set", "ground=accuracy_contested"),
+        ]
+        for who, *args in steps:
+            r = cli[who]("case", "advance", *args, user="who")
+            assert r.code == 0, str(r)
+        listed = cli["privacy"]("privacy", "requests", user="who")
+        refused = cli["privacy"]("case", "advance", ref, "lift_restriction", "--set",
+                                 "ground=subject_asked", "--note", "x", user="who")  # fmt: skip
+        other = cli["caseworker"]("case", "open", "nore-open", "--customer", "1004",
+                                  "--metering-point", NORE_OPEN_POINT, user="who")  # fmt: skip
+    finally:
+        for login in logins.values():
+            _commit(pg_roles.url, f"DROP OWNED BY {login}; DROP ROLE {login}")
+    assert listed.code == 0 and [(r["case"], r["state"]) for r in listed.json] == [
+        (ref, "restricted")
+    ], str(listed)
+    assert refused.code == 4 and "privacy" in refused.err, str(refused)
+    assert other.code == 4 and "GDPR art. 18" in other.err, str(other)
