@@ -114,9 +114,7 @@ RETENTION: tuple[Period, ...] = (
         "not have happened can be found and followed up), art. 15 (the person's own record of "
         "reads); a complaint or a claim for damages (art. 82) may come within the limitation "
         "period, 3 years from when the read became known (foreldelsesloven § 9). Security "
-        "logging practice keeps such logs for months to a few years (the "
-        "personopplysningsforskriften of 2000, repealed in 2018, asked for at least three "
-        "months). The grid company's choice",
+        "logging practice keeps such logs for months to a few years. The grid company's choice",
         True,
     ),
 )
