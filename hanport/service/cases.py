@@ -46,7 +46,7 @@ class Result:
 # --- idempotency keys -----------------------------------------------------------------------
 
 
-def _done(
+def earlier_result(
     app: App, uow: UnitOfWork, kind: str, key: str | None, request: Mapping[str, Any]
 ) -> Result | None:
     """The stored result of an earlier command with this key, or None. A key reused for other
@@ -63,7 +63,7 @@ def _done(
     return result
 
 
-def _keep(
+def keep_result(
     app: App,
     uow: UnitOfWork,
     kind: str,
@@ -93,7 +93,7 @@ def advance(app: App, actor: Actor, cmd: Advance) -> Result:
     }
     now = app.clock.now()
     with transaction(app) as uow:
-        done = _done(app, uow, "advance", cmd.key, request)
+        done = earlier_result(app, uow, "advance", cmd.key, request)
         if done is not None:
             return done
         decision = decision_for(app, actor, now, uow)
@@ -108,7 +108,7 @@ def advance(app: App, actor: Actor, cmd: Advance) -> Result:
         result = Result(ref, case.workflow, case.state, case.version, cancelled=decision.cancelled)
         if before == case.state and case.state in ("opening", "closing"):
             result.warnings.append("the command will be retried with backoff")
-        _keep(app, uow, "advance", cmd.key, request, result, now)
+        keep_result(app, uow, "advance", cmd.key, request, result, now)
         uow.commit()
     return result
 
@@ -168,7 +168,7 @@ def open_case(app: App, actor: Actor, cmd: OpenCase) -> Result:
     }
     now = app.clock.now()
     with transaction(app) as uow:
-        done = _done(app, uow, "open", cmd.key, request)
+        done = earlier_result(app, uow, "open", cmd.key, request)
         if done is not None:
             return done
         decision = decision_for(app, actor, now, uow)
@@ -187,7 +187,7 @@ def open_case(app: App, actor: Actor, cmd: OpenCase) -> Result:
             warnings=warnings,
             cancelled=decision.cancelled,
         )
-        _keep(app, uow, "open", cmd.key, request, result, now)
+        keep_result(app, uow, "open", cmd.key, request, result, now)
         uow.commit()
     return result
 

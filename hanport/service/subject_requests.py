@@ -14,7 +14,7 @@ from hanport.bootstrap import App
 from hanport.calendar import format_local, isoformat_utc, last_day, months_after
 from hanport.errors import NotFound, Refused
 from hanport.service import load, roles
-from hanport.service.cases import Result, _done, _keep
+from hanport.service.cases import Result, earlier_result, keep_result
 from hanport.service.commands import OpenSubjectRequest
 from hanport.service.policy import decision_for
 from hanport.service.unit import transaction
@@ -56,7 +56,7 @@ def open_request(app: App, actor: Actor, cmd: OpenSubjectRequest) -> Result:
     }
     due = months_after(received, 1)
     with transaction(app) as uow:
-        done = _done(app, uow, "open", cmd.key, request)
+        done = earlier_result(app, uow, "open", cmd.key, request)
         if done is not None:
             return done
         row = uow.customers.by_id(cmd.customer.strip())
@@ -81,6 +81,6 @@ def open_request(app: App, actor: Actor, cmd: OpenSubjectRequest) -> Result:
         case = decision.open_case(wf, load.no_point(), load.customer(row), data, opened)
         write(app, uow, decision)
         result = Result(str(case.ref), wf.name, case.state, case.version)
-        _keep(app, uow, "open", cmd.key, request, result, now)
+        keep_result(app, uow, "open", cmd.key, request, result, now)
         uow.commit()
     return result
