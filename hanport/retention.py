@@ -117,6 +117,18 @@ RETENTION: tuple[Period, ...] = (
         "logging practice keeps such logs for months to a few years. The grid company's choice",
         True,
     ),
+    Period(
+        "batch_file",
+        "the nightly batch's files: the terminations files applied (done/) or set aside "
+        "(failed/), with their rejects and reasons — customer numbers, metering point IDs and "
+        "instants (the grid company's pseudonyms)",
+        Keep(3, "y"),
+        "the file's run ended",
+        "GDPR art. 5(1)(e) storage limitation: the batch's evidence for a dispute about a "
+        "close within the limitation period (foreldelsesloven § 2); the case histories and "
+        "the document ledger keep what each row did. The grid company's choice",
+        True,
+    ),
 )
 
 PERIODS: dict[str, Period] = {p.kind: p for p in RETENTION}

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from hanport import failpoints
+from hanport.adapters.batch_files import KeptFile, kept
 from hanport.bootstrap import App
 from hanport.calendar import isoformat_utc
 from hanport.errors import Refused
@@ -21,8 +22,9 @@ from hanport.workflows.definition import Actor, Role
 
 def apply_retention(app: App, actor: Actor, cmd: ApplyRetention) -> dict[str, int]:
     """Clear what the automatic periods say must go now: mail bodies, settled web forms that
-    became nothing, the access log's old reads. One transaction, idempotent (what is cleared
-    is not cleared again); on SQLite the WAL is emptied after it (``privacy vacuum``)."""
+    became nothing, the access log's old reads — one transaction, idempotent (what is cleared
+    is not cleared again); on SQLite the WAL is emptied after it (``privacy vacuum``) — and,
+    after the commit, the batch's kept files whose run ended before their period."""
     if actor.role not in (Role.SYSTEM, *ERASERS):
         raise Refused(f"retention is run by the scheduler or privacy; {actor.name} may not")
     now = app.clock.now()
@@ -30,17 +32,31 @@ def apply_retention(app: App, actor: Actor, cmd: ApplyRetention) -> dict[str, in
     out: dict[str, int] = {}
     with transaction(app, immediate=True) as uow:
         for kind, period in table.items():
-            if period.automatic:
+            if period.automatic and kind not in ON_DISK:
                 out[kind] = uow.erasures.retain(kind, period.keep.before(now), now)
+        files = _files_due(app, uow, table["batch_file"].keep.before(now))
         if cmd.dry_run:
-            return out
+            return {**out, "batch_file": len(files)}
         failpoints.reached(app, "retention.before_commit")
         uow.commit()
     failpoints.reached(app, "retention.committed")
     # SQLite: every run empties the WAL, also of what a run killed right here left in it (a
     # reader holding the log leaves it to the next run).
     checkpoint(app.engine)
-    return out
+    for f in files:  # after the commit: a kill leaves them to the next run
+        f.delete()
+    return {**out, "batch_file": len(files)}
+
+
+# Kinds kept in files, not rows: cleared by the same run, after its commit.
+ON_DISK = ("batch_file",)
+
+
+def _files_due(app: App, uow: Any, before: datetime) -> list[KeptFile]:
+    """The batch's kept files whose run ended before ``before``."""
+    files = kept(app.settings.batch_inbox)
+    ended = uow.batch.finished([f.digest for f in files])
+    return [f for f in files if f.digest in ended and ended[f.digest] < before]
 
 
 def due(app: App, reader: Actor, at: datetime | None = None) -> dict[str, Any]:
@@ -62,12 +78,15 @@ def due(app: App, reader: Actor, at: datetime | None = None) -> dict[str, Any]:
         mail = r.mail_due(table["mail_body"].keep.before(when))
         intakes = r.intakes_due(table["intake_unmatched"].keep.before(when))
         reads = r.access_log_due(table["access_log"].keep.before(when))
+    with transaction(app) as uow:
+        files = _files_due(app, uow, table["batch_file"].keep.before(when))
     return {
         "at": isoformat_utc(when),
         "subjects": subjects,
         "mail_bodies": mail,
         "intakes": intakes,
         "access_log": reads,
+        "batch_files": [str(f.path.name) for f in files],
         "periods": [
             {
                 "kind": p.kind,

@@ -113,6 +113,18 @@ class Batch:
         )
         return None if r is None else FileRow(r[0], r[1], self.db.read_ts(r[2]))  # type: ignore[arg-type]
 
+    def finished(self, digests: list[str]) -> dict[str, datetime]:
+        """When each of these files' run ended (applied or refused), by content hash."""
+        if not digests:
+            return {}
+        test, params = self.db.member(digests)
+        rows = self.db.all(
+            f"SELECT file_hash, finished_at FROM batch_files WHERE file_hash {test} "
+            "AND finished_at IS NOT NULL",
+            params,
+        )
+        return {r[0]: self.db.read_ts(r[1]) for r in rows}  # type: ignore[misc]
+
     def claim_new_file(self, digest: str, name: str, me: str, lease_until: datetime) -> bool:
         """Claim a file never seen; False when another scheduler claimed it a moment ago."""
         db = self.db

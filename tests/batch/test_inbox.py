@@ -357,3 +357,39 @@ def test_a_busy_sqlite_database_does_not_fail_the_nightly_slot(
         assert len(runs_per_hash(app)) == 2
     finally:
         app.close()
+
+
+def test_the_kept_files_go_when_their_retention_period_ends(
+    seeded: App, scheduled: App, inbox: Path
+) -> None:
+    """The files a run leaves in ``done/`` and ``failed/`` (with their rejects and reasons)
+    are the batch's evidence for the ``batch_file`` period (3 years), then the nightly slot
+    deletes them — once; ``privacy due`` lists them first."""
+    from datetime import timedelta
+
+    from hanport.service.retention import due
+
+    open_port_1001(seeded)
+    two_files(inbox)
+    (inbox / "broken.csv").write_bytes(b"\xff\xfe not a terminations file")
+    run_inbox(scheduled)
+    kept = listing(inbox)
+    assert "done/2026-03-01.csv.rejects.csv" in kept and "failed/broken.csv.reason.txt" in kept
+    dpo = actor(seeded, "dpo")
+    assert due(scheduled, dpo)["batch_files"] == []
+    assert nightly(scheduled)["retention"]["batch_file"] == 0
+    assert listing(inbox) == kept
+    scheduled.clock.advance(timedelta(days=3 * 366))  # type: ignore[attr-defined]
+    assert sorted(due(scheduled, dpo)["batch_files"]) == [
+        "2026-03-01.csv",
+        "2026-03-02.csv",
+        "broken.csv",
+    ]
+    assert nightly(scheduled)["retention"]["batch_file"] == 3
+    assert listing(inbox) == []
+    assert nightly(scheduled)["retention"]["batch_file"] == 0  # idempotent
+    # A file dropped later is kept for its own period.
+    write_file(inbox / "2029-04-01.csv", [row("c-1", NORE_POINT_2, "move_out", PAST, "1005")])
+    run_inbox(scheduled)
+    assert nightly(scheduled)["retention"]["batch_file"] == 0
+    assert listing(inbox) == ["done/2029-04-01.csv"]

@@ -337,11 +337,16 @@ def test_nightly_retention_clears_mail_bodies_and_forms_that_became_nothing(seed
     _skip(app, 31)
     d = due(app, actor(app, "dpo"))
     assert d["intakes"] == [1] and not d["mail_bodies"]
-    assert nightly(app)["retention"] == {"mail_body": 0, "intake_unmatched": 1, "access_log": 0}
+    assert nightly(app)["retention"] == {
+        "mail_body": 0,
+        "intake_unmatched": 1,
+        "access_log": 0,
+        "batch_file": 0,
+    }
     assert _rows(app, "SELECT fields, resolution_note FROM intakes") == [(None, None)]
     _skip(app, 365)
     assert len(due(app, actor(app, "dpo"))["mail_bodies"]) == mails
-    retained = {"mail_body": mails, "intake_unmatched": 0, "access_log": 0}
+    retained = {"mail_body": mails, "intake_unmatched": 0, "access_log": 0, "batch_file": 0}
     assert nightly(app)["retention"] == retained  # the reads are younger than 3 years
     assert set(nightly(app)["retention"].values()) == {0}  # idempotent
     assert _rows(app, "SELECT count(*) FROM mail_outbox WHERE body_text IS NOT NULL") == [(0,)]

@@ -121,6 +121,7 @@ def due(state: CliState, at: str | None) -> None:
         f"  mail bodies to clear (nightly): {len(v['mail_bodies'])}",
         f"  web forms to erase (nightly): {len(v['intakes'])}",
         f"  reads in the access log to delete (nightly): {v['access_log']}",
+        f"  batch files to delete (nightly): {', '.join(v['batch_files']) or 'none'}",
         "",
         table(v["periods"], ["kind", "keep", "after", "automatic"]),
     ]
