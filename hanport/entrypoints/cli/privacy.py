@@ -209,8 +209,9 @@ def vacuum(state: CliState) -> None:
     "retain",
     help="Apply the automatic retention periods now, as the scheduler's nightly slot does: "
     "clear the mail bodies, the web forms that became nothing and the access log's reads "
-    "past their periods (see `privacy due`). One transaction, idempotent: a second run clears "
-    "nothing more. For privacy and supervisors (and the scheduler).",
+    "past their periods in one transaction, then delete the batch's kept files past theirs "
+    "(see `privacy due`). Idempotent: a second run clears nothing more. For privacy and "
+    "supervisors (and the scheduler).",
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be cleared; change nothing.")
 @pass_state
