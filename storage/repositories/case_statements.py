@@ -82,7 +82,7 @@ _RESTRICTIONS = (
     "CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN) FROM cases "
     "WHERE workflow = 'privacy_request' AND state = 'restricted'"
 )
-_CUSTOMER_RESTRICTIONS = (
+CUSTOMER_RESTRICTIONS = (
     f"{_RESTRICTIONS} AND customer_pk IN (SELECT id FROM customers WHERE customer_id = :c)"
 )
 # The timers of the cases, their HES commands and the ones still out for their points, and the
@@ -108,7 +108,7 @@ _FACTS = (
     f"UNION ALL {_RESTRICTIONS} "
     "AND customer_pk IN (SELECT customer_pk FROM cases WHERE id IN ({cases}))"
 )
-_SWAP_WITH_EVENT = (
+SWAP_WITH_EVENT = (
     "WITH swapped AS (UPDATE cases SET state = ?, version = ?, holds_port = ?, active = ?, "
     "flags = ?, data = ?, last_hash = ?, updated_at = ?, workflow_version = ? "
     "WHERE id = ? AND version = ? RETURNING id) "
@@ -133,7 +133,7 @@ SUPPLY_ENDS = ("move_out", "end_of_supply", "move_in")
 
 
 @cache
-def _pg_statements(by: str, logged: bool) -> tuple[str, str, str]:
+def pg_statements(by: str, logged: bool) -> tuple[str, str, str]:
     """PostgreSQL: the load's statements, each starting from the seeds (one round trip)."""
     cases, points = (seed.format(keys="= ANY(:k)") for seed in _SEEDS[by])
     return (
@@ -144,7 +144,7 @@ def _pg_statements(by: str, logged: bool) -> tuple[str, str, str]:
 
 
 @lru_cache(maxsize=256)  # a batch's chunks come in many sizes
-def _sqlite_statements(n_cases: int, n_points: int) -> tuple[str, str, str]:
+def sqlite_statements(n_cases: int, n_points: int) -> tuple[str, str, str]:
     """SQLite: the load's statements over ``n_cases`` case ids and ``n_points`` point ids."""
     cases = ", ".join(f":c{i}" for i in range(n_cases))
     points = ", ".join(f":p{i}" for i in range(n_points))

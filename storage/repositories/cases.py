@@ -14,17 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from hanport.storage.repositories.case_statements import (
-    _CUSTOMER_RESTRICTIONS,
-    _SWAP_WITH_EVENT,
     CASE_COLS,
     CUSTOMER_COLS,
+    CUSTOMER_RESTRICTIONS,
     NC,
     NO_POINT,
     NP,
     POINT_COLS,
     SUPPLY_ENDS,
-    _pg_statements,
-    _sqlite_statements,
+    SWAP_WITH_EVENT,
+    pg_statements,
+    sqlite_statements,
 )
 from hanport.storage.rows import (
     CaseBundle,
@@ -57,10 +57,10 @@ class Cases:
             return Loaded([], [], [], [], [])
         logged = self.db.processing is not None
         if self.db.sqlite:
-            statements = self._sqlite_statements(by, keys)
+            statements = self._sqlite_load(by, keys)
         else:
             params = {"k": list(keys)}  # one array: the same statement text for any number
-            statements = [(t, params) for t in _pg_statements(by, logged)]
+            statements = [(t, params) for t in pg_statements(by, logged)]
         first: CustomerRow | None = None
         if customer is not None and logged:  # read (and logged) first, through the functions
             from hanport.storage.repositories.registry import Customers
@@ -71,7 +71,7 @@ class Cases:
                 (f"SELECT {CUSTOMER_COLS} FROM customers WHERE customer_id = :c", {"c": customer})
             )
         if customer is not None:
-            statements.append((_CUSTOMER_RESTRICTIONS, {"c": customer}))
+            statements.append((CUSTOMER_RESTRICTIONS, {"c": customer}))
         cases_rows, fact_rows, point_rows, *more = self.db.pipelined(statements)
         point_list = [self._point(r) for r in point_rows]
         bundles = [self._bundle(r) for r in cases_rows]
@@ -88,7 +88,7 @@ class Cases:
             first = CustomerRow._make((*u[:9], bool(u[9]), u[10], ts(u[11]), ts(u[12])))
         return loaded if first is None else loaded._replace(customer=first)
 
-    def _sqlite_statements(self, by: str, keys: Sequence[Any]) -> list[tuple[str, Any]]:
+    def _sqlite_load(self, by: str, keys: Sequence[Any]) -> list[tuple[str, Any]]:
         """SQLite: the ids the load starts from read first (two small statements), then the
         load's statements over them: the seeds as sub-selects made SQLite build a temporary
         table for each of their uses (a load by reference cost twice as much)."""
@@ -117,7 +117,7 @@ class Cases:
             **{f"c{i}": v for i, v in enumerate(cases)},
             **{f"p{i}": v for i, v in enumerate(points)},
         }
-        return [(t, params) for t in _sqlite_statements(len(cases), len(points))]
+        return [(t, params) for t in sqlite_statements(len(cases), len(points))]
 
     @staticmethod
     def _facts(
@@ -206,7 +206,7 @@ class Cases:
         self._closes.clear()
         swap, self._swap = self._swap, None
         if swap is not None and rows:
-            db.executemany(_SWAP_WITH_EVENT, [(*swap, *rows[0][1:])])
+            db.executemany(SWAP_WITH_EVENT, [(*swap, *rows[0][1:])])
             rows = rows[1:]
         db.executemany(
             "INSERT INTO case_events (case_id, seq, occurred_at, actor, actor_kind, trigger, "
