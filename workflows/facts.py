@@ -76,6 +76,6 @@ _FACTS: dict[str, Callable[[Facts], Any]] = {
     "close_reason": lambda f: f.case.data.get("close_reason"),
     "request_kind": lambda f: f.case.data.get("request_kind"),
     "due_at_before": lambda f: f.case.data.get("due_at_before"),
-    "flags": lambda f: sorted(f.case.flags),
+    "due_at": lambda f: f.case.data.get("due_at"),
     "subject_erased": lambda f: f.case.customer.erased,
 }

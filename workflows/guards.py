@@ -170,10 +170,12 @@ def deadline_extended(due_at_before: str | None) -> bool:
     return due_at_before is not None
 
 
-@guard("flags")
-def deadline_passed(flags: list[str] | None) -> bool:
-    """The deadline has passed (the case is flagged ``sla_breached``): too late to extend."""
-    return "sla_breached" in (flags or [])
+@guard("due_at", "now")
+def deadline_passed(due_at: str | None, now: str | None) -> bool:
+    """The request's deadline has passed (ISO instants with offsets): too late to extend."""
+    if due_at is None or now is None:
+        return False
+    return datetime.fromisoformat(now) >= datetime.fromisoformat(due_at)
 
 
 @guard("subject_erased")

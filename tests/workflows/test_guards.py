@@ -43,7 +43,7 @@ READS = {
     "request_erasure": ("request_kind",),
     "request_restriction": ("request_kind",),
     "deadline_extended": ("due_at_before",),
-    "deadline_passed": ("flags",),
+    "deadline_passed": ("due_at", "now"),
     "subject_erased": ("subject_erased",),
 }
 
@@ -208,9 +208,17 @@ CASES += [
     ("request_access", {"request_kind": "erasure"}, False),
     ("deadline_extended", {"due_at_before": "2026-04-03T00:00:00+02:00"}, True),
     ("deadline_extended", {"due_at_before": None}, False),
-    ("deadline_passed", {"flags": ["no_email", "sla_breached"]}, True),
-    ("deadline_passed", {"flags": ["no_email"]}, False),
-    ("deadline_passed", {"flags": None}, False),
+    (
+        "deadline_passed",
+        {"due_at": "2026-04-03T00:00:00+02:00", "now": "2026-04-02T22:00:00+00:00"},
+        True,
+    ),
+    (
+        "deadline_passed",
+        {"due_at": "2026-04-03T00:00:00+02:00", "now": "2026-04-02T21:59:59+00:00"},
+        False,
+    ),
+    ("deadline_passed", {"due_at": None, "now": "2026-04-02T22:00:00+00:00"}, False),
     ("subject_erased", {"subject_erased": True}, True),
     ("subject_erased", {"subject_erased": False}, False),
     ("subject_erased", {"subject_erased": None}, False),
@@ -245,7 +253,7 @@ JUNK = {
     "identity": "junk",
     "request_kind": "junk",
     "due_at_before": "2000-01-01T00:00:00+00:00",
-    "flags": ["junk"],
+    "due_at": "2000-01-01T00:00:00+00:00",
     "subject_erased": True,
 }
 

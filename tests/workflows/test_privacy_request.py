@@ -19,14 +19,15 @@ WF = workflows.get("privacy_request", 1)
 RUNNER = workflows.runner("privacy_request", 1)
 OPEN = ("identity_check", "in_progress")
 FINAL = ("answered", "refused", "lifted", "cancelled")
-FRESH: dict[str, Any] = {"due_at_before": None, "flags": []}
+DUE = "2026-04-03T00:00:00+02:00"
+FRESH: dict[str, Any] = {"due_at_before": None, "due_at": DUE, "now": "2026-03-02T08:00:00+00:00"}
 
 TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("identity_check", "verify_identity", {}, "in_progress"),
     *((s, "verify_identity", {}, REFUSED) for s in ("in_progress", "restricted", *FINAL)),
     *((s, "extend", FRESH, s) for s in OPEN),
-    *((s, "extend", {"due_at_before": "x", "flags": []}, REFUSED) for s in OPEN),
-    *((s, "extend", {"due_at_before": None, "flags": ["sla_breached"]}, REFUSED) for s in OPEN),
+    *((s, "extend", {**FRESH, "due_at_before": "x"}, REFUSED) for s in OPEN),
+    *((s, "extend", {**FRESH, "now": DUE}, REFUSED) for s in OPEN),
     *((s, "extend", FRESH, REFUSED) for s in ("restricted", *FINAL)),
     ("in_progress", "deliver_access", {"request_kind": "access"}, "answered"),
     ("in_progress", "deliver_access", {"request_kind": "erasure"}, REFUSED),
