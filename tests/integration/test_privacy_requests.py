@@ -221,3 +221,23 @@ def test_erasure_request_answered_once_erased(dpo_app: App, tmp_path: Path) -> N
         _request(app, "access", customer=EVA)
     assert audit.verify(app).ok
     assert not [r.case for r in audit.replay(app) if r.divergences]
+
+
+def test_the_nightly_move_still_closes_a_restricted_customers_port(
+    dpo_app: App, tmp_path: Path
+) -> None:
+    """Closing stops processing: a move-out in the nightly file still closes the open port of
+    a customer whose processing is restricted (the close command goes out)."""
+    from tests.batch.helpers import PAST, open_port_1001, row, run_file, write_file
+
+    app = dpo_app
+    open_port_1001(app)
+    ref = _request(app, "restriction")
+    advance(app, actor(app), ref, "verify_identity", {"method": "in_person"})
+    advance(app, actor(app, "sup"), ref, "restrict", {"ground": "accuracy_contested"})
+    path = write_file(tmp_path / "moves.csv", [row("m-1", NORE_POINT, "move_out", PAST, KARI)])
+    report = run_file(app, path)
+    assert (report.applied, report.rejected) == (1, 0), report.summary()
+    (close,) = [o["case"] for o in report.outcomes if o["case"]]
+    assert case_view(app, close)["state"] == "closing"
+    assert case_view(app, ref)["state"] == "restricted"
