@@ -16,6 +16,7 @@ from hanport.service.commands import (
     ImportMeteringPoints,
     OpenSubjectRequest,
 )
+from hanport.workflows.definition import Actor
 
 OLA, OLA_POINT, NEWCOMER = "20002", "707057500032174572", "20014"
 # The grid company's registry after the move: a newcomer holds Ola's old metering point.
@@ -70,11 +71,11 @@ def _answer_by(s: Story, ref: str) -> str:
     return next((str(r["answer_by"]) for r in rows if r["case"] == ref), "?")
 
 
-def _export(s: Story, dpo: object) -> Path:
+def _export(s: Story, dpo: Actor) -> Path:
     from hanport.queries.customer_export_html import to_html
     from hanport.service.reads import customer_export
 
-    export = customer_export(s.app, dpo, OLA)  # type: ignore[arg-type]
+    export = customer_export(s.app, dpo, OLA)
     page = Path(str(s.app.settings.maildir)).parent / "ola-export.html"
     page.write_text(to_html(export), encoding="utf-8")
     if not export.get("cases"):

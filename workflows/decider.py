@@ -28,7 +28,7 @@ from hanport.workflows.definition import Actor, Duration, Role, Timer, Transitio
 from hanport.workflows.errors import Refusal
 from hanport.workflows.facts import Facts
 from hanport.workflows.migration import HistoryEntry, Plan
-from hanport.workflows.model import Case, Consent, Customer, Event, OtherCase, Point
+from hanport.workflows.model import Case, Consent, Customer, Event, Opening, OtherCase, Point
 from hanport.workflows.runner import Choice, NotAllowed
 from hanport.workflows.step import Step, state_timers
 from hanport.workflows.writes import KEEP, ConsentEnded, PortChanged, Write
@@ -188,6 +188,13 @@ class Decision:
 
     # --- opening and firing --------------------------------------------------------------
 
+    def check_opening(self, wf: Workflow, o: Opening) -> None:
+        """The rules a new case must pass, ``Refusal`` at the first that fails: a restriction
+        of the customer's processing (GDPR art. 18) first, then the workflow's own rules."""
+        restriction.check_opening(wf.name, o.customer, self.restricted)
+        for rule in wf.open_rules:
+            rule(o)
+
     def open_case(
         self,
         wf: Workflow,
@@ -199,8 +206,7 @@ class Decision:
         """A new case in its workflow's initial state: its first event (``open``), the initial
         state's timers and the opening notices. The event records the point's area as it is
         now, so a later change to the registry or the area mapping never moves the case."""
-        restriction.check_opening(wf.name, customer, self.restricted)
-        area = self.policy.area(point.municipality) if point.id else None
+        area = self.policy.area(point.municipality)
         if area is not None:
             event_data = {**event_data, "area": area}
         new_id = self.sources.next_case_id()

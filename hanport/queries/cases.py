@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from hanport import workflows
@@ -228,15 +227,15 @@ def subject_requests(app: App, reader: Actor, *, open_only: bool = True) -> list
     """The data subjects' requests with their deadlines, soonest due first (the
     data-protection officer's list; ``overdue`` once the deadline has passed)."""
     from hanport.service.erasure import require_reader
+    from hanport.workflows.guards import deadline_passed
 
     require_reader(reader, "the data subjects' requests")
     with reading(app.engine) as views:
         rows = views.cases.subject_requests(open_only=open_only)
-    now = app.clock.now()
+    now = isoformat_utc(app.clock.now())
     out = []
     for r in rows:
-        data, flags = json.loads(r.data), json.loads(r.flags)
-        due = datetime.fromisoformat(data["due_at"])
+        data = json.loads(r.data)
         out.append(
             {
                 "case": r.ref,
@@ -246,9 +245,10 @@ def subject_requests(app: App, reader: Actor, *, open_only: bool = True) -> list
                 "received": data.get("received_at", "")[:10],
                 "answer_by": data.get("answer_by"),
                 "extended": "due_at_before" in data,
+                # A restriction in force answered the request: it is due no more.
                 "overdue": r.active
                 and r.state != "restricted"
-                and (now >= due or "sla_breached" in flags),
+                and deadline_passed(data["due_at"], now),
                 "active": r.active,
             }
         )

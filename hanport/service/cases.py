@@ -24,7 +24,6 @@ from hanport.service.unit import transaction
 from hanport.service.writer import write
 from hanport.storage.rows import CustomerRow, Loaded
 from hanport.storage.uow import UnitOfWork
-from hanport.workflows import restriction
 from hanport.workflows.definition import Actor, Role, Workflow
 from hanport.workflows.model import Case, Opening, OtherCase
 
@@ -264,10 +263,7 @@ def _open_port_case(app: App, uow: UnitOfWork, decision: Any, wf: Workflow, cmd:
             raise NotFound(f"customer {cmd.customer} not found")
         cust = loaded.customer
     o = opening(app, uow, decision, wf, gsrn, cust, loaded=loaded)
-    # A restriction of processing (GDPR art. 18) comes before what the workflow's rules say.
-    restriction.check_opening(wf.name, o.customer, decision.restricted)
-    for rule in wf.open_rules:
-        rule(o)
+    decision.check_opening(wf, o)
     _hook(app, "after_load")  # the rules passed; nothing written yet (tests race here)
     data: dict[str, Any] = {}
     if cmd.channel is not None:
@@ -325,8 +321,7 @@ def _open_close(
             field="meter-number",
         )
     o = opening(app, uow, decision, wf, latest.gsrn, cust, number)
-    for rule in wf.open_rules:
-        rule(o)
+    decision.check_opening(wf, o)
     data = {
         "channel": cmd.channel,
         "close_reason": "withdrawn",

@@ -16,6 +16,7 @@ from hanport.retention import periods
 from hanport.service.commands import ApplyRetention
 from hanport.service.erasure import ERASERS, holds
 from hanport.service.unit import transaction
+from hanport.storage.uow import Repositories
 from hanport.storage.vacuum import checkpoint
 from hanport.workflows.definition import Actor, Role
 
@@ -52,7 +53,7 @@ def apply_retention(app: App, actor: Actor, cmd: ApplyRetention) -> dict[str, in
 ON_DISK = ("batch_file",)
 
 
-def _files_due(app: App, uow: Any, before: datetime) -> list[KeptFile]:
+def _files_due(app: App, uow: Repositories, before: datetime) -> list[KeptFile]:
     """The batch's kept files whose run ended before ``before``."""
     files = kept(app.settings.batch_inbox)
     ended = uow.batch.finished([f.digest for f in files])

@@ -62,7 +62,6 @@ class SubjectRequestListed:
     ref: str
     state: str
     active: bool
-    flags: str  # canonical JSON text
     data: str  # canonical JSON text: the kind, channel, receipt and deadline
     created_at: datetime
     updated_at: datetime
