@@ -128,10 +128,13 @@ def create_engine(url: str, *, pool: bool = True, **kw: Any) -> Engine:
 
         return engine
     # psycopg prepares a statement after a few executions and PostgreSQL may then keep a
-    # generic plan. The hot statements have one text whatever their number of keys (arrays,
-    # ``= ANY``), so they are planned once per connection, not at every execution — planning
-    # each execution with its parameters (``plan_cache_mode=force_custom_plan``) cost more than
-    # it gained: measured on the 100,000-row batch and the command path.
+    # generic plan: it does when that plan costs no more than the one made with the values.
+    # The hot statements have one text whatever their number of keys (arrays, ``= ANY``), and
+    # a command's load of one case compares a scalar (``case_statements.pg_statements``), so
+    # it is planned once per connection. Forcing either kind of plan cost more than it gained
+    # (measured on the 100,000-row batch and the command path): custom plans replan every
+    # execution, and generic plans for arrays chose whole-table scans on tables of a few
+    # thousand rows.
     engine = _create_engine(
         url,
         **({} if pool else {"poolclass": NullPool}),

@@ -59,8 +59,9 @@ class Cases:
         if self.db.sqlite:
             statements = self._sqlite_load(by, keys)
         else:
-            params = {"k": list(keys)}  # one array: the same statement text for any number
-            statements = [(t, params) for t in pg_statements(by, logged)]
+            one = len(keys) == 1
+            params = {"k": keys[0] if one else list(keys)}
+            statements = [(t, params) for t in pg_statements(by, logged, one)]
         first: CustomerRow | None = None
         if customer is not None and logged:  # read (and logged) first, through the functions
             from hanport.storage.repositories.registry import Customers
