@@ -137,6 +137,9 @@ class Loaded(NamedTuple):
     # Customers whose processing is restricted (GDPR art. 18), with the request restricting it:
     # the cases' customers, and the one asked for.
     restricted: dict[int, str] = {}  # noqa: RUF012 (a NamedTuple's default, never changed)
+    # The cases' customers' hashing keys (None: destroyed), asked for with
+    # ``Cases.load(subject_keys=True)``; a customer without a key row is not in it.
+    subject_keys: dict[int, str | None] | None = None
 
 
 class MeterSeen(NamedTuple):

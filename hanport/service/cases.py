@@ -96,7 +96,8 @@ def advance(app: App, actor: Actor, cmd: Advance) -> Result:
         if done is not None:
             return done
         decision = decision_for(app, actor, now, uow)
-        case = _load(uow, decision, "ref", ref).get(ref)
+        # a trigger with fields may hash personal values: the customer's key comes with the load
+        case = _load(uow, decision, "ref", ref, subject_keys=bool(cmd.fields)).get(ref)
         if case is None:
             raise NotFound(f"case {ref} not found")
         _meters_for(uow, case, cmd.fields)
@@ -112,8 +113,12 @@ def advance(app: App, actor: Actor, cmd: Advance) -> Result:
     return result
 
 
-def _load(uow: UnitOfWork, decision: Any, by: str, key: Any) -> dict[Any, Case]:
-    loaded: Loaded = uow.cases.load(by, [key])
+def _load(
+    uow: UnitOfWork, decision: Any, by: str, key: Any, *, subject_keys: bool = False
+) -> dict[Any, Case]:
+    loaded: Loaded = uow.cases.load(by, [key], subject_keys=subject_keys)
+    if loaded.subject_keys is not None:
+        decision.sources.know_keys(loaded.subject_keys)
     cases = load.into(decision, loaded)
     return {c.ref: c for c in cases.values()} if by == "ref" else cases
 

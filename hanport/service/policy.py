@@ -30,6 +30,7 @@ class Sources:
         self._wait: tuple[int, int] | None = None
         self._since: dict[tuple[int, int], datetime | None] = {}
         self._secrets: dict[int, bytes] = {}
+        self._keys: dict[int, str | None] = {}  # read with the load (``know_keys``)
 
     def next_case_id(self) -> int:
         return self.uow.ids.next_case_id()
@@ -51,19 +52,28 @@ class Sources:
             self._since[key] = self.uow.cases.supply_ended(point_id, customer_pk)
         return self._since[key]
 
+    def know_keys(self, keys: dict[int, str | None]) -> None:
+        """The customers' hashing keys, read with the load (a customer missing from ``keys``
+        has no key row: it is made when a value of theirs is hashed)."""
+        self._keys.update(keys)
+
     def subject_secret(self, customer_pk: int) -> bytes:
         """The customer's hashing secret: their own key under the pepper. ``Refused`` for an
         erased customer (nothing of theirs is processed)."""
         if customer_pk not in self._secrets:
-            self._secrets[customer_pk] = subject_secret_of(self.app, self.uow, customer_pk)
+            known = (True, self._keys[customer_pk]) if customer_pk in self._keys else None
+            self._secrets[customer_pk] = subject_secret_of(self.app, self.uow, customer_pk, known)
         return self._secrets[customer_pk]
 
 
-def subject_secret_of(app: App, uow: Repositories, customer_pk: int) -> bytes:
+def subject_secret_of(
+    app: App, uow: Repositories, customer_pk: int, known: tuple[bool, str | None] | None = None
+) -> bytes:
+    """The customer's hashing secret; ``known``: their key row as the load read it."""
     from hanport.errors import Refused
     from hanport.storage.hashing import subject_secret
 
-    has_row, key = uow.subject_keys.get(customer_pk)
+    has_row, key = known if known is not None else uow.subject_keys.get(customer_pk)
     if not has_row:  # a customer made before this database had keys, by a path that made none
         uow.subject_keys.create(customer_pk, app.clock.now())
         has_row, key = uow.subject_keys.get(customer_pk)

@@ -123,6 +123,12 @@ _CLOSES = (
     "CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN) FROM cases "
     "WHERE point_id IN ({points}) AND workflow = 'close_port' AND state <> 'cancelled'"
 )
+# The hashing keys of the cases' customers (``subject_keys``), for a command whose fields may
+# carry personal values to hash: with the load, instead of a round trip while deciding.
+_SUBJECT_KEYS = (
+    "SELECT customer_pk, key FROM subject_keys "
+    "WHERE customer_pk IN (SELECT customer_pk FROM cases WHERE id IN ({cases}))"
+)
 NC, NP = len(CASE_COLS.split(",")), len(POINT_COLS.split(","))
 # The point of a case about a person, not a metering point (a data subject's request): its
 # ``point_id`` is NULL; the decision sees a point that is no one's and has no port.
@@ -149,6 +155,17 @@ def pg_statements(by: str, logged: bool, one: bool) -> tuple[str, str, str]:
         (_FACTS + _CLOSES).format(cases=cases, points=points),
         (_POINTS_PROCESSING if logged else _POINTS).format(points=points),
     )
+
+
+@cache
+def pg_keys_statement(by: str, one: bool) -> str:
+    """PostgreSQL: the cases' customers' hashing keys, from the load's seeds."""
+    return _SUBJECT_KEYS.format(cases=_SEEDS[by][0].format(keys="= :k" if one else "= ANY(:k)"))
+
+
+@lru_cache(maxsize=64)
+def sqlite_keys_statement(n_cases: int) -> str:
+    return _SUBJECT_KEYS.format(cases=", ".join(f":c{i}" for i in range(n_cases)))
 
 
 @lru_cache(maxsize=256)  # a batch's chunks come in many sizes

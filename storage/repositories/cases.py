@@ -23,7 +23,9 @@ from hanport.storage.repositories.case_statements import (
     POINT_COLS,
     SUPPLY_ENDS,
     SWAP_WITH_EVENT,
+    pg_keys_statement,
     pg_statements,
+    sqlite_keys_statement,
     sqlite_statements,
 )
 from hanport.storage.rows import (
@@ -49,19 +51,29 @@ class Cases:
         # until a case is written.
         self._closes: dict[int, list[tuple[int, str]]] = {}
 
-    def load(self, by: str, keys: Sequence[Any], *, customer: str | None = None) -> Loaded:
+    def load(
+        self,
+        by: str,
+        keys: Sequence[Any],
+        *,
+        customer: str | None = None,
+        subject_keys: bool = False,
+    ) -> Loaded:
         """The cases and points selected ``by`` ref, id or GSRN, with everything a decision may
         read about them (see the module's docstring); ``customer``: also the customer with
-        this number (``Loaded.customer``), in the same round trip."""
+        this number (``Loaded.customer``), in the same round trip; ``subject_keys``: also the
+        hashing keys of the cases' customers (``Loaded.subject_keys``), likewise."""
         if not keys:
             return Loaded([], [], [], [], [])
         logged = self.db.processing is not None
         if self.db.sqlite:
-            statements = self._sqlite_load(by, keys)
+            statements = self._sqlite_load(by, keys, subject_keys)
         else:
             one = len(keys) == 1
             params = {"k": keys[0] if one else list(keys)}
             statements = [(t, params) for t in pg_statements(by, logged, one)]
+            if subject_keys:
+                statements.append((pg_keys_statement(by, one), params))
         first: CustomerRow | None = None
         if customer is not None and logged:  # read (and logged) first, through the functions
             from hanport.storage.repositories.registry import Customers
@@ -73,7 +85,9 @@ class Cases:
             )
         if customer is not None:
             statements.append((CUSTOMER_RESTRICTIONS, {"c": customer}))
-        cases_rows, fact_rows, point_rows, *more = self.db.pipelined(statements)
+        results = self.db.pipelined(statements)
+        key_rows = results.pop(3) if subject_keys else []
+        cases_rows, fact_rows, point_rows, *more = results
         point_list = [self._point(r) for r in point_rows]
         bundles = [self._bundle(r) for r in cases_rows]
         if logged:  # the cases' points with their addresses, from the points' statement
@@ -83,13 +97,21 @@ class Cases:
             self._closes.update((p.id, []) for p in point_list)
         restricted: dict[int, str] = {}
         facts = self._facts([*fact_rows, *(more[-1] if more else ())], self._closes, restricted)
-        loaded = Loaded(bundles, point_list, *facts, restricted=restricted)
+        loaded = Loaded(
+            bundles,
+            point_list,
+            *facts,
+            restricted=restricted,
+            subject_keys={r[0]: r[1] for r in key_rows} if subject_keys else None,
+        )
         if len(more) == 2 and more[0]:
             u, ts = more[0][0], self.db.read_ts
             first = CustomerRow._make((*u[:9], bool(u[9]), u[10], ts(u[11]), ts(u[12])))
         return loaded if first is None else loaded._replace(customer=first)
 
-    def _sqlite_load(self, by: str, keys: Sequence[Any]) -> list[tuple[str, Any]]:
+    def _sqlite_load(
+        self, by: str, keys: Sequence[Any], subject_keys: bool
+    ) -> list[tuple[str, Any]]:
         """SQLite: the ids the load starts from read first (two small statements), then the
         load's statements over them: the seeds as sub-selects made SQLite build a temporary
         table for each of their uses (a load by reference cost twice as much)."""
@@ -118,7 +140,10 @@ class Cases:
             **{f"c{i}": v for i, v in enumerate(cases)},
             **{f"p{i}": v for i, v in enumerate(points)},
         }
-        return [(t, params) for t in sqlite_statements(len(cases), len(points))]
+        statements = [(t, params) for t in sqlite_statements(len(cases), len(points))]
+        if subject_keys:
+            statements.append((sqlite_keys_statement(len(cases)), params))
+        return statements
 
     @staticmethod
     def _facts(

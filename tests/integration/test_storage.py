@@ -283,6 +283,25 @@ def test_readers_return_typed_rows(seeded: App) -> None:
     assert steps[-1].case_ref == ref
 
 
+def test_load_brings_the_cases_customers_hashing_keys(seeded: App) -> None:
+    """``Cases.load(subject_keys=True)``: the hashing key of each loaded case's customer, as
+    ``subject_keys`` holds it, in the load's own read (one case: a scalar key on PostgreSQL;
+    several: an array); without the flag, none."""
+    app = seeded
+    first = _open_nore(app)
+    second = _open_nore(app, NORE_POINT_2, "1005")
+    with UnitOfWork(app.engine) as uow:
+        pks = {ref: uow.cases.customer_pk_of(ref) for ref in (first, second)}
+        stored = {pk: uow.subject_keys.get(pk)[1] for pk in pks.values() if pk is not None}
+        one = uow.cases.load("ref", [first], subject_keys=True)
+        both = uow.cases.load("ref", [first, second], subject_keys=True)
+        without = uow.cases.load("ref", [first])
+    assert all(stored.values()) and len(set(stored.values())) == 2
+    assert one.subject_keys == {pks[first]: stored[pks[first]]}
+    assert both.subject_keys == stored
+    assert without.subject_keys is None
+
+
 # --- the hash chain ---------------------------------------------------------------------------
 
 
