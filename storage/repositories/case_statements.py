@@ -148,8 +148,7 @@ def pg_statements(by: str, logged: bool, one: bool) -> tuple[str, str, str]:
     execution with its values: with a scalar it does (an index look-up either way), and the
     load is planned once per connection; with an array the generic plan assumes ten keys, so
     each execution was planned anew — 1.1 ms of the facts' 1.3 ms, measured."""
-    keys = "= :k" if one else "= ANY(:k)"
-    cases, points = (seed.format(keys=keys) for seed in _SEEDS[by])
+    cases, points = (seed.format(keys=_pg_keys(one)) for seed in _SEEDS[by])
     return (
         (_CASES_PROCESSING if logged else _CASES).format(cases=cases),
         (_FACTS + _CLOSES).format(cases=cases, points=points),
@@ -160,7 +159,11 @@ def pg_statements(by: str, logged: bool, one: bool) -> tuple[str, str, str]:
 @cache
 def pg_keys_statement(by: str, one: bool) -> str:
     """PostgreSQL: the cases' customers' hashing keys, from the load's seeds."""
-    return _SUBJECT_KEYS.format(cases=_SEEDS[by][0].format(keys="= :k" if one else "= ANY(:k)"))
+    return _SUBJECT_KEYS.format(cases=_SEEDS[by][0].format(keys=_pg_keys(one)))
+
+
+def _pg_keys(one: bool) -> str:
+    return "= :k" if one else "= ANY(:k)"
 
 
 @lru_cache(maxsize=64)

@@ -86,7 +86,7 @@ class Cases:
         if customer is not None:
             statements.append((CUSTOMER_RESTRICTIONS, {"c": customer}))
         results = self.db.pipelined(statements)
-        key_rows = results.pop(3) if subject_keys else []
+        key_rows = results.pop(3) if subject_keys else []  # after the load's own three
         cases_rows, fact_rows, point_rows, *more = results
         point_list = [self._point(r) for r in point_rows]
         bundles = [self._bundle(r) for r in cases_rows]
